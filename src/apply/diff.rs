@@ -1,0 +1,134 @@
+//! `strixc diff` and `apply --dry-run`: unified diffs of files against what is installed,
+//! and the unit actions `apply` would take.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use similar::TextDiff;
+
+use super::install::{self, InstallPlan, Skipped};
+use super::units::{self, UnitActions};
+use super::{ApplyContext, generations, manifest_of, render_skipped};
+use crate::error::Error;
+use crate::manifest::Manifest;
+use crate::systemd::{DbusSystemd, Systemd};
+use crate::tree::Tree;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileDiff {
+    pub dest: PathBuf,
+    /// `create`, `update` or `remove`.
+    pub change: &'static str,
+    pub unified: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    pub files: Vec<FileDiff>,
+    pub skipped: Vec<Skipped>,
+    /// `None` when systemd could not be asked (see `note`).
+    pub actions: Option<UnitActions>,
+    pub note: Option<String>,
+}
+
+fn unified(dest: &std::path::Path, old: &[u8], new: &[u8]) -> String {
+    let old = String::from_utf8_lossy(old);
+    let new = String::from_utf8_lossy(new);
+    let name = dest.display().to_string();
+    TextDiff::from_lines(old.as_ref(), new.as_ref())
+        .unified_diff()
+        .context_radius(3)
+        .header(&name, &name)
+        .to_string()
+}
+
+pub(super) fn from_plan(plan: &InstallPlan, actions: Option<UnitActions>) -> Diff {
+    let mut files = Vec::new();
+    for w in &plan.writes {
+        files.push(FileDiff {
+            dest: w.dest.clone(),
+            change: if w.old.is_some() { "update" } else { "create" },
+            unified: unified(&w.dest, w.old.as_deref().unwrap_or_default(), &w.new),
+        });
+    }
+    for r in &plan.removes {
+        files.push(FileDiff {
+            dest: r.dest.clone(),
+            change: "remove",
+            unified: unified(&r.dest, &r.old, b""),
+        });
+    }
+    Diff {
+        files,
+        skipped: plan.skipped.clone(),
+        actions,
+        note: None,
+    }
+}
+
+/// `strixc diff [--profile P]`: what `apply` of `tree` would change. Reads only; when the
+/// bus cannot be reached the file diffs are still returned, with `note` saying why the unit
+/// actions are missing.
+pub fn diff(ctx: &ApplyContext, tree: &Tree, profile: Option<&str>) -> Result<Diff, Error> {
+    let manifest: Manifest = manifest_of(tree)?;
+    let name = profile.unwrap_or(&manifest.default_profile);
+    let profile = manifest
+        .profile(name)
+        .ok_or_else(|| Error::Usage(format!("no profile {name:?} in stack {}", manifest.stack)))?;
+    let current = generations::current(&ctx.layout.state_dir);
+    let current_tree = current.as_ref().map(|g| g.load_tree()).transpose()?;
+    let old_manifest = current_tree.as_ref().and_then(|t| manifest_of(t).ok());
+    let plan = install::plan(&ctx.layout, tree, current_tree.as_ref())?;
+    let actions = if ctx.activate {
+        DbusSystemd::connect(&ctx.bus).and_then(|sd| {
+            let units = units::relevant_units(&manifest, old_manifest.as_ref());
+            let names: Vec<&str> = units.iter().map(String::as_str).collect();
+            let states = sd.units(&names)?.into_iter().map(|s| (s.name.clone(), s)).collect();
+            Ok(units::plan(&manifest, profile, old_manifest.as_ref(), &plan.changed_paths(), &states))
+        })
+    } else {
+        Err(Error::Usage("--root: no running system to compare units with".into()))
+    };
+    let mut diff = from_plan(&plan, None);
+    match actions {
+        Ok(actions) => diff.actions = Some(actions),
+        Err(e) => diff.note = Some(format!("unit actions unknown: {e}")),
+    }
+    Ok(diff)
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.actions.as_ref().is_none_or(UnitActions::is_noop)
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for f in &self.files {
+            out.push_str(&format!("{} {}\n", f.change, f.dest.display()));
+            out.push_str(&f.unified);
+        }
+        if let Some(a) = &self.actions {
+            for u in &a.stop {
+                out.push_str(&format!("stop     {u}\n"));
+            }
+            for u in &a.restart {
+                out.push_str(&format!("restart  {u}\n"));
+            }
+            for u in &a.start {
+                out.push_str(&format!("start    {u}\n"));
+            }
+            if a.start_target {
+                out.push_str(&format!("start    {} (replace)\n", a.target));
+            }
+        }
+        if let Some(note) = &self.note {
+            out.push_str(&format!("note: {note}\n"));
+        }
+        if self.is_empty() {
+            out.push_str("no changes\n");
+        }
+        out.push_str(&render_skipped(&self.skipped));
+        out
+    }
+}

@@ -1,0 +1,272 @@
+//! Activation: install a built tree, reload systemd, switch to a profile and wait until
+//! every agent is up, or put the previous generation back (DESIGN §6).
+//!
+//! Entry points for the CLI: [`apply`], [`rollback`], [`generations`], [`status`],
+//! [`diff`]. Each takes an [`ApplyContext`] (mode, `--root`, bus) built once from the
+//! command line with [`ApplyContext::new`].
+
+mod diff;
+mod generations;
+mod health;
+mod install;
+mod layout;
+mod lock;
+mod progress;
+mod status;
+mod switch;
+mod units;
+
+use std::path::Path;
+use std::time::Duration;
+
+pub use diff::{Diff, FileDiff, diff};
+pub use generations::{Generation, format_time};
+pub use install::Skipped;
+pub use layout::{Layout, Mode};
+pub use progress::ProgressMode;
+pub use status::{AgentStatus, GpuMemory, Health, Status, status};
+pub use switch::{ActivationFailure, Outcome, RollbackOutcome, UnitFailure};
+pub use units::{UnitActions, parse_timespan};
+
+use crate::error::Error;
+use crate::manifest::{MANIFEST_PATH, Manifest};
+use crate::systemd::Bus;
+use crate::tree::Tree;
+
+/// Where and how `apply` works: the directories of the mode, the bus, and whether to talk
+/// to systemd at all.
+#[derive(Debug, Clone)]
+pub struct ApplyContext {
+    pub layout: Layout,
+    pub bus: Bus,
+    /// `false` with `--root`: install and record a generation, start nothing (an image
+    /// builder's root is not the running system).
+    pub activate: bool,
+}
+
+impl ApplyContext {
+    /// From the command line: `--user` → `Mode::User` (session bus, `$XDG_CONFIG_HOME`,
+    /// `$XDG_STATE_HOME`), `--system` → `Mode::System` (system bus, `/etc`, `/var/lib`);
+    /// `--root DIR` → `Some(DIR)` (install only, no D-Bus).
+    pub fn new(mode: Mode, root: Option<&Path>) -> Result<Self, Error> {
+        let prefix = root.unwrap_or(Path::new("/"));
+        let (layout, bus) = match mode {
+            Mode::User => (Layout::user_from_env(prefix)?, Bus::Session),
+            Mode::System => (Layout::system(prefix), Bus::System),
+        };
+        Ok(Self {
+            layout,
+            bus,
+            activate: root.is_none(),
+        })
+    }
+
+    /// Explicit directories and bus (tests, sandboxes): activation on.
+    pub fn with_layout(layout: Layout, bus: Bus) -> Self {
+        Self {
+            layout,
+            bus,
+            activate: true,
+        }
+    }
+}
+
+/// Flags of `apply` and `rollback`.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// `--dry-run`: compute the plan (files and unit actions), change nothing.
+    pub dry_run: bool,
+    /// `--no-rollback`: on failure leave the failed generation installed.
+    pub no_rollback: bool,
+    /// `--timeout DURATION`: deadline for all jobs; default: the sum of the profile's
+    /// agents' `TimeoutStartSec=` plus 30 s.
+    pub timeout: Option<Duration>,
+    /// `--no-wait`: if another apply holds the lock, fail with exit 3 instead of waiting.
+    pub no_wait: bool,
+    pub progress: ProgressMode,
+}
+
+/// What an apply (or rollback) did; `render()` is the text the CLI prints.
+#[derive(Debug, Clone)]
+pub struct ApplyReport {
+    pub profile: String,
+    /// The generation now current (`None` on a dry run with nothing applied yet).
+    pub generation: Option<u64>,
+    pub outcome: Outcome,
+    pub written: Vec<std::path::PathBuf>,
+    pub removed: Vec<std::path::PathBuf>,
+    /// Host-tuning files not installed in user mode (or never installed: kernel arguments).
+    pub skipped: Vec<Skipped>,
+    pub actions: UnitActions,
+    /// `--dry-run`: the full plan with unified diffs.
+    pub plan: Option<Diff>,
+    pub elapsed: Duration,
+}
+
+/// `strixc apply [--profile P] [--dry-run] [--no-rollback]`: installs `tree` (the build of
+/// `-f FILE`) and switches to `profile` (`--profile`; `None` = the stack's default).
+/// Errors: `Error::UnitsFailed` (exit 4) after rollback; D-Bus/file errors (exit 3);
+/// `Error::Locked` (exit 3) with `no_wait`; an unknown profile is `Error::Usage` (exit 2).
+pub fn apply(
+    ctx: &ApplyContext,
+    tree: &Tree,
+    profile: Option<&str>,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, Error> {
+    let manifest = manifest_of(tree)?;
+    let profile = profile.unwrap_or(&manifest.default_profile).to_string();
+    switch::run(ctx, tree, &manifest, &profile, opts, switch::Record::New)
+}
+
+/// `strixc rollback`: switches to the generation before the current one (its tree and its
+/// profile) and makes it current. Same errors as [`apply`]; `Error::Generation` (exit 3)
+/// when there is no earlier generation.
+pub fn rollback(ctx: &ApplyContext, opts: &ApplyOptions) -> Result<ApplyReport, Error> {
+    let state = &ctx.layout.state_dir;
+    let current = generations::current_number(state)
+        .ok_or_else(|| Error::Generation("nothing applied yet: no generation to roll back".into()))?;
+    let previous = generations::list(state)?
+        .into_iter()
+        .rfind(|g| g.number < current)
+        .ok_or_else(|| {
+            Error::Generation(format!("generation {current} is the oldest: nothing to roll back to"))
+        })?;
+    let tree = previous.load_tree()?;
+    let manifest = manifest_of(&tree)?;
+    switch::run(
+        ctx,
+        &tree,
+        &manifest,
+        &previous.profile.clone(),
+        opts,
+        switch::Record::Existing(previous.number),
+    )
+}
+
+/// One line of `strixc generations`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GenerationInfo {
+    pub number: u64,
+    pub profile: String,
+    /// Seconds since the epoch.
+    pub created: u64,
+    pub current: bool,
+}
+
+/// `strixc generations`: every recorded generation, oldest first, the current one marked.
+pub fn generations(ctx: &ApplyContext) -> Result<Vec<GenerationInfo>, Error> {
+    let state = &ctx.layout.state_dir;
+    let current = generations::current_number(state);
+    Ok(generations::list(state)?
+        .into_iter()
+        .map(|g| GenerationInfo {
+            current: Some(g.number) == current,
+            number: g.number,
+            profile: g.profile,
+            created: g.created,
+        })
+        .collect())
+}
+
+/// The text of `strixc generations`.
+pub fn render_generations(list: &[GenerationInfo]) -> String {
+    if list.is_empty() {
+        return "no generations yet\n".into();
+    }
+    list.iter()
+        .map(|g| {
+            format!(
+                "{} {:>4}  {}  {}\n",
+                if g.current { "*" } else { " " },
+                g.number,
+                format_time(g.created),
+                g.profile
+            )
+        })
+        .collect()
+}
+
+pub(crate) fn manifest_of(tree: &Tree) -> Result<Manifest, Error> {
+    let bytes = tree
+        .get(MANIFEST_PATH)
+        .ok_or_else(|| Error::Usage(format!("the tree has no {MANIFEST_PATH}")))?;
+    serde_json::from_slice(bytes).map_err(|source| Error::Manifest {
+        path: MANIFEST_PATH.into(),
+        source,
+    })
+}
+
+impl ApplyReport {
+    /// Human-readable summary (stdout).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        match self.outcome {
+            Outcome::Unchanged => {
+                out.push_str(&format!(
+                    "nothing changed: profile {} is active (generation {})\n",
+                    self.profile,
+                    self.generation.unwrap_or(0)
+                ));
+                return out;
+            }
+            Outcome::DryRun => {
+                out.push_str(&format!("dry run: switching to profile {} would\n", self.profile));
+                if let Some(plan) = &self.plan {
+                    out.push_str(&plan.render());
+                }
+                return out;
+            }
+            Outcome::Installed => out.push_str(&format!(
+                "installed profile {} (generation {}); not activated (--root)\n",
+                self.profile,
+                self.generation.unwrap_or(0)
+            )),
+            Outcome::Applied => out.push_str(&format!(
+                "switched to profile {} (generation {}) in {:.1}s\n",
+                self.profile,
+                self.generation.unwrap_or(0),
+                self.elapsed.as_secs_f64()
+            )),
+        }
+        for p in &self.written {
+            out.push_str(&format!("  wrote    {}\n", p.display()));
+        }
+        for p in &self.removed {
+            out.push_str(&format!("  removed  {}\n", p.display()));
+        }
+        let a = &self.actions;
+        for (verb, units) in [("stopped", &a.stop), ("restarted", &a.restart), ("started", &a.start)] {
+            for u in units {
+                out.push_str(&format!("  {verb:<9}{u}\n"));
+            }
+        }
+        out.push_str(&render_skipped(&self.skipped));
+        out
+    }
+}
+
+/// The user-mode note: what was not installed and what root runs to do it.
+pub fn render_skipped(skipped: &[Skipped]) -> String {
+    if skipped.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("not installed (host tuning needs root):\n");
+    let mut commands = Vec::new();
+    for s in skipped {
+        match &s.dest {
+            Some(dest) => {
+                out.push_str(&format!("  {} -> {}\n", s.tree_path, dest.display()));
+                commands.push(format!("install -D -m 0644 generated/{} {}", s.tree_path, dest.display()));
+            }
+            None => out.push_str(&format!("  {} (add these kernel arguments to the boot loader)\n", s.tree_path)),
+        }
+    }
+    if !commands.is_empty() {
+        out.push_str("as root, run `strixc apply --system`, or:\n");
+        for c in commands {
+            out.push_str(&format!("  sudo {c}\n"));
+        }
+        out.push_str("  sudo sysctl --system   # then reboot for modprobe.d options\n");
+    }
+    out
+}

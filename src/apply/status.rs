@@ -1,0 +1,186 @@
+//! `strixc status`: the live state of the current generation's agents.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::generations::{self, format_time};
+use super::health::probe;
+use super::layout::Mode;
+use super::{ApplyContext, manifest_of};
+use crate::error::Error;
+use crate::systemd::{DbusSystemd, Systemd};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub mode: Mode,
+    pub stack: String,
+    pub generation: u64,
+    /// The profile the current generation switched to.
+    pub profile: String,
+    /// Profiles whose target is active right now (normally exactly one).
+    pub active_profiles: Vec<String>,
+    pub agents: Vec<AgentStatus>,
+    /// AMD GPUs' GTT use (`/sys/class/drm/card*/device/mem_info_gtt_*`); empty elsewhere.
+    pub gpu: Vec<GpuMemory>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentStatus {
+    pub name: String,
+    pub unit: String,
+    pub in_profile: bool,
+    pub load_state: String,
+    pub active_state: String,
+    pub sub_state: String,
+    /// When the unit entered its current state, µs since the epoch (0: never).
+    pub since_usec: u64,
+    pub health: Option<Health>,
+    /// The unit's cgroup memory (MemoryCurrent), when systemd accounts it.
+    pub memory_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub url: String,
+    /// HTTP status, `None` when there was no answer.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GpuMemory {
+    pub card: String,
+    pub gtt_used_bytes: u64,
+    pub gtt_total_bytes: Option<u64>,
+}
+
+const HEALTH_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// `strixc status [--json]`: needs a current generation (exit 3 otherwise) and the bus.
+pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
+    let current = generations::current(&ctx.layout.state_dir)
+        .ok_or_else(|| Error::Generation("nothing applied yet: no current generation".into()))?;
+    let manifest = manifest_of(&current.load_tree()?)?;
+    let sd = DbusSystemd::connect(&ctx.bus)?;
+    let targets: Vec<&str> = manifest.profiles.iter().map(|p| p.target.as_str()).collect();
+    let active_profiles = sd
+        .units(&targets)?
+        .iter()
+        .filter(|s| s.is_active())
+        .filter_map(|s| manifest.profiles.iter().find(|p| p.target == s.name))
+        .map(|p| p.name.clone())
+        .collect();
+    let profile = manifest.profile(&current.profile);
+    // Probe every endpoint at once: one slow agent must not make status slow.
+    let health: Vec<Option<Health>> = std::thread::scope(|scope| {
+        let probes: Vec<_> = manifest
+            .agents
+            .iter()
+            .map(|a| {
+                scope.spawn(move || {
+                    a.health_url.as_ref().map(|url| match probe(url, HEALTH_TIMEOUT) {
+                        Ok(code) => Health { url: url.clone(), status: Some(code), error: None },
+                        Err(e) => Health { url: url.clone(), status: None, error: Some(e) },
+                    })
+                })
+            })
+            .collect();
+        probes.into_iter().map(|p| p.join().ok().flatten()).collect()
+    });
+    let mut agents = Vec::new();
+    for (agent, health) in manifest.agents.iter().zip(health) {
+        let d = sd.details(&agent.unit)?;
+        agents.push(AgentStatus {
+            name: agent.name.clone(),
+            unit: agent.unit.clone(),
+            in_profile: profile.is_some_and(|p| p.agents.contains(&agent.name)),
+            load_state: d.status.load_state,
+            active_state: d.status.active_state,
+            sub_state: d.status.sub_state,
+            since_usec: d.state_change_usec,
+            health,
+            memory_bytes: d.memory_current,
+        });
+    }
+    Ok(Status {
+        mode: ctx.layout.mode,
+        stack: manifest.stack.clone(),
+        generation: current.number,
+        profile: current.profile.clone(),
+        active_profiles,
+        agents,
+        gpu: gpu_memory(Path::new("/sys/class/drm")),
+    })
+}
+
+fn gpu_memory(drm: &Path) -> Vec<GpuMemory> {
+    let Ok(entries) = std::fs::read_dir(drm) else { return Vec::new() };
+    let read = |p: &Path| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok();
+    let mut cards: Vec<GpuMemory> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let card = e.file_name().to_str()?.to_string();
+            if !card.starts_with("card") || card.contains('-') {
+                return None;
+            }
+            let device = e.path().join("device");
+            Some(GpuMemory {
+                gtt_used_bytes: read(&device.join("mem_info_gtt_used"))?,
+                gtt_total_bytes: read(&device.join("mem_info_gtt_total")),
+                card,
+            })
+        })
+        .collect();
+    cards.sort_by(|a, b| a.card.cmp(&b.card));
+    cards
+}
+
+fn bytes(n: u64) -> String {
+    format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64)
+}
+
+impl Status {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn render(&self) -> String {
+        let active = if self.active_profiles.is_empty() {
+            "none".to_string()
+        } else {
+            self.active_profiles.join(", ")
+        };
+        let mut out = format!(
+            "stack {}, generation {} (profile {}); active profile: {active}\n",
+            self.stack, self.generation, self.profile
+        );
+        for a in &self.agents {
+            let since = if a.since_usec == 0 {
+                String::new()
+            } else {
+                format!(" since {}", format_time(a.since_usec / 1_000_000))
+            };
+            let health = match &a.health {
+                Some(Health { status: Some(code), .. }) => format!("health {code}"),
+                Some(Health { error: Some(e), .. }) => format!("health: {e}"),
+                _ => "no health check".into(),
+            };
+            let memory = a.memory_bytes.map_or_else(String::new, |m| format!(", {}", bytes(m)));
+            out.push_str(&format!(
+                "{} {:<12} {:<28} {} ({}){since}, {health}{memory}\n",
+                if a.in_profile { "*" } else { " " },
+                a.name,
+                a.unit,
+                a.active_state,
+                a.sub_state
+            ));
+        }
+        for g in &self.gpu {
+            let total = g.gtt_total_bytes.map_or_else(String::new, |t| format!(" of {}", bytes(t)));
+            out.push_str(&format!("GPU {}: GTT {} used{total}\n", g.card, bytes(g.gtt_used_bytes)));
+        }
+        out
+    }
+}

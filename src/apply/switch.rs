@@ -1,0 +1,423 @@
+//! The switch itself: plan, install, reload, enqueue, wait, verify, and on failure put the
+//! previous generation back.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use super::generations::{self, Generation};
+use super::install::{self, InstallPlan};
+use super::layout::Mode;
+use super::progress::Progress;
+use super::units::{self, UnitActions};
+use super::{ApplyContext, ApplyOptions, ApplyReport, diff, lock, manifest_of};
+use crate::error::Error;
+use crate::manifest::{MANIFEST_PATH, Manifest, ManifestProfile};
+use crate::systemd::{DbusSystemd, Job, JobMode, JobOutcome, Systemd, UnitStatus};
+use crate::tree::Tree;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Nothing written, nothing reloaded, no job.
+    Unchanged,
+    Applied,
+    /// `--root`: installed and recorded, not activated.
+    Installed,
+    DryRun,
+}
+
+/// How a generation becomes current after a successful switch.
+pub enum Record {
+    /// `apply`: a new generation (unless the tree and profile equal the current one's).
+    New,
+    /// `rollback`: an existing generation becomes current again.
+    Existing(u64),
+}
+
+/// One unit that did not reach its goal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitFailure {
+    pub agent: Option<String>,
+    pub unit: String,
+    /// `start`, `stop`, `restart`, or `verify` (the job was done but the unit is not active).
+    pub job: String,
+    /// systemd's job result (`failed`, `timeout`, `dependency`, ...), `deadline`, or the
+    /// unit's state when it was not active at the end.
+    pub result: String,
+    pub log: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackOutcome {
+    /// `--no-rollback`: the failed generation stays installed.
+    Disabled,
+    Restored { generation: u64, profile: String },
+    /// No earlier generation: the failed one's files were removed and its units stopped.
+    Removed,
+    Failed(String),
+}
+
+/// `Error::UnitsFailed`'s payload (exit 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivationFailure {
+    pub profile: String,
+    pub failures: Vec<UnitFailure>,
+    pub rollback: RollbackOutcome,
+}
+
+impl fmt::Display for ActivationFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "activation of profile {} failed:", self.profile)?;
+        for failure in &self.failures {
+            let who = failure
+                .agent
+                .as_ref()
+                .map_or_else(String::new, |a| format!("agent {a} "));
+            writeln!(f, "  {who}({}): {} job {}", failure.unit, failure.job, failure.result)?;
+            if !failure.log.is_empty() {
+                writeln!(f, "    last log lines:")?;
+                for line in &failure.log {
+                    writeln!(f, "      {line}")?;
+                }
+            }
+        }
+        match &self.rollback {
+            RollbackOutcome::Disabled => write!(f, "not rolled back (--no-rollback): the failed generation stays installed"),
+            RollbackOutcome::Restored { generation, profile } => {
+                write!(f, "rolled back to generation {generation} (profile {profile})")
+            }
+            RollbackOutcome::Removed => {
+                write!(f, "rolled back: no earlier generation, so its files were removed and its units stopped")
+            }
+            RollbackOutcome::Failed(why) => write!(f, "ROLLBACK FAILED too: {why}"),
+        }
+    }
+}
+
+fn resolve_profile(manifest: &Manifest, name: &str) -> Result<ManifestProfile, Error> {
+    manifest.profile(name).cloned().ok_or_else(|| {
+        let known: Vec<&str> = manifest.profiles.iter().map(|p| p.name.as_str()).collect();
+        Error::Usage(format!("no profile {name:?} in stack {} (profiles: {})", manifest.stack, known.join(", ")))
+    })
+}
+
+pub fn run(
+    ctx: &ApplyContext,
+    tree: &Tree,
+    manifest: &Manifest,
+    profile: &str,
+    opts: &ApplyOptions,
+    record: Record,
+) -> Result<ApplyReport, Error> {
+    let started = Instant::now();
+    let profile = resolve_profile(manifest, profile)?;
+    let layout = &ctx.layout;
+    let quiet = opts.progress == super::ProgressMode::Quiet;
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(lock::acquire(&layout.state_dir, opts.no_wait, quiet)?)
+    };
+    let current = generations::current(&layout.state_dir);
+    let current_tree = current.as_ref().map(Generation::load_tree).transpose()?;
+    let old_manifest = current_tree.as_ref().and_then(|t| manifest_of(t).ok());
+    let install = install::plan(layout, tree, current_tree.as_ref())?;
+    let systemd = if ctx.activate {
+        Some(DbusSystemd::connect(&ctx.bus)?)
+    } else {
+        None
+    };
+    let changed = install.changed_paths();
+    let states = match &systemd {
+        Some(sd) => unit_states(sd, &units::relevant_units(manifest, old_manifest.as_ref()))?,
+        None => HashMap::new(),
+    };
+    let mut actions = units::plan(manifest, &profile, old_manifest.as_ref(), &changed, &states);
+    if systemd.is_none() {
+        actions = UnitActions {
+            target: profile.target.clone(),
+            ..UnitActions::default()
+        };
+    }
+    let same_generation = current.as_ref().is_some_and(|g| {
+        g.profile == profile.name && g.manifest_bytes().as_deref() == tree.get(MANIFEST_PATH)
+    });
+    let mut report = ApplyReport {
+        profile: profile.name.clone(),
+        generation: current.as_ref().map(|g| g.number),
+        outcome: Outcome::Unchanged,
+        written: install.writes.iter().map(|w| w.dest.clone()).collect(),
+        removed: install.removes.iter().map(|r| r.dest.clone()).collect(),
+        skipped: install.skipped.clone(),
+        actions: actions.clone(),
+        plan: None,
+        elapsed: Duration::ZERO,
+    };
+    let record_matches = match record {
+        Record::New => same_generation,
+        Record::Existing(n) => current.as_ref().is_some_and(|g| g.number == n),
+    };
+    if install.is_empty() && actions.is_noop() && record_matches {
+        report.elapsed = started.elapsed();
+        return Ok(report);
+    }
+    if opts.dry_run {
+        report.outcome = Outcome::DryRun;
+        report.plan = Some(diff::from_plan(&install, Some(actions)));
+        report.elapsed = started.elapsed();
+        return Ok(report);
+    }
+
+    if let Err(e) = install::execute(&install) {
+        // Put back what was there: the current generation's files (best effort).
+        let back = current_tree.clone().unwrap_or_default();
+        if let Ok(undo) = install::plan(layout, &back, Some(tree)) {
+            let _ = install::execute(&undo);
+        }
+        return Err(e);
+    }
+
+    if let Some(sd) = &systemd {
+        let deadline = opts
+            .timeout
+            .unwrap_or_else(|| units::default_deadline(tree, manifest, &profile));
+        let failures = activate(sd, layout.mode, manifest, &profile, &install, &actions, deadline, opts);
+        if !failures.is_empty() {
+            let rollback = if opts.no_rollback {
+                RollbackOutcome::Disabled
+            } else {
+                let previous = current.as_ref().zip(current_tree.as_ref());
+                restore(sd, ctx, tree, manifest, previous, opts)
+            };
+            return Err(Error::UnitsFailed(Box::new(ActivationFailure {
+                profile: profile.name.clone(),
+                failures,
+                rollback,
+            })));
+        }
+        report.outcome = Outcome::Applied;
+    } else {
+        report.outcome = Outcome::Installed;
+    }
+    report.generation = Some(match record {
+        Record::New if same_generation => current.as_ref().map_or(0, |g| g.number),
+        Record::New => generations::record(&layout.state_dir, tree, &profile.name)?.number,
+        Record::Existing(n) => {
+            generations::set_current(&layout.state_dir, n)?;
+            n
+        }
+    });
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+fn unit_states(sd: &dyn Systemd, units: &[String]) -> Result<HashMap<String, UnitStatus>, Error> {
+    let names: Vec<&str> = units.iter().map(String::as_str).collect();
+    Ok(sd
+        .units(&names)?
+        .into_iter()
+        .map(|s| (s.name.clone(), s))
+        .collect())
+}
+
+/// Reload (if files changed), enqueue, wait, verify. Returns the failures (empty: success).
+#[allow(clippy::too_many_arguments)]
+fn activate(
+    sd: &dyn Systemd,
+    mode: Mode,
+    manifest: &Manifest,
+    profile: &ManifestProfile,
+    install: &InstallPlan,
+    actions: &UnitActions,
+    deadline: Duration,
+    opts: &ApplyOptions,
+) -> Vec<UnitFailure> {
+    let agent_of = |unit: &str| manifest.agents.iter().find(|a| a.unit == unit).map(|a| a.name.clone());
+    let failure = |unit: &str, job: &str, result: String| UnitFailure {
+        agent: agent_of(unit),
+        unit: unit.to_string(),
+        job: job.to_string(),
+        result,
+        log: Vec::new(),
+    };
+    if !install.is_empty() {
+        if let Err(e) = sd.reload() {
+            return vec![failure("daemon-reload", "reload", e.to_string())];
+        }
+    }
+    let mut progress = Progress::new(
+        opts.progress,
+        manifest
+            .agents
+            .iter()
+            .filter(|a| profile.agents.contains(&a.name) || actions.stop.contains(&a.unit))
+            .map(|a| (a.name.clone(), a.unit.clone()))
+            .collect(),
+    );
+    let deadline = Instant::now() + deadline;
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut failures = Vec::new();
+    let enqueues = actions
+        .stop_explicit
+        .iter()
+        .map(|u| (u, "stop"))
+        .chain(actions.restart.iter().map(|u| (u, "restart")))
+        .chain(actions.start_target.then_some((&actions.target, "start")));
+    for (unit, kind) in enqueues {
+        match sd.enqueue(unit, kind, JobMode::Replace) {
+            Ok(new) => {
+                for job in new {
+                    if jobs.iter().all(|j| j.path != job.path) {
+                        jobs.push(job);
+                    }
+                }
+            }
+            // A unit systemd cannot load (bad file, not found) fails the activation.
+            Err(e) => failures.push(failure(unit, kind, e.to_string())),
+        }
+    }
+    let outcomes: Vec<JobOutcome> = sd.wait(&jobs, deadline, &mut || {
+        if let Ok(states) = sd.units(&progress.units()) {
+            progress.update(&states);
+        }
+    });
+    if let Ok(states) = sd.units(&progress.units()) {
+        progress.update(&states);
+    }
+    progress.finish();
+    for outcome in outcomes.iter().filter(|o| !o.is_done()) {
+        failures.push(failure(&outcome.job.unit, &outcome.job.kind, outcome.result.clone()));
+    }
+    if failures.is_empty() {
+        // Every job done; now every agent of the profile (and the target) must be active.
+        let mut expected: Vec<&str> = manifest
+            .agents
+            .iter()
+            .filter(|a| profile.agents.contains(&a.name))
+            .map(|a| a.unit.as_str())
+            .collect();
+        expected.push(&profile.target);
+        match sd.units(&expected) {
+            Ok(states) => {
+                for s in states.iter().filter(|s| !s.is_active()) {
+                    failures.push(failure(&s.name, "verify", format!("{} ({})", s.active_state, s.sub_state)));
+                }
+            }
+            Err(e) => failures.push(failure(&profile.target, "verify", e.to_string())),
+        }
+    }
+    // Agents first: they are what the user wants to read about.
+    failures.sort_by_key(|f| f.agent.is_none());
+    for f in failures.iter_mut().filter(|f| f.unit.ends_with(".service")) {
+        f.log = last_logs(sd, mode, &f.unit);
+    }
+    failures
+}
+
+/// The unit's last log lines: the journal when there is one, else what the manager knows
+/// (result, exit status, status text) — a sandbox without journald has only that.
+fn last_logs(sd: &dyn Systemd, mode: Mode, unit: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Ok(d) = sd.details(unit) {
+        let mut summary = format!(
+            "systemd: {} ({}), result {}",
+            d.status.active_state,
+            d.status.sub_state,
+            d.result.as_deref().unwrap_or("?")
+        );
+        if let Some(status) = d.exec_main_status {
+            summary.push_str(&format!(", exit status {status}"));
+        }
+        if let Some(n) = d.n_restarts.filter(|&n| n > 0) {
+            summary.push_str(&format!(", restarted {n} times"));
+        }
+        lines.push(summary);
+        if let Some(text) = d.status_text {
+            lines.push(format!("status: {text}"));
+        }
+    }
+    let mut journal = std::process::Command::new("journalctl");
+    if mode == Mode::User {
+        journal.arg("--user");
+    }
+    journal.args(["-u", unit, "-n", "20", "--no-pager", "-q", "-o", "short-iso"]);
+    if let Ok(out) = journal.stderr(std::process::Stdio::null()).output() {
+        if out.status.success() {
+            lines.extend(
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter(|l| !l.trim().is_empty() && !l.starts_with("-- "))
+                    .map(str::to_string),
+            );
+        }
+    }
+    lines
+}
+
+/// Puts the previous generation's files and profile back after a failed switch to `failed`
+/// (or, with no previous generation, removes the failed one's files and stops its units).
+fn restore(
+    sd: &dyn Systemd,
+    ctx: &ApplyContext,
+    failed: &Tree,
+    failed_manifest: &Manifest,
+    previous: Option<(&Generation, &Tree)>,
+    opts: &ApplyOptions,
+) -> RollbackOutcome {
+    let layout = &ctx.layout;
+    let Some((generation, tree)) = previous else {
+        let mut jobs = Vec::new();
+        for unit in failed_manifest
+            .profiles
+            .iter()
+            .map(|p| &p.target)
+            .chain(failed_manifest.agents.iter().map(|a| &a.unit))
+        {
+            if let Ok(new) = sd.enqueue(unit, "stop", JobMode::Replace) {
+                jobs.extend(new);
+            }
+        }
+        let deadline = Instant::now() + opts.timeout.unwrap_or(Duration::from_secs(120));
+        let stopped = sd.wait(&jobs, deadline, &mut || {});
+        let result = install::plan(layout, &Tree::new(), Some(failed))
+            .and_then(|plan| install::execute(&plan))
+            .and_then(|()| sd.reload());
+        return match (result, stopped.iter().find(|o| !o.is_done())) {
+            (Err(e), _) => RollbackOutcome::Failed(e.to_string()),
+            (Ok(()), Some(o)) => RollbackOutcome::Failed(format!("stop of {} {}", o.job.unit, o.result)),
+            (Ok(()), None) => RollbackOutcome::Removed,
+        };
+    };
+    let attempt = || -> Result<Vec<UnitFailure>, Error> {
+        let manifest = manifest_of(tree)?;
+        let profile = resolve_profile(&manifest, &generation.profile)?;
+        let plan = install::plan(layout, tree, Some(failed))?;
+        install::execute(&plan)?;
+        let states = unit_states(sd, &units::relevant_units(&manifest, Some(failed_manifest)))?;
+        let changed = plan.changed_paths();
+        let actions = units::plan(&manifest, &profile, Some(failed_manifest), &changed, &states);
+        let deadline = opts
+            .timeout
+            .unwrap_or_else(|| units::default_deadline(tree, &manifest, &profile));
+        let quiet = ApplyOptions {
+            progress: super::ProgressMode::Quiet,
+            ..opts.clone()
+        };
+        Ok(activate(sd, layout.mode, &manifest, &profile, &plan, &actions, deadline, &quiet))
+    };
+    match attempt() {
+        Ok(failures) if failures.is_empty() => RollbackOutcome::Restored {
+            generation: generation.number,
+            profile: generation.profile.clone(),
+        },
+        Ok(failures) => RollbackOutcome::Failed(
+            failures
+                .iter()
+                .map(|f| format!("{} {} {}", f.unit, f.job, f.result))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        Err(e) => RollbackOutcome::Failed(e.to_string()),
+    }
+}

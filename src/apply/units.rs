@@ -1,0 +1,238 @@
+//! Which unit actions a switch takes (pure), and the default deadline.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::manifest::{Manifest, ManifestProfile};
+use crate::systemd::UnitStatus;
+use crate::tree::Tree;
+
+/// What `apply` does to units, by unit name. `stop` lists what stops: agents of other
+/// profiles (through the target's `Conflicts=`) and `stop_explicit` (units of agents or
+/// targets the new tree no longer has, stopped by name).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UnitActions {
+    pub target: String,
+    pub start_target: bool,
+    pub start: Vec<String>,
+    pub restart: Vec<String>,
+    pub stop: Vec<String>,
+    #[serde(skip)]
+    pub stop_explicit: Vec<String>,
+}
+
+impl UnitActions {
+    pub fn is_noop(&self) -> bool {
+        !self.start_target
+            && self.start.is_empty()
+            && self.restart.is_empty()
+            && self.stop.is_empty()
+            && self.stop_explicit.is_empty()
+    }
+}
+
+/// Every unit whose state planning needs: the new and old manifests' agents and targets.
+pub fn relevant_units(new: &Manifest, old: Option<&Manifest>) -> Vec<String> {
+    let mut units = BTreeSet::new();
+    for m in std::iter::once(new).chain(old) {
+        units.extend(m.agents.iter().map(|a| a.unit.clone()));
+        units.extend(m.profiles.iter().map(|p| p.target.clone()));
+    }
+    units.into_iter().collect()
+}
+
+/// Plans the switch to `profile` of `new`. `changed` holds tree paths whose installed bytes
+/// change; `states` the units' current states (missing = inactive).
+pub fn plan(
+    new: &Manifest,
+    profile: &ManifestProfile,
+    old: Option<&Manifest>,
+    changed: &BTreeSet<&str>,
+    states: &HashMap<String, UnitStatus>,
+) -> UnitActions {
+    let active = |unit: &str| {
+        states
+            .get(unit)
+            .is_some_and(|s| matches!(s.active_state.as_str(), "active" | "activating" | "reloading"))
+    };
+    let mut actions = UnitActions {
+        target: profile.target.clone(),
+        ..UnitActions::default()
+    };
+    for agent in &new.agents {
+        let in_profile = profile.agents.contains(&agent.name);
+        let running = active(&agent.unit);
+        let changed = agent.files.iter().any(|f| changed.contains(f.as_str()));
+        match (in_profile, running) {
+            (true, true) if changed => actions.restart.push(agent.unit.clone()),
+            (true, true) => {}
+            (true, false) => actions.start.push(agent.unit.clone()),
+            (false, true) => actions.stop.push(agent.unit.clone()),
+            (false, false) => {}
+        }
+    }
+    if let Some(old) = old {
+        let new_units: BTreeSet<&str> = new
+            .agents
+            .iter()
+            .map(|a| a.unit.as_str())
+            .chain(new.profiles.iter().map(|p| p.target.as_str()))
+            .collect();
+        for unit in old
+            .agents
+            .iter()
+            .map(|a| &a.unit)
+            .chain(old.profiles.iter().map(|p| &p.target))
+        {
+            if !new_units.contains(unit.as_str()) && active(unit) {
+                actions.stop_explicit.push(unit.clone());
+                actions.stop.push(unit.clone());
+            }
+        }
+    }
+    let target_active = states.get(&profile.target).is_some_and(UnitStatus::is_active);
+    actions.start_target = !target_active
+        || !actions.start.is_empty()
+        || !actions.stop.is_empty()
+        || !changed.is_empty();
+    actions
+}
+
+/// systemd's default `TimeoutStartSec=`.
+const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(90);
+/// Room for stops and the target itself.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
+
+/// Longer than any start can legitimately take: agents of a profile start one after another
+/// (ordering edges), so the sum of their `TimeoutStartSec=` plus a margin.
+pub fn default_deadline(tree: &Tree, manifest: &Manifest, profile: &ManifestProfile) -> Duration {
+    let mut total = DEADLINE_MARGIN;
+    for agent in manifest.agents.iter().filter(|a| profile.agents.contains(&a.name)) {
+        let timeout = agent
+            .files
+            .iter()
+            .filter_map(|f| tree.get(f))
+            .find_map(start_timeout)
+            .unwrap_or(DEFAULT_START_TIMEOUT);
+        total = total.saturating_add(timeout);
+    }
+    total
+}
+
+/// `TimeoutStartSec=` (or `TimeoutSec=`) of a unit file; `infinity` → a day.
+fn start_timeout(unit: &[u8]) -> Option<Duration> {
+    let text = String::from_utf8_lossy(unit);
+    text.lines().rev().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        matches!(key.trim(), "TimeoutStartSec" | "TimeoutSec").then(|| parse_timespan(value.trim()))?
+    })
+}
+
+/// A systemd time span: `90`, `15min`, `1h 30s`, `500ms`, `infinity`.
+pub fn parse_timespan(text: &str) -> Option<Duration> {
+    if text == "infinity" {
+        return Some(Duration::from_secs(86_400));
+    }
+    let mut total = 0f64;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..num_end].parse().ok()?;
+        rest = rest[num_end..].trim_start();
+        let unit_end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let factor = match &rest[..unit_end] {
+            "" | "s" | "sec" | "second" | "seconds" => 1.0,
+            "ms" | "msec" => 0.001,
+            "us" | "usec" => 0.000_001,
+            "m" | "min" | "minute" | "minutes" => 60.0,
+            "h" | "hr" | "hour" | "hours" => 3600.0,
+            "d" | "day" | "days" => 86_400.0,
+            _ => return None,
+        };
+        total += number * factor;
+        rest = rest[unit_end..].trim_start();
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::ManifestAgent;
+
+    fn manifest() -> Manifest {
+        let agent = |name: &str| ManifestAgent {
+            name: name.into(),
+            unit: format!("t-{name}.service"),
+            files: vec![format!("systemd/t-{name}.service")],
+            health_url: None,
+            port: 1,
+        };
+        let profile = |name: &str, agents: &[&str]| ManifestProfile {
+            name: name.into(),
+            target: format!("t-{name}.target"),
+            agents: agents.iter().map(|a| a.to_string()).collect(),
+        };
+        Manifest {
+            generator: "strixc".into(),
+            source: "stack.kdl".into(),
+            stack: "t".into(),
+            default_profile: "standard".into(),
+            profiles: vec![profile("standard", &["thor", "valkyrie"]), profile("odin", &["thor", "odin"])],
+            agents: vec![agent("thor"), agent("valkyrie"), agent("odin")],
+            files: Default::default(),
+        }
+    }
+
+    fn active(units: &[&str]) -> HashMap<String, UnitStatus> {
+        units
+            .iter()
+            .map(|u| {
+                (u.to_string(), UnitStatus {
+                    name: u.to_string(),
+                    active_state: "active".into(),
+                    ..Default::default()
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn switch_stops_the_other_profile_and_keeps_shared_agents() {
+        let m = manifest();
+        let states = active(&["t-standard.target", "t-thor.service", "t-valkyrie.service"]);
+        let a = plan(&m, m.profile("odin").unwrap(), Some(&m), &BTreeSet::new(), &states);
+        assert!(a.start_target);
+        assert_eq!(a.start, ["t-odin.service"]);
+        assert_eq!(a.stop, ["t-valkyrie.service"]);
+        assert!(a.restart.is_empty());
+    }
+
+    #[test]
+    fn nothing_to_do_when_active_and_unchanged() {
+        let m = manifest();
+        let states = active(&["t-standard.target", "t-thor.service", "t-valkyrie.service"]);
+        let a = plan(&m, m.profile("standard").unwrap(), Some(&m), &BTreeSet::new(), &states);
+        assert!(a.is_noop(), "{a:?}");
+        let changed = BTreeSet::from(["systemd/t-thor.service"]);
+        let a = plan(&m, m.profile("standard").unwrap(), Some(&m), &changed, &states);
+        assert_eq!(a.restart, ["t-thor.service"]);
+    }
+
+    #[test]
+    fn parses_timespans() {
+        assert_eq!(parse_timespan("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_timespan("15min"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_timespan("1h 30s"), Some(Duration::from_secs(3630)));
+        assert_eq!(parse_timespan("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_timespan("soon"), None);
+        assert_eq!(start_timeout(b"[Service]\nTimeoutStartSec=20m\n"), Some(Duration::from_secs(1200)));
+    }
+}

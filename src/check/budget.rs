@@ -1,0 +1,79 @@
+//! The memory budget, checked on the plan: each agent's utilization against the host's
+//! cap and (when pinned) against what one full context needs; each profile against the
+//! host's memory and the GPU.
+
+use crate::budget::{format_gib, largest_common_context, AgentBudget, AgentLoad, BudgetProblem};
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
+use crate::plan::{AgentPlan, Plan};
+
+pub fn check_budget(plan: &Plan, d: &mut Diagnostics) {
+    for agent in &plan.agents {
+        agent_rules(plan, agent, d);
+    }
+    for profile in &plan.profiles {
+        let loads: Vec<AgentLoad> = profile.agents.iter().map(|&i| plan.agents[i].load).collect();
+        for problem in &profile.budget.problems {
+            let kind = match *problem {
+                BudgetProblem::HostMemory { used_bytes, budget_bytes, over_bytes } => Kind::ProfileOverBudget {
+                    profile: profile.name().to_owned(),
+                    total: format_gib(used_bytes),
+                    budget: format_gib(budget_bytes),
+                    over: format_gib(over_bytes),
+                    largest_context: largest_common_context(&plan.host, &loads),
+                },
+                BudgetProblem::GpuShare { total, .. } => Kind::ProfileOverGpu {
+                    profile: profile.name().to_owned(),
+                    sum: total.to_string(),
+                },
+                // Reported once per agent by `agent_rules`, not once per profile.
+                BudgetProblem::AboveMaxUtilization { .. } => continue,
+            };
+            let mut diagnostic = Diagnostic::new(kind, profile.profile.name.span);
+            for &i in &profile.agents {
+                let agent = &plan.agents[i];
+                diagnostic = diagnostic.with_label(agent.agent.name.span, share(agent));
+            }
+            d.push(diagnostic);
+        }
+    }
+}
+
+/// "thor: 19.25 GiB (0.16)"
+fn share(agent: &AgentPlan) -> String {
+    let bytes = format_gib(agent.budget.memory_bytes());
+    match agent.budget.utilization() {
+        Some(u) => format!("{}: {bytes} ({u})", agent.name()),
+        None => format!("{}: {bytes} (CPU)", agent.name()),
+    }
+}
+
+fn agent_rules(plan: &Plan, agent: &AgentPlan, d: &mut Diagnostics) {
+    let AgentBudget::Gpu(gpu) = agent.budget else { return };
+    let pinned = agent.agent.gpu_memory_utilization.as_ref();
+    let context = agent.agent.context.as_ref();
+    let span = pinned
+        .map(|p| p.span)
+        .or(context.map(|c| c.span))
+        .unwrap_or(agent.agent.name.span);
+    if let Some(pinned) = pinned {
+        if gpu.too_small() {
+            d.emit(
+                Kind::UtilizationTooSmall {
+                    pinned: gpu.utilization.to_string(),
+                    needed: gpu.needed.to_string(),
+                    context: gpu.kv_tokens_wanted,
+                },
+                pinned.span,
+            );
+        }
+    }
+    if gpu.utilization > plan.host.max_utilization {
+        d.emit(
+            Kind::UtilizationAboveCap {
+                utilization: gpu.utilization.to_string(),
+                cap: plan.host.max_utilization.to_string(),
+            },
+            span,
+        );
+    }
+}

@@ -1,0 +1,64 @@
+//! The host's own numbers and the podman it declares.
+
+use crate::diagnostic::{Diagnostics, Kind};
+use crate::model::{Launch, Stack};
+
+/// Quadlet arrived in podman 4.4; health-gated readiness (`Notify=healthy`) in 5.0.
+pub const QUADLET_SINCE: (u32, u32) = (4, 4);
+pub const NOTIFY_HEALTHY_SINCE: (u32, u32) = (5, 0);
+
+pub fn check(stack: &Stack, d: &mut Diagnostics) {
+    let host = &stack.host;
+    if let (Some(memory), Some(reserve)) = (&host.memory, &host.reserve) {
+        if reserve.value >= memory.value {
+            d.emit(
+                Kind::ReserveAboveMemory {
+                    reserve: crate::budget::format_gib(reserve.value),
+                    memory: crate::budget::format_gib(memory.value),
+                },
+                reserve.span,
+            );
+        }
+    }
+    if let (Some(memory), Some(gpu)) = (&host.memory, &host.gpu) {
+        if let Some(gpu_memory) = gpu.memory.as_ref().filter(|m| gpu.unified && m.value > memory.value) {
+            d.emit(
+                Kind::GpuMemoryAboveHost {
+                    gpu: crate::budget::format_gib(gpu_memory.value),
+                    memory: crate::budget::format_gib(memory.value),
+                },
+                gpu_memory.span,
+            );
+        }
+    }
+    podman(stack, d);
+}
+
+fn podman(stack: &Stack, d: &mut Diagnostics) {
+    let Some(declared) = &stack.host.podman else { return };
+    let version = (declared.major, declared.minor);
+    let containers: Vec<_> = stack
+        .runtimes
+        .iter()
+        .filter(|r| matches!(r.launch, Some(Launch::Container { .. })))
+        .collect();
+    if containers.is_empty() {
+        return;
+    }
+    let too_old = |feature: &'static str, needs: &'static str, since: (u32, u32)| {
+        (version < since).then(|| Kind::PodmanTooOld {
+            feature,
+            needs,
+            declared: declared.value.to_string(),
+        })
+    };
+    if let Some(kind) = too_old("quadlet (.container units)", "4.4", QUADLET_SINCE) {
+        d.emit(kind, declared.span);
+        return;
+    }
+    if containers.iter().any(|r| r.health.is_some()) {
+        if let Some(kind) = too_old("starting an agent only once healthy (Notify=healthy)", "5.0", NOTIFY_HEALTHY_SINCE) {
+            d.emit(kind, declared.span);
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Checks over the decoded stack: every rule that needs more than one node to decide.
+//! Each file holds one family of rules; all of them run, whatever the others found.
+
+mod budget;
+mod hardware;
+mod host;
+mod numbers;
+mod ports;
+mod profiles;
+mod references;
+mod security;
+
+pub use budget::check_budget;
+
+use crate::diagnostic::Diagnostics;
+use crate::model::Stack;
+
+/// The structural rules (names, references, cycles, ports, numbers, hardware, security).
+/// The memory budget needs a plan and runs after it: see `check_budget`.
+pub fn check(stack: &Stack, d: &mut Diagnostics) {
+    references::check(stack, d);
+    profiles::check(stack, d);
+    ports::check(stack, d);
+    numbers::check(stack, d);
+    hardware::check(stack, d);
+    host::check(stack, d);
+    security::check(stack, d);
+}

@@ -1,0 +1,81 @@
+//! Names defined twice and references to names that don't exist, with "did you mean".
+
+use std::collections::HashMap;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Thing};
+use crate::model::{Name, Stack};
+use crate::suggest::did_you_mean;
+
+pub fn check(stack: &Stack, d: &mut Diagnostics) {
+    duplicates(Thing::Runtime, stack.runtimes.iter().map(|r| &r.name), d);
+    duplicates(Thing::Model, stack.models.iter().map(|m| &m.name), d);
+    duplicates(Thing::Agent, stack.agents.iter().map(|a| &a.name), d);
+    duplicates(Thing::Profile, stack.profiles.iter().map(|p| &p.name), d);
+
+    let models: Vec<&str> = stack.models.iter().map(|m| m.name.as_str()).collect();
+    let runtimes: Vec<&str> = stack.runtimes.iter().map(|r| r.name.as_str()).collect();
+    let agents: Vec<&str> = stack.agents.iter().map(|a| a.name.as_str()).collect();
+    let profiles: Vec<&str> = stack.profiles.iter().map(|p| p.name.as_str()).collect();
+
+    for agent in &stack.agents {
+        if let Some(model) = &agent.model {
+            reference(Thing::Model, model, &models, d);
+        }
+        match &agent.runtime {
+            Some(runtime) => reference(Thing::Runtime, runtime, &runtimes, d),
+            None if stack.runtimes.len() != 1 => d.emit(
+                Kind::RuntimeRequired {
+                    agent: agent.name.value.clone(),
+                    runtimes: stack.runtimes.len(),
+                },
+                agent.name.span,
+            ),
+            None => {}
+        }
+        for after in &agent.after {
+            reference(Thing::Agent, after, &agents, d);
+        }
+    }
+    for profile in &stack.profiles {
+        if let Some(extends) = &profile.extends {
+            reference(Thing::Profile, extends, &profiles, d);
+        }
+        for agent in &profile.agents {
+            reference(Thing::Agent, agent, &agents, d);
+        }
+    }
+}
+
+fn duplicates<'a>(thing: Thing, names: impl Iterator<Item = &'a Name>, d: &mut Diagnostics) {
+    let mut first: HashMap<&str, &Name> = HashMap::new();
+    for name in names {
+        if let Some(original) = first.get(name.as_str()) {
+            d.push(
+                Diagnostic::new(
+                    Kind::Duplicate {
+                        thing,
+                        name: name.value.clone(),
+                    },
+                    name.span,
+                )
+                .with_label(original.span, "first defined here"),
+            );
+        } else {
+            first.insert(name.as_str(), name);
+        }
+    }
+}
+
+fn reference(thing: Thing, name: &Name, known: &[&str], d: &mut Diagnostics) {
+    if known.contains(&name.as_str()) {
+        return;
+    }
+    d.emit(
+        Kind::UnknownReference {
+            thing,
+            name: name.value.clone(),
+            suggestion: did_you_mean(name, known.iter().copied()).map(str::to_owned),
+        },
+        name.span,
+    );
+}

@@ -1,0 +1,102 @@
+//! The command line (DESIGN §2 is the contract).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "Compile a local LLM stack (stack.kdl) into systemd and podman units, and switch between its profiles";
+
+const LONG_ABOUT: &str = "\
+strixc reads one declarative file, stack.kdl (agents, models, contexts, profiles, host \
+tuning), checks it against the machine's unified-memory budget the way vLLM sizes memory, \
+compiles it into a reviewable generated/ tree (podman quadlet units, one systemd target per \
+profile, sysctl/swap/earlyoom/kernel settings, OpenCode client files) and activates a profile \
+over D-Bus.
+
+Typical use:
+  strixc check                 # every problem in stack.kdl, at once
+  strixc budget                # what each agent takes, per profile
+  strixc build                 # write generated/ (commit it, review the diff)
+  strixc apply --profile odin  # install, reload, switch, wait
+
+Exit codes: 0 ok, 1 the stack has errors (nothing written), 2 usage error, 3 a system or \
+D-Bus call failed, 4 units failed to activate (after rollback).";
+
+#[derive(Debug, Parser)]
+#[command(name = "strixc", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// The stack file.
+    #[arg(short = 'f', long = "file", global = true, default_value = "stack.kdl", value_name = "PATH")]
+    pub file: PathBuf,
+
+    /// When to colour diagnostics.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check the stack; print every error and warning; write nothing.
+    Check,
+
+    /// Show the memory budget: each agent's weights, KV cache, overhead and utilization, per profile.
+    Budget(BudgetArgs),
+
+    /// Work with model definitions.
+    #[command(subcommand)]
+    Model(ModelCommand),
+
+    /// Print shell completions.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Where to write the tree.
+    #[arg(short = 'o', long = "out", default_value = "generated", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Write nothing; exit 1 and list the files that differ if DIR is not what a build would write.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BudgetArgs {
+    /// Only this profile.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Machine-readable output (schema in DESIGN §2).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Read a local Hugging Face model folder (or its config.json) and print a ready `model` node.
+    ///
+    /// Reads config.json for the architecture and model.safetensors.index.json (or the
+    /// .safetensors headers) for the weight size. Nothing is fetched from the network.
+    Import {
+        /// A model folder, an HF cache snapshot folder, or a config.json.
+        path: PathBuf,
+    },
+}

@@ -1,0 +1,26 @@
+//! `strixc check`
+
+use super::{load, Output};
+use crate::cli::Cli;
+use crate::error::{Error, ExitCode};
+
+pub fn run(cli: &Cli, out: &Output) -> Result<ExitCode, Error> {
+    let (source, checked) = match load(cli, out)? {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
+    };
+    let stack = &checked.stack;
+    out.note(&format!(
+        "{}: stack `{}` is valid: {} agents, {} profiles{}",
+        source.name(),
+        stack.name.value,
+        stack.agents.len(),
+        stack.profiles.len(),
+        match checked.warnings.warning_count() {
+            0 => String::new(),
+            1 => ", 1 warning".into(),
+            n => format!(", {n} warnings"),
+        }
+    ));
+    Ok(ExitCode::Ok)
+}

@@ -1,0 +1,105 @@
+//! One function per subcommand: read the inputs, call the pure pipeline, print, and pick
+//! the exit code. Nothing here decides anything the pipeline could.
+
+mod budget;
+mod check;
+mod model;
+
+pub use budget::{budget_json, budget_table};
+
+use std::io::{IsTerminal, Write};
+
+use crate::cli::{Cli, Color, Command};
+use crate::compile::{compile, Checked};
+use crate::diagnostic::{render, render_summary, Diagnostics, RenderStyle};
+use crate::error::{Error, ExitCode};
+use crate::source::Source;
+
+pub fn run(cli: Cli) -> ExitCode {
+    let out = Output::new(cli.color);
+    let result = match &cli.command {
+        Command::Check => check::run(&cli, &out),
+        Command::Budget(args) => budget::run(&cli, args, &out),
+        Command::Model(command) => model::run(command),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "strixc", &mut std::io::stdout());
+            Ok(ExitCode::Ok)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut page)
+                .map_err(|source| Error::Write { path: "stdout".into(), source })
+                .and_then(|()| print_bytes(&page))
+                .map(|()| ExitCode::Ok)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            out.error(&error.to_string());
+            error.exit_code()
+        }
+    }
+}
+
+/// How reports reach the user: diagnostics and messages go to stderr, results to stdout.
+pub struct Output {
+    style: RenderStyle,
+}
+
+impl Output {
+    fn new(color: Color) -> Self {
+        let colored = match color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        };
+        Output {
+            style: if colored { RenderStyle::Color } else { RenderStyle::Plain },
+        }
+    }
+
+    pub fn diagnostics(&self, diagnostics: &Diagnostics, source: &Source) {
+        if diagnostics.is_empty() {
+            return;
+        }
+        let text = render(diagnostics, source, self.style);
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "{text}");
+        let _ = writeln!(stderr, "{}", render_summary(diagnostics, source));
+    }
+
+    pub fn error(&self, message: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+    }
+
+    pub fn note(&self, message: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{message}");
+    }
+}
+
+/// Reads and compiles the stack file; on errors prints them and yields exit code 1.
+pub fn load(cli: &Cli, out: &Output) -> Result<Result<(Source, Checked), ExitCode>, Error> {
+    let source = Source::read(&cli.file)?;
+    match compile(&source) {
+        Ok(checked) => {
+            out.diagnostics(&checked.warnings, &source);
+            Ok(Ok((source, checked)))
+        }
+        Err(diagnostics) => {
+            out.diagnostics(&diagnostics, &source);
+            Ok(Err(ExitCode::StackErrors))
+        }
+    }
+}
+
+pub fn print_bytes(bytes: &[u8]) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|source| Error::Write { path: "stdout".into(), source })
+}

@@ -1,0 +1,259 @@
+//! Turning one KDL entry into a typed, spanned value, or a diagnostic.
+
+use std::net::IpAddr;
+
+use kdl::{KdlEntry, KdlValue};
+
+use super::entries::type_name;
+use crate::diagnostic::{Diagnostics, Kind, Thing};
+use crate::model::{Spanned, Text};
+use crate::units;
+
+fn wrong_type(entry: &KdlEntry, what: &str, expected: &'static str, d: &mut Diagnostics) {
+    d.emit(
+        Kind::WrongType {
+            what: what.to_owned(),
+            expected,
+            found: type_name(entry.value()),
+        },
+        entry.span(),
+    );
+}
+
+/// A string. Every string may end up in a unit file, where a line break or control
+/// character would start a new line or key: those are refused here, once, for all.
+pub fn string(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Text> {
+    match entry.value() {
+        KdlValue::String(s) => {
+            if s.chars().any(char::is_control) {
+                d.emit(Kind::ControlCharacter { what: what.to_owned() }, entry.span());
+                return None;
+            }
+            Some(Spanned::new(s.clone(), entry.span()))
+        }
+        _ => {
+            wrong_type(entry, what, "a string", d);
+            None
+        }
+    }
+}
+
+/// A string or a number, kept as text (sysctl values: `"80"` or `80`).
+pub fn scalar_text(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Text> {
+    match entry.value() {
+        KdlValue::Integer(i) => Some(Spanned::new(i.to_string(), entry.span())),
+        _ => string(entry, what, d),
+    }
+}
+
+/// `[a-z][a-z0-9-]*`: stack, agent, profile and runtime names become file and unit names,
+/// so nothing else may pass.
+pub fn is_valid_name(name: &str) -> bool {
+    is_valid(name, false)
+}
+
+/// Model names never reach a file or unit name, and model versions have dots
+/// (`qwen2.5-14b-awq`, DESIGN §3's own example): `[a-z][a-z0-9.-]*` there.
+fn is_valid(name: &str, dots: bool) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (dots && c == '.'))
+        && name.len() <= 64
+}
+
+pub fn name(entry: &KdlEntry, thing: Thing, d: &mut Diagnostics) -> Option<Text> {
+    let text = string(entry, &format!("a {} name", thing.noun()), d)?;
+    if !is_valid(&text.value, thing == Thing::Model) {
+        d.emit(
+            Kind::InvalidName {
+                thing,
+                name: text.value.clone(),
+            },
+            text.span,
+        );
+        return None;
+    }
+    Some(text)
+}
+
+pub fn boolean(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spanned<bool>> {
+    match entry.value() {
+        KdlValue::Bool(b) => Some(Spanned::new(*b, entry.span())),
+        _ => {
+            wrong_type(entry, what, "#true or #false", d);
+            None
+        }
+    }
+}
+
+/// A whole number greater than zero.
+pub fn positive(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spanned<u64>> {
+    match entry.value() {
+        KdlValue::Integer(i) if *i <= 0 => {
+            d.emit(Kind::NotPositive { what: what.to_owned() }, entry.span());
+            None
+        }
+        KdlValue::Integer(i) => match u64::try_from(*i) {
+            Ok(n) if n <= u32::MAX as u64 => Some(Spanned::new(n, entry.span())),
+            _ => {
+                d.emit(
+                    Kind::OutOfRange {
+                        what: what.to_owned(),
+                        min: "1".into(),
+                        max: u32::MAX.to_string(),
+                    },
+                    entry.span(),
+                );
+                None
+            }
+        },
+        _ => {
+            wrong_type(entry, what, "a whole number", d);
+            None
+        }
+    }
+}
+
+pub fn port(entry: &KdlEntry, d: &mut Diagnostics) -> Option<Spanned<u16>> {
+    match entry.value() {
+        KdlValue::Integer(i) => match u16::try_from(*i) {
+            Ok(p) if p > 0 => Some(Spanned::new(p, entry.span())),
+            _ => {
+                d.emit(Kind::PortOutOfRange { port: *i }, entry.span());
+                None
+            }
+        },
+        _ => {
+            wrong_type(entry, "a port", "a whole number", d);
+            None
+        }
+    }
+}
+
+pub fn size(
+    entry: &KdlEntry,
+    what: &str,
+    allow_zero: bool,
+    d: &mut Diagnostics,
+) -> Option<Spanned<u64>> {
+    let text = match entry.value() {
+        KdlValue::String(s) => s,
+        KdlValue::Integer(i) if *i <= 0 && !allow_zero => {
+            d.emit(Kind::NotPositive { what: what.to_owned() }, entry.span());
+            return None;
+        }
+        _ => {
+            wrong_type(entry, what, "a size string like \"9.98GB\"", d);
+            return None;
+        }
+    };
+    if text.trim_start().starts_with('-') {
+        d.emit(Kind::NotPositive { what: what.to_owned() }, entry.span());
+        return None;
+    }
+    match units::parse_size(text) {
+        Some(0) if !allow_zero => {
+            d.emit(Kind::NotPositive { what: what.to_owned() }, entry.span());
+            None
+        }
+        Some(bytes) => Some(Spanned::new(bytes, entry.span())),
+        None => {
+            d.emit(
+                Kind::InvalidSize {
+                    what: what.to_owned(),
+                    value: text.clone(),
+                },
+                entry.span(),
+            );
+            None
+        }
+    }
+}
+
+pub fn duration(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spanned<u64>> {
+    let KdlValue::String(text) = entry.value() else {
+        wrong_type(entry, what, "a duration string like \"30s\"", d);
+        return None;
+    };
+    match units::parse_duration(text) {
+        Some(0) => {
+            d.emit(Kind::NotPositive { what: what.to_owned() }, entry.span());
+            None
+        }
+        Some(ms) => Some(Spanned::new(ms, entry.span())),
+        None => {
+            d.emit(
+                Kind::InvalidDuration {
+                    what: what.to_owned(),
+                    value: text.clone(),
+                },
+                entry.span(),
+            );
+            None
+        }
+    }
+}
+
+/// A fraction in (0, 1] with at most two decimals, as hundredths: the value is written
+/// into `--gpu-memory-utilization` exactly.
+pub fn fraction(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spanned<u16>> {
+    let value = match entry.value() {
+        KdlValue::Float(f) => *f,
+        KdlValue::Integer(i) => *i as f64,
+        _ => {
+            wrong_type(entry, what, "a fraction like 0.45", d);
+            return None;
+        }
+    };
+    let hundredths = (value * 100.0).round();
+    if !(value > 0.0 && value <= 1.0) || (hundredths - value * 100.0).abs() > 1e-6 {
+        d.emit(
+            Kind::OutOfRange {
+                what: what.to_owned(),
+                min: "0.01".into(),
+                max: "1.00 in steps of 0.01".into(),
+            },
+            entry.span(),
+        );
+        return None;
+    }
+    Some(Spanned::new(hundredths as u16, entry.span()))
+}
+
+pub fn ip_address(entry: &KdlEntry, d: &mut Diagnostics) -> Option<Spanned<IpAddr>> {
+    let text = string(entry, "a listen address", d)?;
+    match text.value.parse::<IpAddr>() {
+        Ok(ip) => Some(Spanned::new(ip, text.span)),
+        Err(_) => {
+            d.emit(Kind::HostAddressInvalid { value: text.value }, text.span);
+            None
+        }
+    }
+}
+
+/// One of a fixed set of words, with "did you mean".
+pub fn choice<T>(
+    entry: &KdlEntry,
+    what: &str,
+    choices: &[&'static str],
+    parse: impl Fn(&str) -> Option<T>,
+    d: &mut Diagnostics,
+) -> Option<Spanned<T>> {
+    let text = string(entry, what, d)?;
+    match parse(&text.value) {
+        Some(value) => Some(Spanned::new(value, text.span)),
+        None => {
+            d.emit(
+                Kind::InvalidValue {
+                    what: what.to_owned(),
+                    suggestion: crate::suggest::did_you_mean(&text.value, choices.iter().copied())
+                        .map(str::to_owned),
+                    value: text.value,
+                    expected: choices.to_vec(),
+                },
+                text.span,
+            );
+            None
+        }
+    }
+}

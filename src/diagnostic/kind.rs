@@ -1,0 +1,513 @@
+//! Every problem strixc can find in a stack: its stable code, message, label and help.
+//! All user-facing wording of diagnostics lives in this one file.
+
+use std::fmt::Write as _;
+
+use super::Severity;
+
+/// What kind of thing a name refers to, for messages about names and references.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thing {
+    Stack,
+    Agent,
+    Model,
+    Runtime,
+    Profile,
+}
+
+impl Thing {
+    pub fn noun(self) -> &'static str {
+        match self {
+            Thing::Stack => "stack",
+            Thing::Agent => "agent",
+            Thing::Model => "model",
+            Thing::Runtime => "runtime",
+            Thing::Profile => "profile",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    // ── the source text ──
+    Syntax { message: String, label: Option<String>, help: Option<String> },
+    NotUtf8,
+    TooLarge { bytes: usize, limit: usize },
+    TooDeep { limit: usize },
+
+    // ── decoding nodes into the model ──
+    UnknownNode { name: String, parent: String, suggestion: Option<String>, known: Vec<&'static str> },
+    UnknownProperty { name: String, node: String, suggestion: Option<String>, known: Vec<&'static str> },
+    UnexpectedArgument { node: String, expected: usize },
+    MissingArgument { node: String, what: &'static str },
+    MissingField { node: String, field: &'static str },
+    MissingNode { name: &'static str },
+    DuplicateField { node: String, field: String },
+    WrongType { what: String, expected: &'static str, found: &'static str },
+    InvalidValue { what: String, value: String, expected: Vec<&'static str>, suggestion: Option<String> },
+    InvalidSize { what: String, value: String },
+    InvalidDuration { what: String, value: String },
+    NotPositive { what: String },
+    OutOfRange { what: String, min: String, max: String },
+    PortOutOfRange { port: i128 },
+    InvalidName { thing: Thing, name: String },
+    ControlCharacter { what: String },
+    InvalidQuadletSection { section: String, suggestion: Option<String> },
+    InvalidQuadletKey { key: String },
+    InvalidPodmanVersion { value: String },
+    RuntimeKindAmbiguous { runtime: String },
+    RuntimeKindMissing { runtime: String },
+    HostAddressInvalid { value: String },
+
+    // ── references, names, structure ──
+    Duplicate { thing: Thing, name: String },
+    UnknownReference { thing: Thing, name: String, suggestion: Option<String> },
+    Cycle { relation: &'static str, path: Vec<String> },
+    NoDefaultProfile,
+    SeveralDefaultProfiles { names: Vec<String> },
+    NoProfiles,
+    PortConflict { port: u16, first: String, second: String },
+    RuntimeRequired { agent: String, runtimes: usize },
+    ModelLocationMissing { model: String, engine: &'static str, field: &'static str },
+    EngineModelMismatch { agent: String, engine: &'static str, model: String, format: &'static str },
+    GpuRequired { agent: String },
+    OpencodeNameTaken { name: String, first: String },
+    AgentInNoProfile { agent: String },
+    SecretInEnvironment { key: String },
+    ExposedBind { agent: String, address: String },
+    UnknownPlaceholder { placeholder: String },
+
+    // ── numbers ──
+    ContextAboveModelMax { context: u64, max: u64, model: String },
+    MaxTokensNotBelowContext { max_tokens: u64, context: u64 },
+    KvTokensBelowContext { kv_tokens: u64, context: u64 },
+    UtilizationTooSmall { pinned: String, needed: String, context: u64 },
+    UtilizationAboveCap { utilization: String, cap: String },
+    ProfileOverBudget { profile: String, total: String, budget: String, over: String, largest_context: Option<u64> },
+    ProfileOverGpu { profile: String, sum: String },
+    ReserveAboveMemory { reserve: String, memory: String },
+    GpuMemoryAboveHost { gpu: String, memory: String },
+
+    // ── what the hardware and tools can do ──
+    Fp8Weights { model: String },
+    GptqOnRocm { model: String, quant: &'static str },
+    Fp8KvCache { agent: String },
+    PodmanTooOld { feature: &'static str, needs: &'static str, declared: String },
+
+    /// A bug in strixc, reported instead of panicking.
+    Internal { message: String },
+}
+
+impl Kind {
+    pub fn severity(&self) -> Severity {
+        match self {
+            Kind::Fp8KvCache { .. } | Kind::AgentInNoProfile { .. } | Kind::ExposedBind { .. } => {
+                Severity::Warning
+            }
+            _ => Severity::Error,
+        }
+    }
+
+    /// The stable code: scripts and docs may rely on it, so never rename one.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Kind::Syntax { .. } => "strixc::syntax",
+            Kind::NotUtf8 => "strixc::source::not_utf8",
+            Kind::TooLarge { .. } => "strixc::source::too_large",
+            Kind::TooDeep { .. } => "strixc::source::too_deep",
+            Kind::UnknownNode { .. } => "strixc::decode::unknown_node",
+            Kind::UnknownProperty { .. } => "strixc::decode::unknown_property",
+            Kind::UnexpectedArgument { .. } => "strixc::decode::unexpected_argument",
+            Kind::MissingArgument { .. } => "strixc::decode::missing_argument",
+            Kind::MissingField { .. } => "strixc::decode::missing_field",
+            Kind::MissingNode { .. } => "strixc::decode::missing_node",
+            Kind::DuplicateField { .. } => "strixc::decode::duplicate_field",
+            Kind::WrongType { .. } => "strixc::decode::wrong_type",
+            Kind::InvalidValue { .. } => "strixc::decode::invalid_value",
+            Kind::InvalidSize { .. } => "strixc::decode::invalid_size",
+            Kind::InvalidDuration { .. } => "strixc::decode::invalid_duration",
+            Kind::NotPositive { .. } => "strixc::decode::not_positive",
+            Kind::OutOfRange { .. } => "strixc::decode::out_of_range",
+            Kind::PortOutOfRange { .. } => "strixc::agent::port_out_of_range",
+            Kind::InvalidName { .. } => "strixc::name::invalid",
+            Kind::ControlCharacter { .. } => "strixc::security::control_character",
+            Kind::InvalidQuadletSection { .. } => "strixc::quadlet::unknown_section",
+            Kind::InvalidQuadletKey { .. } => "strixc::quadlet::invalid_key",
+            Kind::InvalidPodmanVersion { .. } => "strixc::host::invalid_podman_version",
+            Kind::RuntimeKindAmbiguous { .. } => "strixc::runtime::image_and_command",
+            Kind::RuntimeKindMissing { .. } => "strixc::runtime::image_or_command",
+            Kind::HostAddressInvalid { .. } => "strixc::agent::invalid_bind",
+            Kind::Duplicate { .. } => "strixc::name::duplicate",
+            Kind::UnknownReference { .. } => "strixc::reference::unknown",
+            Kind::Cycle { .. } => "strixc::reference::cycle",
+            Kind::NoDefaultProfile => "strixc::profile::no_default",
+            Kind::SeveralDefaultProfiles { .. } => "strixc::profile::several_defaults",
+            Kind::NoProfiles => "strixc::profile::none",
+            Kind::PortConflict { .. } => "strixc::agent::port_conflict",
+            Kind::RuntimeRequired { .. } => "strixc::agent::runtime_required",
+            Kind::ModelLocationMissing { .. } => "strixc::model::location_missing",
+            Kind::EngineModelMismatch { .. } => "strixc::agent::engine_model_mismatch",
+            Kind::GpuRequired { .. } => "strixc::host::gpu_required",
+            Kind::OpencodeNameTaken { .. } => "strixc::opencode::duplicate",
+            Kind::AgentInNoProfile { .. } => "strixc::profile::agent_unused",
+            Kind::SecretInEnvironment { .. } => "strixc::security::secret_in_env",
+            Kind::ExposedBind { .. } => "strixc::security::exposed_bind",
+            Kind::UnknownPlaceholder { .. } => "strixc::runtime::unknown_placeholder",
+            Kind::ContextAboveModelMax { .. } => "strixc::agent::context_above_model_max",
+            Kind::MaxTokensNotBelowContext { .. } => "strixc::opencode::max_tokens_not_below_context",
+            Kind::KvTokensBelowContext { .. } => "strixc::budget::kv_tokens_below_context",
+            Kind::UtilizationTooSmall { .. } => "strixc::budget::utilization_too_small",
+            Kind::UtilizationAboveCap { .. } => "strixc::budget::above_max_utilization",
+            Kind::ProfileOverBudget { .. } => "strixc::budget::over_budget",
+            Kind::ProfileOverGpu { .. } => "strixc::budget::over_gpu",
+            Kind::ReserveAboveMemory { .. } => "strixc::host::reserve_above_memory",
+            Kind::GpuMemoryAboveHost { .. } => "strixc::host::gpu_memory_above_host",
+            Kind::Fp8Weights { .. } => "strixc::hardware::fp8_weights",
+            Kind::GptqOnRocm { .. } => "strixc::hardware::cuda_only_quant",
+            Kind::Fp8KvCache { .. } => "strixc::hardware::fp8_kv_cache",
+            Kind::PodmanTooOld { .. } => "strixc::host::podman_too_old",
+            Kind::Internal { .. } => "strixc::internal",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Kind::Syntax { message, .. } => format!("KDL syntax error: {message}"),
+            Kind::NotUtf8 => "the file is not valid UTF-8".into(),
+            Kind::TooLarge { bytes, limit } => {
+                format!("the file is {bytes} bytes; strixc reads stacks of at most {limit} bytes")
+            }
+            Kind::TooDeep { limit } => format!("blocks are nested more than {limit} levels deep"),
+            Kind::UnknownNode { name, parent, .. } => format!("unknown node `{name}` in {parent}"),
+            Kind::UnknownProperty { name, node, .. } => {
+                format!("unknown property `{name}` on `{node}`")
+            }
+            Kind::UnexpectedArgument { node, expected } => match expected {
+                0 => format!("`{node}` takes no arguments"),
+                1 => format!("`{node}` takes one argument"),
+                n => format!("`{node}` takes {n} arguments"),
+            },
+            Kind::MissingArgument { node, what } => format!("`{node}` needs {what}"),
+            Kind::MissingField { node, field } => format!("{node} has no `{field}`"),
+            Kind::MissingNode { name } => format!("the stack has no `{name}` node"),
+            Kind::DuplicateField { node, field } => format!("`{field}` is set twice in {node}"),
+            Kind::WrongType { what, expected, found } => {
+                format!("{what} must be {expected}, not {found}")
+            }
+            Kind::InvalidValue { what, value, .. } => format!("`{value}` is not a valid {what}"),
+            Kind::InvalidSize { what, value } => format!("{what} `{value}` is not a size"),
+            Kind::InvalidDuration { what, value } => {
+                format!("{what} `{value}` is not a duration")
+            }
+            Kind::NotPositive { what } => format!("{what} must be greater than zero"),
+            Kind::OutOfRange { what, min, max } => {
+                format!("{what} must be between {min} and {max}")
+            }
+            Kind::PortOutOfRange { port } => format!("port {port} is out of range"),
+            Kind::InvalidName { thing, name } => {
+                format!("`{name}` is not a valid {} name", thing.noun())
+            }
+            Kind::ControlCharacter { what } => {
+                format!("{what} contains a control character or line break")
+            }
+            Kind::InvalidQuadletSection { section, .. } => {
+                format!("`{section}` is not a quadlet section strixc can write")
+            }
+            Kind::InvalidQuadletKey { key } => format!("`{key}` is not a valid unit-file key"),
+            Kind::InvalidPodmanVersion { value } => {
+                format!("`{value}` is not a podman version")
+            }
+            Kind::RuntimeKindAmbiguous { runtime } => {
+                format!("runtime `{runtime}` has both `image` and `command`")
+            }
+            Kind::RuntimeKindMissing { runtime } => {
+                format!("runtime `{runtime}` has neither `image` nor `command`")
+            }
+            Kind::HostAddressInvalid { value } => format!("`{value}` is not an IP address"),
+            Kind::Duplicate { thing, name } => {
+                format!("{} `{name}` is defined twice", thing.noun())
+            }
+            Kind::UnknownReference { thing, name, .. } => {
+                format!("there is no {} named `{name}`", thing.noun())
+            }
+            Kind::Cycle { relation, path } => {
+                format!("`{relation}` forms a cycle: {}", path.join(" → "))
+            }
+            Kind::NoDefaultProfile => "no profile is marked default=#true".into(),
+            Kind::SeveralDefaultProfiles { names } => {
+                format!("{} profiles are marked default: {}", names.len(), names.join(", "))
+            }
+            Kind::NoProfiles => "the stack defines no profile".into(),
+            Kind::PortConflict { port, first, second } => {
+                format!("agents `{first}` and `{second}` both listen on port {port}")
+            }
+            Kind::RuntimeRequired { agent, .. } => format!("agent `{agent}` names no runtime"),
+            Kind::ModelLocationMissing { model, field, .. } => {
+                format!("model `{model}` has no `{field}`")
+            }
+            Kind::EngineModelMismatch { agent, engine, model, format } => format!(
+                "agent `{agent}` runs {engine}, which cannot load model `{model}` ({format})"
+            ),
+            Kind::GpuRequired { agent } => {
+                format!("agent `{agent}` runs vLLM, but the host declares no GPU")
+            }
+            Kind::OpencodeNameTaken { name, first } => {
+                format!("oh-my-opencode agent `{name}` is already served by `{first}`")
+            }
+            Kind::AgentInNoProfile { agent } => {
+                format!("agent `{agent}` is in no profile and will never start")
+            }
+            Kind::SecretInEnvironment { key } => {
+                format!("`{key}` looks like a secret and would be written into a unit file")
+            }
+            Kind::ExposedBind { agent, address } => {
+                format!("agent `{agent}` listens on {address}, reachable from other machines")
+            }
+            Kind::UnknownPlaceholder { placeholder } => {
+                format!("unknown placeholder `{{{placeholder}}}` in a command")
+            }
+            Kind::ContextAboveModelMax { context, max, model } => format!(
+                "context {context} is above model `{model}`'s max-context of {max}"
+            ),
+            Kind::MaxTokensNotBelowContext { max_tokens, context } => format!(
+                "max-tokens {max_tokens} leaves no room for input in a context of {context}"
+            ),
+            Kind::KvTokensBelowContext { kv_tokens, context } => format!(
+                "kv-tokens {kv_tokens} cannot hold one full context of {context} tokens"
+            ),
+            Kind::UtilizationTooSmall { pinned, needed, context } => format!(
+                "gpu-memory-utilization {pinned} is too small for one {context}-token context \
+                 (needs at least {needed})"
+            ),
+            Kind::UtilizationAboveCap { utilization, cap } => format!(
+                "gpu-memory-utilization {utilization} is above the host's max-utilization {cap}"
+            ),
+            Kind::ProfileOverBudget { profile, total, budget, over, .. } => format!(
+                "profile `{profile}` needs {total} but the host has {budget} ({over} over)"
+            ),
+            Kind::ProfileOverGpu { profile, sum } => format!(
+                "profile `{profile}` asks the GPU for {sum} of its memory (more than 1.00)"
+            ),
+            Kind::ReserveAboveMemory { reserve, memory } => {
+                format!("reserve {reserve} is not below the host's memory {memory}")
+            }
+            Kind::GpuMemoryAboveHost { gpu, memory } => format!(
+                "a unified GPU cannot have {gpu} when the host has {memory} in all"
+            ),
+            Kind::Fp8Weights { model } => {
+                format!("model `{model}` uses fp8 weights, which crash on gfx1151")
+            }
+            Kind::GptqOnRocm { model, quant } => {
+                format!("model `{model}` uses {quant}, whose kernels are CUDA-only")
+            }
+            Kind::Fp8KvCache { agent } => format!(
+                "agent `{agent}` uses an fp8 KV cache, which loses accuracy on this GPU"
+            ),
+            Kind::PodmanTooOld { feature, needs, declared } => format!(
+                "{feature} needs podman {needs}, but the host declares podman {declared}"
+            ),
+            Kind::Internal { message } => format!("internal error: {message}"),
+        }
+    }
+
+    /// The text on the primary label.
+    pub fn label(&self) -> String {
+        match self {
+            Kind::Syntax { label, .. } => label.clone().unwrap_or_else(|| "here".into()),
+            Kind::NotUtf8 => "first invalid byte".into(),
+            Kind::TooLarge { .. } => "file starts here".into(),
+            Kind::TooDeep { .. } => "too deep".into(),
+            Kind::UnknownNode { .. } => "unknown node".into(),
+            Kind::UnknownProperty { .. } => "unknown property".into(),
+            Kind::UnexpectedArgument { .. } => "unexpected argument".into(),
+            Kind::MissingArgument { .. } | Kind::MissingField { .. } => "defined here".into(),
+            Kind::MissingNode { .. } => "file starts here".into(),
+            Kind::DuplicateField { .. } => "set again here".into(),
+            Kind::WrongType { expected, .. } => format!("expected {expected}"),
+            Kind::InvalidValue { .. } => "not allowed".into(),
+            Kind::InvalidSize { .. } => "expected a size like \"9.98GB\" or \"512MiB\"".into(),
+            Kind::InvalidDuration { .. } => "expected a duration like \"30s\" or \"15m\"".into(),
+            Kind::NotPositive { .. } => "must be > 0".into(),
+            Kind::OutOfRange { .. } => "out of range".into(),
+            Kind::PortOutOfRange { .. } => "not in 1..=65535".into(),
+            Kind::InvalidName { .. } => "invalid name".into(),
+            Kind::ControlCharacter { .. } => "control character in here".into(),
+            Kind::InvalidQuadletSection { .. } => "unknown section".into(),
+            Kind::InvalidQuadletKey { .. } => "invalid key".into(),
+            Kind::InvalidPodmanVersion { .. } => "expected MAJOR.MINOR".into(),
+            Kind::RuntimeKindAmbiguous { .. } => "second kind here".into(),
+            Kind::RuntimeKindMissing { .. } => "defined here".into(),
+            Kind::HostAddressInvalid { .. } => "expected an IPv4 or IPv6 address".into(),
+            Kind::Duplicate { .. } => "defined again here".into(),
+            Kind::UnknownReference { thing, .. } => format!("unknown {}", thing.noun()),
+            Kind::Cycle { .. } => "cycle starts here".into(),
+            Kind::NoDefaultProfile | Kind::NoProfiles => "in this stack".into(),
+            Kind::SeveralDefaultProfiles { .. } => "marked default".into(),
+            Kind::PortConflict { .. } => "port taken".into(),
+            Kind::RuntimeRequired { .. } => "needs `runtime`".into(),
+            Kind::ModelLocationMissing { .. } => "defined here".into(),
+            Kind::EngineModelMismatch { .. } => "model chosen here".into(),
+            Kind::GpuRequired { .. } => "GPU agent".into(),
+            Kind::OpencodeNameTaken { .. } => "already taken".into(),
+            Kind::AgentInNoProfile { .. } => "never started".into(),
+            Kind::SecretInEnvironment { .. } => "secret value".into(),
+            Kind::ExposedBind { .. } => "not loopback".into(),
+            Kind::UnknownPlaceholder { .. } => "unknown placeholder".into(),
+            Kind::ContextAboveModelMax { .. } => "too long for this model".into(),
+            Kind::MaxTokensNotBelowContext { .. } => "must be below the context".into(),
+            Kind::KvTokensBelowContext { .. } => "below one context".into(),
+            Kind::UtilizationTooSmall { .. } => "too small".into(),
+            Kind::UtilizationAboveCap { .. } => "above the cap".into(),
+            Kind::ProfileOverBudget { .. } => "over budget".into(),
+            Kind::ProfileOverGpu { .. } => "over the GPU".into(),
+            Kind::ReserveAboveMemory { .. } => "too large".into(),
+            Kind::GpuMemoryAboveHost { .. } => "larger than the host".into(),
+            Kind::Fp8Weights { .. } => "fp8 weights".into(),
+            Kind::GptqOnRocm { .. } => "CUDA-only quantization".into(),
+            Kind::Fp8KvCache { .. } => "uncalibrated fp8 scales".into(),
+            Kind::PodmanTooOld { .. } => "needs a newer podman".into(),
+            Kind::Internal { .. } => "here".into(),
+        }
+    }
+
+    pub fn help(&self) -> Option<String> {
+        let text = match self {
+            Kind::Syntax { help, .. } => return help.clone(),
+            Kind::NotUtf8 => "save stack.kdl as UTF-8".into(),
+            Kind::TooLarge { .. } => "a stack is a few kilobytes; is this the right file?".into(),
+            Kind::TooDeep { .. } => "a stack nests blocks two levels deep at most".into(),
+            Kind::UnknownNode { suggestion, known, .. } => return Some(suggest_or_list(suggestion, known)),
+            Kind::UnknownProperty { suggestion, known, .. } => {
+                return Some(if known.is_empty() {
+                    match suggestion {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "this node takes no properties".into(),
+                    }
+                } else {
+                    suggest_or_list(suggestion, known)
+                });
+            }
+            Kind::UnexpectedArgument { .. } => "remove the extra argument".into(),
+            Kind::MissingArgument { node, what } => format!("write {what} after `{node}`"),
+            Kind::MissingField { field, .. } => format!("add a `{field}` line to it"),
+            Kind::MissingNode { name } => format!("add a `{name}` node at the top level"),
+            Kind::DuplicateField { .. } => "keep one of them".into(),
+            Kind::WrongType { .. } => return None,
+            Kind::InvalidValue { expected, suggestion, .. } => {
+                let mut help = String::new();
+                if let Some(s) = suggestion {
+                    let _ = write!(help, "did you mean `{s}`? ");
+                }
+                let _ = write!(help, "expected one of: {}", expected.join(", "));
+                help
+            }
+            Kind::InvalidSize { .. } => {
+                "write a number and a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024)".into()
+            }
+            Kind::InvalidDuration { .. } => "write a number and a unit: ms, s, m or h".into(),
+            Kind::NotPositive { .. } => return None,
+            Kind::OutOfRange { .. } => return None,
+            Kind::PortOutOfRange { .. } => "use a port between 1 and 65535; ports above 1023 need no root".into(),
+            Kind::InvalidName { thing: Thing::Model, .. } => {
+                "model names start with a lowercase letter and use only a-z, 0-9, '.' and '-'".into()
+            }
+            Kind::InvalidName { .. } => {
+                "names start with a lowercase letter and use only a-z, 0-9 and '-': they become unit and file names".into()
+            }
+            Kind::ControlCharacter { .. } => {
+                "unit files are line-based: a line break or control character could inject keys; remove it".into()
+            }
+            Kind::InvalidQuadletSection { suggestion, .. } => suggest_or_list(
+                suggestion,
+                &["Unit", "Container", "Service", "Install", "Quadlet"],
+            ),
+            Kind::InvalidQuadletKey { .. } => "keys use only letters, digits and '-'".into(),
+            Kind::InvalidPodmanVersion { .. } => "write it as `podman \"5.4\"`".into(),
+            Kind::RuntimeKindAmbiguous { .. } => {
+                "a runtime is a container (`image`) or a native program (`command`): keep one".into()
+            }
+            Kind::RuntimeKindMissing { .. } => {
+                "add `image \"REGISTRY/NAME:TAG\"` for a container, or `command \"/path\" ...` for a native program".into()
+            }
+            Kind::HostAddressInvalid { .. } => "for example \"127.0.0.1\" or \"::1\"".into(),
+            Kind::Duplicate { thing, .. } => format!("rename one of the two {}s", thing.noun()),
+            Kind::UnknownReference { thing, suggestion, .. } => match suggestion {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("define a {} with this name, or fix the reference", thing.noun()),
+            },
+            Kind::Cycle { relation, .. } => format!("remove one `{relation}` in the cycle"),
+            Kind::NoDefaultProfile => "mark the profile to start at boot: `profile \"standard\" default=#true { ... }`".into(),
+            Kind::SeveralDefaultProfiles { .. } => "keep default=#true on exactly one profile".into(),
+            Kind::NoProfiles => "add `profile \"standard\" default=#true { agents \"...\" }`".into(),
+            Kind::PortConflict { .. } => "give one of them another `port`".into(),
+            Kind::RuntimeRequired { runtimes, .. } => {
+                if *runtimes == 0 {
+                    "define a `runtime` node and name it in the agent".into()
+                } else {
+                    format!("the stack has {runtimes} runtimes: add `runtime \"NAME\"` to the agent")
+                }
+            }
+            Kind::ModelLocationMissing { engine, field, .. } => {
+                format!("{engine} loads a model from its `{field}`; add one")
+            }
+            Kind::EngineModelMismatch { engine, .. } => match *engine {
+                "llama.cpp" => "llama.cpp loads GGUF files: give the model `quant \"gguf\"` and a `path`, or run the agent on vLLM".into(),
+                _ => "vLLM loads Hugging Face checkpoints (AWQ, BF16): choose such a model, or run the agent on a llama.cpp runtime".into(),
+            },
+            Kind::GpuRequired { .. } => "add `gpu \"gfx1151\" memory=\"124GiB\" unified=#true` to `host`".into(),
+            Kind::OpencodeNameTaken { .. } => "each oh-my-opencode agent is served by one agent: remove one".into(),
+            Kind::AgentInNoProfile { .. } => "add it to a profile's `agents`, or remove it".into(),
+            Kind::SecretInEnvironment { .. } => {
+                "pass it by name instead: `secret \"NAME\"` (a podman secret or systemd credential created on the host)".into()
+            }
+            Kind::ExposedBind { .. } => "use \"127.0.0.1\" unless other machines must reach it".into(),
+            Kind::UnknownPlaceholder { .. } => {
+                "placeholders are {port}, {host}, {model} and {context}".into()
+            }
+            Kind::ContextAboveModelMax { max, .. } => {
+                format!("lower `context` to at most {max}")
+            }
+            Kind::MaxTokensNotBelowContext { context, .. } => {
+                format!("set max-tokens below {context}; half the context ({}) is the default", context / 2)
+            }
+            Kind::KvTokensBelowContext { context, .. } => {
+                format!("vLLM refuses to start unless one full sequence fits: set kv-tokens to at least {context}")
+            }
+            Kind::UtilizationTooSmall { needed, .. } => {
+                format!("raise gpu-memory-utilization to {needed}, or remove it and let strixc compute it")
+            }
+            Kind::UtilizationAboveCap { .. } => {
+                "lower the context or kv-tokens, choose a smaller model, or raise the host's max-utilization".into()
+            }
+            Kind::ProfileOverBudget { largest_context, .. } => match largest_context {
+                Some(c) => format!(
+                    "the profile fits with every agent's context at {c} or less; or stop an agent in it, or choose smaller models"
+                ),
+                None => "no context makes it fit: stop an agent in this profile or choose smaller models".into(),
+            },
+            Kind::ProfileOverGpu { .. } => "lower contexts or pinned utilizations of its agents".into(),
+            Kind::ReserveAboveMemory { .. } => "lower `reserve`".into(),
+            Kind::GpuMemoryAboveHost { .. } => "a unified GPU's memory is part of the host's: lower it".into(),
+            Kind::Fp8Weights { .. } => {
+                "torch._scaled_mm needs MI300 or CUDA sm_89+: use an AWQ build of the model (`quant \"awq\"`)".into()
+            }
+            Kind::GptqOnRocm { .. } => "GPTQ/Marlin kernels are CUDA-only: use an AWQ build of the model".into(),
+            Kind::Fp8KvCache { .. } => {
+                "gfx1151's attention uses uncalibrated fp8 scales (1.0): use `kv-cache-dtype \"auto\"` unless you measured the loss".into()
+            }
+            Kind::PodmanTooOld { needs, .. } => {
+                format!("upgrade podman to {needs} or later and declare it with `podman \"{needs}\"`")
+            }
+            Kind::Internal { .. } => "this is a bug in strixc: please report it with the stack that caused it".into(),
+        };
+        Some(text)
+    }
+}
+
+fn suggest_or_list(suggestion: &Option<String>, known: &[&'static str]) -> String {
+    match suggestion {
+        Some(s) => format!("did you mean `{s}`?"),
+        None if known.is_empty() => "remove it".into(),
+        None => format!("expected one of: {}", known.join(", ")),
+    }
+}

@@ -1,0 +1,57 @@
+//! `manifest.json`: what a generated tree holds and which units make up each profile.
+//!
+//! `write` prunes only files a previous manifest lists; `apply` reads it to know each
+//! profile's target, each agent's unit and files (to restart only what changed) and where
+//! to probe health.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub const MANIFEST_PATH: &str = "manifest.json";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// `strixc X.Y.Z`.
+    pub generator: String,
+    /// The source file name the tree was built from (`stack.kdl`).
+    pub source: String,
+    pub stack: String,
+    pub default_profile: String,
+    pub profiles: Vec<ManifestProfile>,
+    pub agents: Vec<ManifestAgent>,
+    /// Every file of the tree but the manifest itself, with its SHA-256 (hex).
+    pub files: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestProfile {
+    pub name: String,
+    /// The profile's systemd target, e.g. `norse-standard.target`.
+    pub target: String,
+    /// Agent names, in start order.
+    pub agents: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestAgent {
+    pub name: String,
+    /// The systemd unit that runs it, e.g. `norse-thor.service` (quadlet makes it from
+    /// `norse-thor.container`).
+    pub unit: String,
+    /// Tree paths whose change means the agent must restart.
+    pub files: Vec<String>,
+    /// `http://127.0.0.1:8001/health`, or absent when the runtime declares no health check.
+    pub health_url: Option<String>,
+    pub port: u16,
+}
+
+impl Manifest {
+    pub fn profile(&self, name: &str) -> Option<&ManifestProfile> {
+        self.profiles.iter().find(|p| p.name == name)
+    }
+
+    pub fn agent(&self, name: &str) -> Option<&ManifestAgent> {
+        self.agents.iter().find(|a| a.name == name)
+    }
+}

@@ -1,0 +1,300 @@
+//! The typed stack: what `stack.kdl` says, every value with the span it came from.
+//!
+//! Decoding fills this in even when parts are wrong (missing values are `None`), so the
+//! checks can still run and report everything at once. Defaults live in `defaults`.
+
+use miette::SourceSpan;
+
+pub use crate::budget::KvDtype;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: SourceSpan,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: SourceSpan) -> Self {
+        Spanned { value, span }
+    }
+}
+
+impl<T> std::ops::Deref for Spanned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+pub type Name = Spanned<String>;
+pub type Text = Spanned<String>;
+
+/// Every implicit default of the language, in one place.
+pub mod defaults {
+    /// Cap on one instance's `--gpu-memory-utilization`, as a fraction in hundredths.
+    pub const MAX_UTILIZATION_HUNDREDTHS: u16 = 90;
+    /// vLLM's own default `--max-num-seqs` is 256 (multi-user); one person needs a few.
+    pub const MAX_SEQS: u32 = 4;
+    /// The podman version assumed when `host` names none (Debian 13, Fedora 41).
+    pub const PODMAN: (u32, u32) = (5, 4);
+    /// Memory never given to an agent when `host` sets no `reserve`: OS, desktop, browser.
+    pub const RESERVE_BYTES: u64 = 8 << 30;
+    pub const HEALTH_INTERVAL_MS: u64 = 30_000;
+    pub const HEALTH_START_PERIOD_MS: u64 = 15 * 60_000;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stack {
+    pub name: Name,
+    pub description: Option<Text>,
+    pub host: Host,
+    pub runtimes: Vec<Runtime>,
+    pub models: Vec<Model>,
+    pub agents: Vec<Agent>,
+    pub profiles: Vec<Profile>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Host {
+    /// The `host` node's name, for labels about the host as a whole.
+    pub span: SourceSpan,
+    pub memory: Option<Spanned<u64>>,
+    pub gpu: Option<Gpu>,
+    pub reserve: Option<Spanned<u64>>,
+    pub max_utilization: Option<Spanned<u16>>,
+    pub podman: Option<Spanned<PodmanVersion>>,
+    pub swap: Option<Swap>,
+    pub sysctl: Vec<(Text, Text)>,
+    pub earlyoom: Option<Earlyoom>,
+    pub kernel_args: Vec<Text>,
+    pub module_options: Vec<(Text, Text)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gpu {
+    pub arch: Text,
+    pub memory: Option<Spanned<u64>>,
+    pub unified: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PodmanVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl std::fmt::Display for PodmanVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Swap {
+    pub path: Text,
+    pub size: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Earlyoom {
+    pub span: SourceSpan,
+    pub prefer: Option<Text>,
+    pub avoid: Option<Text>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Vllm,
+    LlamaCpp,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Vllm => "vllm",
+            Engine::LlamaCpp => "llama.cpp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Launch {
+    Container { image: Text },
+    Native { command: Vec<Text> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Runtime {
+    pub name: Name,
+    pub engine: Spanned<Engine>,
+    /// `None` only when the node is broken (neither or both of image and command).
+    pub launch: Option<Launch>,
+    pub devices: Vec<Text>,
+    pub env: Vec<(Text, Text)>,
+    pub secrets: Vec<Secret>,
+    pub volumes: Vec<(Text, Text)>,
+    pub health: Option<Health>,
+    pub quadlet: Vec<QuadletEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Secret {
+    pub name: Text,
+    /// The environment variable it is exposed as (default: the name upper-cased).
+    pub env: Option<Text>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    pub path: Text,
+    pub interval_ms: Option<Spanned<u64>>,
+    pub start_period_ms: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuadletEntry {
+    pub section: Text,
+    pub key: Text,
+    pub value: Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quant {
+    Awq,
+    Gptq,
+    Marlin,
+    Fp8,
+    Bf16,
+    Fp16,
+    Gguf,
+}
+
+impl Quant {
+    pub const NAMES: [&'static str; 7] = ["awq", "gptq", "marlin", "fp8", "bf16", "fp16", "gguf"];
+
+    pub fn parse(text: &str) -> Option<Quant> {
+        Some(match text {
+            "awq" => Quant::Awq,
+            "gptq" => Quant::Gptq,
+            "marlin" => Quant::Marlin,
+            "fp8" => Quant::Fp8,
+            "bf16" => Quant::Bf16,
+            "fp16" => Quant::Fp16,
+            "gguf" => Quant::Gguf,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub name: Name,
+    pub repo: Option<Text>,
+    pub path: Option<Text>,
+    pub quant: Option<Spanned<Quant>>,
+    pub weights: Option<Spanned<u64>>,
+    pub layers: Option<Spanned<u64>>,
+    pub kv_heads: Option<Spanned<u64>>,
+    pub head_dim: Option<Spanned<u64>>,
+    pub max_context: Option<Spanned<u64>>,
+}
+
+impl Model {
+    pub fn quant(&self) -> Option<Quant> {
+        self.quant.as_ref().map(|q| q.value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpencodeCap {
+    pub name: Text,
+    pub max_tokens: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agent {
+    pub name: Name,
+    pub role: Option<Text>,
+    pub model: Option<Name>,
+    pub runtime: Option<Name>,
+    pub port: Option<Spanned<u16>>,
+    pub bind: Option<Spanned<std::net::IpAddr>>,
+    pub context: Option<Spanned<u64>>,
+    pub max_seqs: Option<Spanned<u64>>,
+    pub kv_tokens: Option<Spanned<u64>>,
+    pub gpu_memory_utilization: Option<Spanned<u16>>,
+    pub overhead: Option<Spanned<u64>>,
+    pub kv_cache_dtype: Option<Spanned<KvDtype>>,
+    pub tool_parser: Option<Text>,
+    pub opencode: Vec<OpencodeCap>,
+    pub after: Vec<Name>,
+    pub quadlet: Vec<QuadletEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub name: Name,
+    pub default: Option<Spanned<bool>>,
+    pub extends: Option<Name>,
+    pub agents: Vec<Name>,
+}
+
+impl Profile {
+    pub fn is_default(&self) -> bool {
+        self.default.as_ref().is_some_and(|d| d.value)
+    }
+}
+
+impl Stack {
+    pub fn agent(&self, name: &str) -> Option<&Agent> {
+        self.agents.iter().find(|a| a.name.value == name)
+    }
+    pub fn model(&self, name: &str) -> Option<&Model> {
+        self.models.iter().find(|m| m.name.value == name)
+    }
+    pub fn runtime(&self, name: &str) -> Option<&Runtime> {
+        self.runtimes.iter().find(|r| r.name.value == name)
+    }
+    /// The agent's runtime: the one it names, or the stack's only one.
+    pub fn runtime_of(&self, agent: &Agent) -> Option<&Runtime> {
+        match &agent.runtime {
+            Some(name) => self.runtime(name),
+            None if self.runtimes.len() == 1 => self.runtimes.first(),
+            None => None,
+        }
+    }
+    pub fn profile(&self, name: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.name.value == name)
+    }
+}
+
+impl Stack {
+    /// The agents profile `name` runs: those of the profiles it extends first, then its
+    /// own, each once, in that order. Cycles and unknown names stop the walk quietly
+    /// (the checks report them).
+    pub fn profile_agents(&self, name: &str) -> Vec<&str> {
+        let mut chain = Vec::new();
+        let mut next = Some(name);
+        while let Some(current) = next {
+            if chain.iter().any(|p: &&Profile| p.name.value == current) {
+                break;
+            }
+            let Some(profile) = self.profile(current) else { break };
+            chain.push(profile);
+            next = profile.extends.as_ref().map(|e| e.value.as_str());
+        }
+        let mut agents: Vec<&str> = Vec::new();
+        for profile in chain.iter().rev() {
+            for agent in &profile.agents {
+                if !agents.contains(&agent.as_str()) {
+                    agents.push(agent.as_str());
+                }
+            }
+        }
+        agents
+    }
+}

@@ -1,0 +1,232 @@
+//! Plan: the numbers and relations the stack implies, derived once from a checked stack —
+//! each agent's utilization and memory, the global start order, which units each profile
+//! wants and conflicts with, the OpenCode token caps. Pure; render only formats it.
+
+mod order;
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::budget::{
+    self, AgentBudget, AgentDemand, AgentLoad, KvDtype, ProfileBudget, Utilization,
+};
+use crate::model::{defaults, Agent, Engine, Model, PodmanVersion, Profile, Runtime, Stack};
+
+#[derive(Debug, Clone)]
+pub struct Plan<'s> {
+    pub stack: &'s Stack,
+    pub host: budget::Host,
+    pub podman: PodmanVersion,
+    /// In the global start order.
+    pub agents: Vec<AgentPlan<'s>>,
+    /// In declaration order.
+    pub profiles: Vec<ProfilePlan<'s>>,
+    /// Index into `profiles`.
+    pub default_profile: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentPlan<'s> {
+    pub agent: &'s Agent,
+    pub model: &'s Model,
+    pub runtime: &'s Runtime,
+    /// `norse-thor`: the unit's name without suffix, also the container's name.
+    pub unit_stem: String,
+    pub port: u16,
+    pub bind: IpAddr,
+    pub context: u64,
+    pub max_seqs: u64,
+    pub kv_dtype: KvDtype,
+    pub load: AgentLoad,
+    /// The agent's own numbers; the same in every profile, since one unit file serves all.
+    pub budget: AgentBudget,
+    /// Agents (indices into `Plan::agents`) earlier in the start order that run in a
+    /// profile together with this one: it starts only once they are up.
+    pub after: Vec<usize>,
+    /// Profiles (indices into `Plan::profiles`) that run this agent.
+    pub profiles: Vec<usize>,
+    /// oh-my-opencode agents served, with their output cap.
+    pub opencode: Vec<(&'s str, u64)>,
+}
+
+impl AgentPlan<'_> {
+    pub fn name(&self) -> &str {
+        &self.agent.name
+    }
+
+    pub fn unit(&self) -> String {
+        format!("{}.service", self.unit_stem)
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.runtime.engine.value
+    }
+
+    pub fn utilization(&self) -> Option<Utilization> {
+        self.budget.utilization()
+    }
+
+    /// What `{model}` means: the Hugging Face repo, or the local path (GGUF files).
+    pub fn model_source(&self) -> &str {
+        match (&self.model.path, &self.model.repo) {
+            (Some(path), _) if self.engine() == Engine::LlamaCpp => path,
+            (_, Some(repo)) => repo,
+            (Some(path), None) => path,
+            (None, None) => &self.model.name,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProfilePlan<'s> {
+    pub profile: &'s Profile,
+    /// `norse-standard.target`.
+    pub target: String,
+    /// Indices into `Plan::agents`, in start order.
+    pub agents: Vec<usize>,
+    pub budget: ProfileBudget,
+}
+
+impl ProfilePlan<'_> {
+    pub fn name(&self) -> &str {
+        &self.profile.name
+    }
+}
+
+/// Plans a stack that passed `check`. `None` if something the checks guarantee is missing
+/// (a bug: the caller reports it as such).
+pub fn plan(stack: &Stack) -> Option<Plan<'_>> {
+    let host = host_numbers(stack);
+    let order = order::start_order(stack);
+    let mut agents = Vec::with_capacity(stack.agents.len());
+    for &index in &order {
+        agents.push(agent_plan(stack, &stack.agents[index], &host)?);
+    }
+    let position = |name: &str| agents.iter().position(|a: &AgentPlan| a.name() == name);
+    let mut profiles = Vec::with_capacity(stack.profiles.len());
+    for profile in &stack.profiles {
+        let mut members: Vec<usize> = stack
+            .profile_agents(&profile.name)
+            .into_iter()
+            .map(position)
+            .collect::<Option<_>>()?;
+        members.sort_unstable();
+        let loads: Vec<AgentLoad> = members.iter().map(|&i| agents[i].load).collect();
+        profiles.push(ProfilePlan {
+            profile,
+            target: format!("{}-{}.target", stack.name.value, profile.name.value),
+            budget: budget::profile_budget(&host, &loads),
+            agents: members,
+        });
+    }
+    for (p, profile) in profiles.iter().enumerate() {
+        for (k, &a) in profile.agents.iter().enumerate() {
+            agents[a].profiles.push(p);
+            for &earlier in &profile.agents[..k] {
+                if !agents[a].after.contains(&earlier) {
+                    agents[a].after.push(earlier);
+                }
+            }
+        }
+    }
+    for agent in &mut agents {
+        agent.after.sort_unstable();
+    }
+    let default_profile = stack.profiles.iter().position(Profile::is_default)?;
+    Some(Plan {
+        stack,
+        host,
+        podman: stack
+            .host
+            .podman
+            .as_ref()
+            .map(|p| p.value)
+            .unwrap_or(PodmanVersion {
+                major: defaults::PODMAN.0,
+                minor: defaults::PODMAN.1,
+            }),
+        agents,
+        profiles,
+        default_profile,
+    })
+}
+
+fn host_numbers(stack: &Stack) -> budget::Host {
+    let host = &stack.host;
+    let memory = host.memory.as_ref().map_or(0, |m| m.value);
+    let gpu = host.gpu.as_ref();
+    budget::Host {
+        memory,
+        gpu_total: gpu.and_then(|g| g.memory.as_ref()).map_or(0, |m| m.value),
+        reserve: host
+            .reserve
+            .as_ref()
+            .map_or(defaults::RESERVE_BYTES, |r| r.value),
+        unified: gpu.is_none_or(|g| g.unified),
+        max_utilization: Utilization(
+            host.max_utilization
+                .as_ref()
+                .map_or(defaults::MAX_UTILIZATION_HUNDREDTHS, |u| u.value),
+        ),
+    }
+}
+
+fn agent_plan<'s>(stack: &'s Stack, agent: &'s Agent, host: &budget::Host) -> Option<AgentPlan<'s>> {
+    let model = stack.model(agent.model.as_ref()?)?;
+    let runtime = stack.runtime_of(agent)?;
+    let context = agent.context.as_ref()?.value;
+    let kv_dtype = agent.kv_cache_dtype.as_ref().map_or(KvDtype::Auto, |d| d.value);
+    let weights = model.weights.as_ref()?.value;
+    let kv_bytes_per_token = budget::kv_bytes_per_token(
+        model.layers.as_ref()?.value,
+        model.kv_heads.as_ref()?.value,
+        model.head_dim.as_ref()?.value,
+        kv_dtype,
+    );
+    let demand = AgentDemand {
+        weights,
+        overhead: agent
+            .overhead
+            .as_ref()
+            .map_or_else(|| budget::default_overhead(weights), |o| o.value),
+        kv_bytes_per_token,
+        kv_tokens: agent.kv_tokens.as_ref().map_or(context, |k| k.value),
+    };
+    let load = match runtime.engine.value {
+        Engine::Vllm => AgentLoad::Gpu {
+            demand,
+            pinned: agent.gpu_memory_utilization.as_ref().map(|u| Utilization(u.value)),
+        },
+        Engine::LlamaCpp => AgentLoad::Memory {
+            bytes: demand.required_bytes(),
+        },
+    };
+    let budget = budget::profile_budget(host, &[load]).agents.first().copied()?;
+    Some(AgentPlan {
+        agent,
+        model,
+        runtime,
+        unit_stem: format!("{}-{}", stack.name.value, agent.name.value),
+        port: agent.port.as_ref()?.value,
+        bind: agent
+            .bind
+            .as_ref()
+            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |b| b.value),
+        context,
+        max_seqs: agent.max_seqs.as_ref().map_or(defaults::MAX_SEQS as u64, |m| m.value),
+        kv_dtype,
+        load,
+        budget,
+        after: Vec::new(),
+        profiles: Vec::new(),
+        opencode: agent
+            .opencode
+            .iter()
+            .map(|cap| {
+                (
+                    cap.name.as_str(),
+                    cap.max_tokens.as_ref().map_or(context / 2, |m| m.value),
+                )
+            })
+            .collect(),
+    })
+}

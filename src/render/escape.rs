@@ -1,0 +1,150 @@
+//! systemd's quoting rules, as the unit-file parser reads them back (systemd.syntax(7),
+//! systemd.service(5) "Command lines", systemd-escape(1) `--path`).
+//!
+//! Specifiers (`%h`, `%n`, ...): systemd expands them in almost every value, so a literal
+//! `%` must be written `%%`. strixc escapes them everywhere, except in the `env` and
+//! `volume` values of *container* runtimes, where the stack means them (`%h/.cache/...`):
+//! quadlet copies those into the generated `ExecStart=` and systemd expands them there.
+
+/// Characters an `ExecStart=` word or an `Environment=` assignment may hold unquoted.
+fn is_plain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "/._-:,+=@%$^~{}[]".contains(c)
+}
+
+/// `%` → `%%`: the value means no specifier.
+pub fn escape_specifiers(value: &str) -> String {
+    value.replace('%', "%%")
+}
+
+/// One word of an `ExecStart=`-style command line that reaches the program's argv exactly:
+/// `%` doubled (no specifiers), `$` doubled (no environment expansion), and the word
+/// double-quoted with C escapes when it holds anything but plain characters (spaces,
+/// quotes, backslashes, `;`, control characters, or when it is empty).
+pub fn exec_arg(arg: &str) -> String {
+    let mut escaped = String::with_capacity(arg.len() + 2);
+    for c in arg.chars() {
+        match c {
+            '%' => escaped.push_str("%%"),
+            '$' => escaped.push_str("$$"),
+            _ => escaped.push(c),
+        }
+    }
+    quote_if_needed(&escaped)
+}
+
+/// An `Environment=` assignment `KEY=value`, quoted when the value needs it. With
+/// `specifiers` the value's `%` is kept for systemd (or quadlet) to expand; otherwise it is
+/// doubled. `$` needs no escape: `Environment=` does no variable expansion.
+pub fn env_assignment(key: &str, value: &str, specifiers: bool) -> String {
+    let value = if specifiers { value.to_owned() } else { escape_specifiers(value) };
+    quote_if_needed(&format!("{key}={value}"))
+}
+
+fn quote_if_needed(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(is_plain) {
+        return word.to_owned();
+    }
+    let mut quoted = String::with_capacity(word.len() + 4);
+    quoted.push('"');
+    for c in word.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\t' => quoted.push_str("\\t"),
+            '\r' => quoted.push_str("\\r"),
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for byte in c.encode_utf8(&mut buf).bytes() {
+                    quoted.push_str(&format!("\\x{byte:02x}"));
+                }
+            }
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// `systemd-escape --path`: the unit name stem for a file system path (`/swap.img` →
+/// `swap.img`, `/var/lib/swap file` → `var-lib-swap\x20file`).
+pub fn path_escape(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() {
+        return "-".into();
+    }
+    let joined = parts.join("/");
+    let mut escaped = String::with_capacity(joined.len());
+    for (i, byte) in joined.bytes().enumerate() {
+        match byte {
+            b'/' => escaped.push('-'),
+            b'.' if i == 0 => escaped.push_str("\\x2e"),
+            b if b.is_ascii_alphanumeric() || b == b':' || b == b'_' || b == b'.' => {
+                escaped.push(char::from(b))
+            }
+            b => escaped.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    escaped
+}
+
+/// A duration as Go's `time.ParseDuration` reads it (podman's `--health-*` options):
+/// `15m`, `30s`, `1500ms` — systemd's `15min` would be rejected by podman at start.
+pub fn go_duration(ms: u64) -> String {
+    if ms == 0 {
+        "0s".into()
+    } else if ms % 3_600_000 == 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1_000 == 0 {
+        format!("{}s", ms / 1_000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_args() {
+        assert_eq!(exec_arg("--port"), "--port");
+        assert_eq!(exec_arg("Qwen/Qwen2.5-14B-Instruct-AWQ"), "Qwen/Qwen2.5-14B-Instruct-AWQ");
+        assert_eq!(exec_arg("a b"), "\"a b\"");
+        assert_eq!(exec_arg(""), "\"\"");
+        assert_eq!(exec_arg(";"), "\";\"");
+        assert_eq!(exec_arg(r#"say "hi" \o/"#), r#""say \"hi\" \\o/""#);
+        assert_eq!(exec_arg("100%"), "100%%");
+        assert_eq!(exec_arg("$HOME"), "$$HOME");
+        assert_eq!(exec_arg("it's"), "\"it's\"");
+        assert_eq!(exec_arg("a\nb"), "\"a\\nb\"");
+    }
+
+    #[test]
+    fn env_assignments() {
+        assert_eq!(env_assignment("VLLM_ROCM_USE_AITER", "0", false), "VLLM_ROCM_USE_AITER=0");
+        assert_eq!(env_assignment("HF_HOME", "%h/hf", true), "HF_HOME=%h/hf");
+        assert_eq!(env_assignment("HF_HOME", "%h/hf", false), "HF_HOME=%%h/hf");
+        assert_eq!(env_assignment("A", "x y\"z", false), "\"A=x y\\\"z\"");
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(path_escape("/swap.img"), "swap.img");
+        assert_eq!(path_escape("/var/lib/swap file"), "var-lib-swap\\x20file");
+        assert_eq!(path_escape("//a//b/"), "a-b");
+        assert_eq!(path_escape("/.hidden"), "\\x2ehidden");
+        assert_eq!(path_escape("/"), "-");
+        assert_eq!(path_escape("/a-b"), "a\\x2db");
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration(900_000), "15m");
+        assert_eq!(go_duration(30_000), "30s");
+        assert_eq!(go_duration(7_200_000), "2h");
+        assert_eq!(go_duration(1_500), "1500ms");
+    }
+}

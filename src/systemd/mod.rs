@@ -1,0 +1,127 @@
+//! The few things strixc asks of systemd, behind a trait so the planning logic can be tested
+//! without a manager, and one real implementation over D-Bus (`dbus.rs`).
+//!
+//! Job waiting follows NixOS's switch-to-configuration: the JobRemoved stream is open (and
+//! drained by a thread) before the first job is enqueued, every job of a transaction is kept
+//! (`EnqueueUnitJob` returns them all, stops of conflicting units included), and anything but
+//! `done` before the deadline is a failure.
+
+mod dbus;
+
+use std::time::Instant;
+
+pub use dbus::{Bus, DbusSystemd};
+
+use crate::error::Error;
+
+/// One systemd job, as `EnqueueUnitJob` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: u32,
+    /// The job's object path: the key JobRemoved reports it by.
+    pub path: String,
+    pub unit: String,
+    /// `start`, `stop`, `restart`, ...
+    pub kind: String,
+}
+
+/// How a job ended: systemd's result string (`done`, `failed`, `canceled`, `timeout`,
+/// `dependency`, `skipped`, ...), or `deadline` when strixc stopped waiting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcome {
+    pub job: Job,
+    pub result: String,
+}
+
+impl JobOutcome {
+    pub fn is_done(&self) -> bool {
+        self.result == "done"
+    }
+}
+
+/// The result strixc reports for a job still running at the deadline.
+pub const DEADLINE: &str = "deadline";
+
+/// One row of `ListUnitsByNames`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UnitStatus {
+    pub name: String,
+    /// `loaded`, `not-found`, `error`, `masked`, ...
+    pub load_state: String,
+    /// `active`, `inactive`, `failed`, `activating`, `deactivating`, `reloading`.
+    pub active_state: String,
+    pub sub_state: String,
+    /// The unit's pending job, if any (`start`, `stop`, ...).
+    pub job: Option<String>,
+}
+
+impl UnitStatus {
+    pub fn is_active(&self) -> bool {
+        self.active_state == "active"
+    }
+}
+
+/// Properties of one unit (timestamps in µs since the epoch, 0 when never).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UnitDetails {
+    pub status: UnitStatus,
+    pub state_change_usec: u64,
+    pub active_enter_usec: u64,
+    pub active_exit_usec: u64,
+    pub inactive_enter_usec: u64,
+    pub inactive_exit_usec: u64,
+    /// Service only: when the main process started.
+    pub exec_main_start_usec: u64,
+    /// Service only: bytes, `None` when systemd does not account it.
+    pub memory_current: Option<u64>,
+    /// Service only: `success`, `exit-code`, `timeout`, `start-limit-hit`, ...
+    pub result: Option<String>,
+    pub status_text: Option<String>,
+    pub exec_main_status: Option<i32>,
+    pub n_restarts: Option<u32>,
+}
+
+/// Job modes of `EnqueueUnitJob` strixc uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobMode {
+    /// Replace conflicting queued jobs; stop units that conflict with the new one.
+    Replace,
+    /// Fail instead of replacing a queued job.
+    Fail,
+}
+
+impl JobMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobMode::Replace => "replace",
+            JobMode::Fail => "fail",
+        }
+    }
+}
+
+/// What strixc needs from a service manager.
+pub trait Systemd {
+    /// `daemon-reload`; returns once the manager has finished reloading (the D-Bus reply of
+    /// `Reload` is sent only then), which reruns generators such as quadlet.
+    fn reload(&self) -> Result<(), Error>;
+
+    /// Enqueues `kind` (`start`, `stop`, `restart`, `try-restart`) for `unit` and returns
+    /// every job of the transaction: the unit's own first, then the affected ones (starts of
+    /// wanted units, stops of conflicting ones).
+    fn enqueue(&self, unit: &str, kind: &str, mode: JobMode) -> Result<Vec<Job>, Error>;
+
+    /// Current state of each named unit, in order (unknown units come back `not-found`).
+    fn units(&self, names: &[&str]) -> Result<Vec<UnitStatus>, Error>;
+
+    /// Timestamps, memory, result and status text of one unit.
+    fn details(&self, unit: &str) -> Result<UnitDetails, Error>;
+
+    /// Waits until every job has been removed or the deadline passed; `tick` is called about
+    /// every 200 ms (progress display). Jobs still running at the deadline get `DEADLINE`.
+    fn wait(
+        &self,
+        jobs: &[Job],
+        deadline: Instant,
+        tick: &mut dyn FnMut(),
+    ) -> Vec<JobOutcome>;
+}

@@ -1,0 +1,103 @@
+//! Sizes and durations as the stack writes them: `"9.98GB"`, `"124GiB"`, `"30s"`, `"15m"`.
+//! Exact integer arithmetic; fractions of a byte round up (memory is never under-counted).
+
+/// Bytes from a size string: GB = 10^9, GiB = 2^30.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let (number, unit) = split_number(text)?;
+    let multiplier: u128 = match unit {
+        "B" => 1,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        _ => return None,
+    };
+    scale(number, multiplier)
+}
+
+/// Milliseconds from a duration string.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let (number, unit) = split_number(text)?;
+    let multiplier: u128 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    scale(number, multiplier)
+}
+
+/// A decimal number `123` or `1.25` (no sign, no exponent) and the unit after it.
+fn split_number(text: &str) -> Option<(&str, &str)> {
+    let end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(end);
+    let valid = !number.is_empty()
+        && !number.starts_with('.')
+        && !number.ends_with('.')
+        && number.matches('.').count() <= 1;
+    valid.then_some((number, unit.trim_start_matches(' ')))
+}
+
+fn scale(number: &str, multiplier: u128) -> Option<u64> {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.len() > 20 || fraction.len() > 18 {
+        return None;
+    }
+    let denominator = 10u128.pow(fraction.len() as u32);
+    let numerator = whole.parse::<u128>().ok()? * denominator
+        + if fraction.is_empty() { 0 } else { fraction.parse::<u128>().ok()? };
+    let value = (numerator.checked_mul(multiplier)?).div_ceil(denominator);
+    u64::try_from(value).ok()
+}
+
+/// A duration in systemd's syntax (`15min`, `30s`, `500ms`), exact.
+pub fn systemd_timespan(ms: u64) -> String {
+    if ms == 0 {
+        "0".into()
+    } else if ms % 3_600_000 == 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 {
+        format!("{}min", ms / 60_000)
+    } else if ms % 1_000 == 0 {
+        format!("{}s", ms / 1_000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("9.98GB"), Some(9_980_000_000));
+        assert_eq!(parse_size("124GiB"), Some(124 << 30));
+        assert_eq!(parse_size("512MiB"), Some(512 << 20));
+        assert_eq!(parse_size("1.5KiB"), Some(1536));
+        assert_eq!(parse_size("0.1B"), Some(1), "fractions of a byte round up");
+        assert_eq!(parse_size("0GB"), Some(0));
+        for bad in ["", "GB", "12", "1.2.3GB", ".5GB", "5.GB", "-1GB", "1 XB", "99999999999999999999TB"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Some(30_000));
+        assert_eq!(parse_duration("15m"), Some(900_000));
+        assert_eq!(parse_duration("1.5h"), Some(5_400_000));
+        assert_eq!(parse_duration("250ms"), Some(250));
+        assert_eq!(parse_duration("30"), None);
+        assert_eq!(systemd_timespan(900_000), "15min");
+        assert_eq!(systemd_timespan(1_020_000), "17min");
+        assert_eq!(systemd_timespan(30_500), "30500ms");
+    }
+}

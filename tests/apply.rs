@@ -1,0 +1,324 @@
+//! `strixc apply` and friends on a real systemd user manager (one sandbox per test), with
+//! native agents running `strixc-test-server`.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use strixc::apply::{self, ApplyOptions, Outcome, ProgressMode, RollbackOutcome};
+use strixc::error::{Error, ExitCode};
+use support::Sandbox;
+use support::stack::Stack;
+
+fn opts() -> ApplyOptions {
+    ApplyOptions {
+        progress: ProgressMode::Plain,
+        ..ApplyOptions::default()
+    }
+}
+
+fn apply_ok(sbx: &Sandbox, stack: &Stack, profile: &str) -> apply::ApplyReport {
+    match apply::apply(&sbx.ctx(), &stack.tree(), Some(profile), &opts()) {
+        Ok(report) => report,
+        Err(e) => panic!("apply {profile} failed: {e}"),
+    }
+}
+
+fn mtimes(dir: &std::path::Path) -> Vec<(PathBuf, SystemTime)> {
+    let mut all: Vec<_> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| (e.path().to_path_buf(), e.metadata().unwrap().modified().unwrap()))
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn first_apply_starts_every_agent_of_the_profile() {
+    let sbx = Sandbox::start();
+    let stack = Stack::norse();
+    let report = apply_ok(&sbx, &stack, "standard");
+    assert_eq!(report.outcome, Outcome::Applied);
+    assert_eq!(report.generation, Some(1));
+    for agent in ["thor", "valkyrie"] {
+        assert_eq!(sbx.active_state(&stack.unit(agent)), "active", "{agent}");
+    }
+    assert_eq!(sbx.active_state(&stack.unit("odin")), "inactive");
+    assert_eq!(sbx.active_state(&stack.target("standard")), "active");
+    // Waiting covered readiness: every agent answers its health check right away.
+    let status = apply::status(&sbx.ctx()).unwrap();
+    assert_eq!(status.active_profiles, ["standard"]);
+    for a in status.agents.iter().filter(|a| a.in_profile) {
+        assert_eq!(a.health.as_ref().and_then(|h| h.status), Some(200), "{}", a.name);
+    }
+    let json: serde_json::Value = serde_json::from_str(&status.to_json()).unwrap();
+    assert_eq!(json["profile"], "standard");
+}
+
+#[test]
+fn second_apply_changes_nothing() {
+    let sbx = Sandbox::start();
+    let stack = Stack::norse();
+    apply_ok(&sbx, &stack, "standard");
+    let before_files = mtimes(sbx.dir.path().join("config").as_path());
+    let before_state = mtimes(&sbx.state_dir());
+    let thor = sbx.details(&stack.unit("thor"));
+    let started = Instant::now();
+    let report = apply_ok(&sbx, &stack, "standard");
+    let took = started.elapsed();
+    assert_eq!(report.outcome, Outcome::Unchanged);
+    assert!(report.written.is_empty() && report.removed.is_empty());
+    assert!(report.actions.is_noop());
+    assert_eq!(mtimes(sbx.dir.path().join("config").as_path()), before_files);
+    // No generation recorded either (the lock file may be rewritten; it holds the pid).
+    let state: Vec<_> = mtimes(&sbx.state_dir()).into_iter().filter(|(p, _)| !p.ends_with("lock")).collect();
+    let before: Vec<_> = before_state.into_iter().filter(|(p, _)| !p.ends_with("lock")).collect();
+    assert_eq!(state, before);
+    // No job touched the units.
+    let again = sbx.details(&stack.unit("thor"));
+    assert_eq!(again.state_change_usec, thor.state_change_usec);
+    assert_eq!(again.exec_main_start_usec, thor.exec_main_start_usec);
+    assert!(took < Duration::from_millis(200), "no-op apply took {took:?}");
+    assert!(report.render().contains("nothing changed"));
+}
+
+#[test]
+fn switching_stops_before_starting_and_leaves_shared_agents_alone() {
+    let sbx = Sandbox::start();
+    let stack = Stack::norse();
+    apply_ok(&sbx, &stack, "standard");
+    let thor = sbx.details(&stack.unit("thor"));
+
+    let report = apply_ok(&sbx, &stack, "odin");
+    assert_eq!(report.actions.stop, [stack.unit("valkyrie")]);
+    assert_eq!(report.actions.start, [stack.unit("odin")]);
+    let valkyrie = sbx.details(&stack.unit("valkyrie"));
+    let odin = sbx.details(&stack.unit("odin"));
+    assert_eq!(valkyrie.status.active_state, "inactive");
+    assert_eq!(odin.status.active_state, "active");
+    assert!(
+        valkyrie.inactive_enter_usec <= odin.exec_main_start_usec,
+        "valkyrie stopped at {} after odin started at {}",
+        valkyrie.inactive_enter_usec,
+        odin.exec_main_start_usec
+    );
+    assert_eq!(sbx.active_state(&stack.target("standard")), "inactive");
+    let thor_after = sbx.details(&stack.unit("thor"));
+    assert_eq!(thor_after.active_enter_usec, thor.active_enter_usec, "thor was touched");
+    assert_eq!(thor_after.exec_main_start_usec, thor.exec_main_start_usec);
+
+    // And back.
+    let report = apply_ok(&sbx, &stack, "standard");
+    assert_eq!(report.actions.stop, [stack.unit("odin")]);
+    let valkyrie = sbx.details(&stack.unit("valkyrie"));
+    let odin = sbx.details(&stack.unit("odin"));
+    assert_eq!(odin.status.active_state, "inactive");
+    assert_eq!(valkyrie.status.active_state, "active");
+    assert!(odin.inactive_enter_usec <= valkyrie.exec_main_start_usec);
+    assert_eq!(sbx.details(&stack.unit("thor")).active_enter_usec, thor.active_enter_usec);
+    assert_eq!(report.generation, Some(3));
+}
+
+#[test]
+fn only_agents_whose_files_changed_restart() {
+    let sbx = Sandbox::start();
+    let mut stack = Stack::norse();
+    apply_ok(&sbx, &stack, "standard");
+    let thor = sbx.details(&stack.unit("thor"));
+    let valkyrie = sbx.details(&stack.unit("valkyrie"));
+    stack.agent_mut("valkyrie").extra.push("Environment=CHANGED=1".into());
+    let report = apply_ok(&sbx, &stack, "standard");
+    assert_eq!(report.outcome, Outcome::Applied);
+    assert_eq!(report.actions.restart, [stack.unit("valkyrie")]);
+    assert_eq!(report.written, [sbx.unit_dir().join(stack.unit("valkyrie"))]);
+    let valkyrie_after = sbx.details(&stack.unit("valkyrie"));
+    assert_eq!(valkyrie_after.status.active_state, "active");
+    assert!(valkyrie_after.exec_main_start_usec > valkyrie.exec_main_start_usec);
+    let thor_after = sbx.details(&stack.unit("thor"));
+    assert_eq!(thor_after.exec_main_start_usec, thor.exec_main_start_usec, "thor restarted");
+}
+
+#[test]
+fn a_failing_agent_exits_4_and_rolls_back_files_and_profile() {
+    let sbx = Sandbox::start();
+    let good = Stack::norse();
+    apply_ok(&sbx, &good, "standard");
+    let installed = std::fs::read(sbx.unit_dir().join(good.unit("odin"))).unwrap();
+
+    let mut bad = good.clone();
+    bad.agent_mut("odin").args = vec!["--fail".into()];
+    bad.extra_files.push(("systemd/t-extra.service".into(), "[Service]\nExecStart=/bin/true\n".into()));
+    let err = apply::apply(&sbx.ctx(), &bad.tree(), Some("odin"), &opts()).unwrap_err();
+    assert_eq!(err.exit_code(), ExitCode::UnitsFailed);
+    let Error::UnitsFailed(failure) = &err else { panic!("{err}") };
+    let text = err.to_string();
+    eprintln!("{text}");
+    assert!(text.contains("agent odin") && text.contains("t-odin.service"), "{text}");
+    assert_eq!(failure.failures[0].agent.as_deref(), Some("odin"));
+    assert!(!failure.failures[0].log.is_empty(), "{text}");
+    assert_eq!(
+        failure.rollback,
+        RollbackOutcome::Restored { generation: 1, profile: "standard".into() }
+    );
+    // The failed generation's files are gone, the previous ones are back.
+    assert_eq!(std::fs::read(sbx.unit_dir().join(good.unit("odin"))).unwrap(), installed);
+    assert!(!sbx.unit_dir().join("t-extra.service").exists());
+    assert_eq!(sbx.active_state(&good.target("standard")), "active");
+    assert_eq!(sbx.active_state(&good.unit("valkyrie")), "active");
+    assert_eq!(sbx.active_state(&good.unit("thor")), "active");
+    assert_ne!(sbx.active_state(&good.unit("odin")), "active");
+    let gens = apply::generations(&sbx.ctx()).unwrap();
+    assert_eq!(gens.len(), 1);
+    assert!(gens[0].current);
+}
+
+#[test]
+fn a_failure_without_rollback_leaves_the_new_files() {
+    let sbx = Sandbox::start();
+    let mut bad = Stack::norse();
+    bad.agent_mut("valkyrie").args = vec!["--fail".into()];
+    let o = ApplyOptions { no_rollback: true, ..opts() };
+    let err = apply::apply(&sbx.ctx(), &bad.tree(), None, &o).unwrap_err();
+    let Error::UnitsFailed(failure) = &err else { panic!("{err}") };
+    assert_eq!(failure.rollback, RollbackOutcome::Disabled);
+    assert!(sbx.unit_dir().join(bad.unit("valkyrie")).exists());
+}
+
+#[test]
+fn a_first_apply_that_fails_removes_its_files() {
+    let sbx = Sandbox::start();
+    let mut bad = Stack::norse();
+    bad.agent_mut("valkyrie").args = vec!["--fail".into()];
+    let err = apply::apply(&sbx.ctx(), &bad.tree(), None, &opts()).unwrap_err();
+    let Error::UnitsFailed(failure) = &err else { panic!("{err}") };
+    assert_eq!(failure.rollback, RollbackOutcome::Removed, "{err}");
+    assert_eq!(std::fs::read_dir(sbx.unit_dir()).unwrap().count(), 0);
+    assert_eq!(sbx.active_state(&bad.unit("thor")), "inactive");
+    assert!(apply::generations(&sbx.ctx()).unwrap().is_empty());
+}
+
+#[test]
+fn a_start_slower_than_the_deadline_fails_and_rolls_back() {
+    let sbx = Sandbox::start();
+    let good = Stack::norse();
+    apply_ok(&sbx, &good, "standard");
+    let mut slow = good.clone();
+    slow.agent_mut("odin").args = vec!["--ready-after".into(), "10".into()];
+    let o = ApplyOptions { timeout: Some(Duration::from_millis(800)), ..opts() };
+    let started = Instant::now();
+    let err = apply::apply(&sbx.ctx(), &slow.tree(), Some("odin"), &o).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(6), "took {:?}", started.elapsed());
+    assert_eq!(err.exit_code(), ExitCode::UnitsFailed);
+    let Error::UnitsFailed(failure) = &err else { panic!("{err}") };
+    let odin = failure.failures.iter().find(|f| f.agent.as_deref() == Some("odin")).expect("odin named");
+    assert_eq!(odin.result, "deadline");
+    assert!(matches!(failure.rollback, RollbackOutcome::Restored { .. }), "{err}");
+    assert_eq!(sbx.active_state(&good.unit("valkyrie")), "active");
+    assert_ne!(sbx.active_state(&good.unit("odin")), "active");
+}
+
+#[test]
+fn concurrent_applies_never_interleave() {
+    let sbx = Sandbox::start();
+    let mut stack = Stack::norse();
+    for a in &mut stack.agents {
+        a.args = vec!["--ready-after".into(), "0.6".into()];
+    }
+    let tree = stack.tree();
+    std::thread::scope(|s| {
+        let first = s.spawn(|| {
+            let t0 = Instant::now();
+            let r = apply::apply(&sbx.ctx(), &tree, Some("standard"), &opts());
+            (t0, Instant::now(), r)
+        });
+        std::thread::sleep(Duration::from_millis(150));
+        // --no-wait: refused at once with a clear message, exit 3.
+        let no_wait = ApplyOptions { no_wait: true, ..opts() };
+        let err = apply::apply(&sbx.ctx(), &tree, Some("odin"), &no_wait).unwrap_err();
+        assert!(matches!(err, Error::Locked { .. }), "{err}");
+        assert_eq!(err.exit_code(), ExitCode::System);
+        assert!(err.to_string().contains("another strixc is applying"), "{err}");
+        // Default: waits for the first to finish, then switches.
+        let second = apply::apply(&sbx.ctx(), &tree, Some("odin"), &opts()).unwrap();
+        let second_end = Instant::now();
+        let (_, first_end, first) = first.join().unwrap();
+        let first = first.unwrap();
+        assert!(first_end <= second_end);
+        assert_eq!((first.generation, second.generation), (Some(1), Some(2)));
+        // The second really did its whole switch after the first: it had to stop valkyrie.
+        assert_eq!(second.actions.stop, [stack.unit("valkyrie")]);
+    });
+    assert_eq!(sbx.active_state(&stack.target("odin")), "active");
+}
+
+#[test]
+fn systemctl_start_of_a_target_reaches_the_same_state_as_apply() {
+    let sbx = Sandbox::start();
+    let stack = Stack::norse();
+    let units: Vec<String> = ["thor", "valkyrie", "odin"].iter().map(|a| stack.unit(a)).collect();
+    let snapshot = |sbx: &Sandbox| -> Vec<String> { units.iter().map(|u| sbx.active_state(u)).collect() };
+    apply_ok(&sbx, &stack, "odin");
+    let by_apply = snapshot(&sbx);
+    apply_ok(&sbx, &stack, "standard");
+    let out = sbx.systemctl(&["start", &stack.target("odin")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // systemctl returns when the target's own job is done; stops may still be running.
+    support::wait_for(Duration::from_secs(10), || snapshot(&sbx) == by_apply, "systemctl's switch to settle");
+    assert_eq!(by_apply, ["active", "inactive", "active"]);
+}
+
+#[test]
+fn dry_run_and_diff_show_the_plan_and_change_nothing() {
+    let sbx = Sandbox::start();
+    let mut stack = Stack::norse();
+    apply_ok(&sbx, &stack, "standard");
+    stack.agent_mut("thor").extra.push("Environment=X=1".into());
+    let before = mtimes(sbx.dir.path().join("config").as_path());
+    let o = ApplyOptions { dry_run: true, ..opts() };
+    let report = apply::apply(&sbx.ctx(), &stack.tree(), Some("odin"), &o).unwrap();
+    assert_eq!(report.outcome, Outcome::DryRun);
+    let text = report.render();
+    assert!(text.contains("+Environment=X=1"), "{text}");
+    assert!(text.contains("stop     t-valkyrie.service"), "{text}");
+    assert!(text.contains("restart  t-thor.service"), "{text}");
+    assert!(text.contains("start    t-odin.service"), "{text}");
+    let diff = apply::diff(&sbx.ctx(), &stack.tree(), Some("odin")).unwrap();
+    assert_eq!(diff.render(), report.plan.unwrap().render());
+    assert_eq!(mtimes(sbx.dir.path().join("config").as_path()), before);
+    assert_eq!(sbx.active_state(&stack.unit("valkyrie")), "active");
+}
+
+#[test]
+fn rollback_switches_to_the_previous_generation() {
+    let sbx = Sandbox::start();
+    let stack = Stack::norse();
+    apply_ok(&sbx, &stack, "standard");
+    apply_ok(&sbx, &stack, "odin");
+    let report = apply::rollback(&sbx.ctx(), &opts()).unwrap();
+    assert_eq!((report.profile.as_str(), report.generation), ("standard", Some(1)));
+    assert_eq!(sbx.active_state(&stack.unit("valkyrie")), "active");
+    assert_eq!(sbx.active_state(&stack.unit("odin")), "inactive");
+    let gens = apply::generations(&sbx.ctx()).unwrap();
+    let current: Vec<u64> = gens.iter().filter(|g| g.current).map(|g| g.number).collect();
+    assert_eq!(current, [1]);
+    assert!(apply::render_generations(&gens).contains("*    1"));
+    let err = apply::rollback(&sbx.ctx(), &opts()).unwrap_err();
+    assert!(err.to_string().contains("oldest"), "{err}");
+}
+
+#[test]
+fn quadlet_turns_an_installed_container_into_a_loaded_unit() {
+    let sbx = Sandbox::with_quadlet();
+    let mut stack = Stack::norse();
+    stack.extra_files.push((
+        "containers/systemd/t-box.container".into(),
+        "[Unit]\nDescription=t box\n[Container]\nImage=localhost/standin:latest\nExec=/bin/httpd -f\n\
+         [Quadlet]\nDefaultDependencies=false\n"
+            .into(),
+    ));
+    apply_ok(&sbx, &stack, "standard");
+    assert!(sbx.config_home().join("containers/systemd/t-box.container").exists());
+    assert_eq!(sbx.details("t-box.service").status.load_state, "loaded");
+}

@@ -1,0 +1,191 @@
+//! Test support: a real systemd user manager on a private D-Bus per test (ported from
+//! `shared/tools/systemd-sandbox`), and trees for stack "t" with native agents running
+//! `strixc-test-server`.
+#![allow(dead_code)]
+
+pub mod stack;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use strixc::apply::{ApplyContext, Layout};
+use strixc::systemd::{Bus, DbusSystemd, Systemd, UnitDetails};
+
+/// One sandbox: `dir/run/bus` is the bus, `dir/config` is `$XDG_CONFIG_HOME`, `dir/state`
+/// is `$XDG_STATE_HOME`. Dropping it kills both process groups; systemd runs in its own PID
+/// namespace, so every service it started dies with it, even when a test panics.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub bus: String,
+    dbus: Child,
+    systemd: Child,
+}
+
+fn root_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// podman 5.4's quadlet generator (`scripts/test-deps` puts it there), or `$STRIXC_QUADLET`.
+pub fn quadlet() -> PathBuf {
+    std::env::var_os("STRIXC_QUADLET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root_dir().join("target/test-deps/quadlet"))
+}
+
+pub fn test_server() -> &'static str {
+    env!("CARGO_BIN_EXE_strixc-test-server")
+}
+
+impl Sandbox {
+    pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// With the quadlet generator installed as `podman-user-generator`.
+    pub fn with_quadlet() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(quadlet_generator: bool) -> Self {
+        let dir = tempfile::Builder::new().prefix("strixc-sbx-").tempdir().expect("tempdir");
+        let d = dir.path();
+        for sub in ["run", "config/systemd/user", "config/containers/systemd", "home", "state", "log", "gen"] {
+            std::fs::create_dir_all(d.join(sub)).expect("mkdir");
+        }
+        std::fs::set_permissions(d.join("run"), std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .expect("chmod");
+        let bus = format!("unix:path={}", d.join("run/bus").display());
+        let log = |name: &str| std::fs::File::create(d.join("log").join(name)).expect("log file");
+        let dbus = spawn_group(
+            Command::new("dbus-daemon")
+                .args(["--session", "--nofork", "--nopidfile"])
+                .arg(format!("--address={bus}"))
+                .stdout(log("dbus.log"))
+                .stderr(log("dbus.err")),
+        );
+        wait_for(Duration::from_secs(5), || d.join("run/bus").exists(), "dbus-daemon socket");
+        let mut genmount = String::new();
+        if quadlet_generator {
+            let q = quadlet();
+            assert!(
+                q.exists(),
+                "quadlet not found at {}: run scripts/test-deps (or set STRIXC_QUADLET)",
+                q.display()
+            );
+            std::os::unix::fs::symlink(&q, d.join("gen/podman-user-generator")).expect("symlink");
+            genmount = format!("mount --bind {} /usr/lib/systemd/user-generators; ", d.join("gen").display());
+        }
+        let script = format!(
+            "mount --make-rprivate /; mount -t tmpfs tmpfs /run/systemd; mkdir -p /run/systemd/system; \
+             {genmount}/lib/systemd/systemd --user --log-target=console & wait"
+        );
+        let systemd = spawn_group(
+            Command::new("unshare")
+                .args(["-m", "-p", "-f", "--mount-proc", "bash", "-c", &script])
+                .env_clear()
+                .envs(Self::env_of(d, &bus))
+                .stdout(log("systemd.log"))
+                .stderr(log("systemd.err")),
+        );
+        let sandbox = Self { dir, bus, dbus, systemd };
+        wait_for(Duration::from_secs(10), || DbusSystemd::connect(&sandbox.bus()).is_ok_and(|sd| sd.units(&["default.target"]).is_ok()), "systemd --user on the bus");
+        sandbox
+    }
+
+    fn env_of(d: &Path, bus: &str) -> Vec<(String, String)> {
+        vec![
+            ("PATH".into(), std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into())),
+            ("HOME".into(), d.join("home").display().to_string()),
+            ("XDG_RUNTIME_DIR".into(), d.join("run").display().to_string()),
+            ("XDG_CONFIG_HOME".into(), d.join("config").display().to_string()),
+            ("DBUS_SESSION_BUS_ADDRESS".into(), bus.to_string()),
+        ]
+    }
+
+    /// The environment a shell needs to reach this manager (`systemctl --user`).
+    pub fn env(&self) -> Vec<(String, String)> {
+        Self::env_of(self.dir.path(), &self.bus)
+    }
+
+    pub fn bus(&self) -> Bus {
+        Bus::Address(self.bus.clone())
+    }
+
+    pub fn config_home(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
+    pub fn unit_dir(&self) -> PathBuf {
+        self.config_home().join("systemd/user")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state/strixc")
+    }
+
+    /// strixc's context for this sandbox: user mode, explicit dirs and bus address.
+    pub fn ctx(&self) -> ApplyContext {
+        let layout = Layout::user(Path::new("/"), &self.config_home(), &self.dir.path().join("state"));
+        ApplyContext::with_layout(layout, self.bus())
+    }
+
+    pub fn systemd(&self) -> DbusSystemd {
+        DbusSystemd::connect(&self.bus()).expect("connect to the sandbox's manager")
+    }
+
+    pub fn details(&self, unit: &str) -> UnitDetails {
+        self.systemd().details(unit).expect("unit details")
+    }
+
+    pub fn active_state(&self, unit: &str) -> String {
+        self.details(unit).status.active_state
+    }
+
+    pub fn systemctl(&self, args: &[&str]) -> Output {
+        Command::new("systemctl")
+            .arg("--user")
+            .args(args)
+            .env_clear()
+            .envs(self.env())
+            .output()
+            .expect("run systemctl")
+    }
+}
+
+fn spawn_group(cmd: &mut Command) -> Child {
+    use std::os::unix::process::CommandExt;
+    cmd.stdin(Stdio::null()).process_group(0).spawn().expect("spawn sandbox process")
+}
+
+fn kill_group(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        kill_group(&mut self.systemd);
+        kill_group(&mut self.dbus);
+    }
+}
+
+pub fn wait_for(timeout: Duration, mut ok: impl FnMut() -> bool, what: &str) {
+    let end = Instant::now() + timeout;
+    while !ok() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
