@@ -230,6 +230,21 @@ pub struct AgentDemand {
 }
 
 impl AgentDemand {
+    /// A demand whose overhead is the stack's `overhead`, else [`default_overhead`].
+    pub fn new(
+        weights: u64,
+        overhead: Option<u64>,
+        kv_bytes_per_token: u64,
+        kv_tokens: u64,
+    ) -> AgentDemand {
+        AgentDemand {
+            weights,
+            overhead: overhead.unwrap_or_else(|| default_overhead(weights)),
+            kv_bytes_per_token,
+            kv_tokens,
+        }
+    }
+
     /// W + overhead + kvB × round_up_16(kv_tokens), saturating at `u64::MAX`.
     pub fn required_bytes(&self) -> u64 {
         required(
@@ -462,13 +477,9 @@ mod tests {
         let t = 124 * GIB;
         let w = 9_980_000_000;
         let kvb = kv_bytes_per_token(48, 8, 128, KvDtype::Auto);
-        let demand = AgentDemand {
-            weights: w,
-            overhead: default_overhead(w),
-            kv_bytes_per_token: kvb,
-            kv_tokens: 32_768,
-        };
+        let demand = AgentDemand::new(w, None, kvb, 32_768);
         assert_eq!(demand.overhead, 4_026_531_840);
+        assert_eq!(AgentDemand::new(w, Some(5), kvb, 1).overhead, 5);
         // 9.98e9 + 3.75 GiB + 196,608 × 32,768 (6 GiB)
         assert_eq!(demand.required_bytes(), 20_448_982_784);
         assert_eq!(format_gib(demand.required_bytes()), "19.04 GiB");

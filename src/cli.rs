@@ -49,6 +49,9 @@ pub enum Command {
     /// Parse and check the stack; print every error and warning; write nothing.
     Check,
 
+    /// Write the generated tree: quadlet units, profile targets, host tuning, OpenCode files.
+    Build(BuildArgs),
+
     /// Show the memory budget: each agent's weights, KV cache, overhead and utilization, per profile.
     Budget(BudgetArgs),
 

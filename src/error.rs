@@ -72,8 +72,9 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) => ExitCode::Usage,
-            // The folder is readable but not a model strixc understands: bad input, like a
-            // broken stack.
+            // A file that cannot be read is a failed system call; a folder that is readable
+            // but not a model strixc understands is bad input, like a broken stack.
+            Error::Import(crate::import::ImportError::Read { .. }) => ExitCode::System,
             Error::Import(_) => ExitCode::StackErrors,
             Error::UnitsFailed(_) => ExitCode::UnitsFailed,
             _ => ExitCode::System,

@@ -110,7 +110,7 @@ pub enum ImportError {
 /// A model read from disk: what the stack's `model` node needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedModel {
-    /// `[a-z][a-z0-9-]*`, from the folder (or the cache's repo) name.
+    /// `[a-z][a-z0-9.-]*`, from the folder (or the cache's repo) name.
     pub name: String,
     /// The Hugging Face repo id, when the cache layout or `_name_or_path` tells it.
     pub repo: Option<String>,
@@ -133,23 +133,34 @@ impl ImportedModel {
         folder: &Path,
         weights_bytes: Option<u64>,
     ) -> Result<ImportedModel, ImportError> {
-        let c = ModelConfig::from_json(config, config_path)?;
-        let (name, repo) = naming::name_and_repo(
-            folder,
-            c.name_or_path.as_deref(),
-            c.architecture.model_type(),
-        );
-        Ok(ImportedModel {
+        let config = ModelConfig::from_json(config, config_path)?;
+        Ok(ImportedModel::new(config, folder, weights_bytes))
+    }
+
+    /// A model from its already-read config.
+    pub fn new(config: ModelConfig, folder: &Path, weights_bytes: Option<u64>) -> ImportedModel {
+        let ModelConfig {
+            architecture,
+            quant,
+            layers,
+            kv_heads,
+            head_dim,
+            max_context,
+            name_or_path,
+        } = config;
+        let (name, repo) =
+            naming::name_and_repo(folder, name_or_path.as_deref(), architecture.model_type());
+        ImportedModel {
             name,
             repo,
-            architecture: c.architecture,
-            quant: c.quant,
+            architecture,
+            quant,
             weights_bytes,
-            layers: c.layers,
-            kv_heads: c.kv_heads,
-            head_dim: c.head_dim,
-            max_context: c.max_context,
-        })
+            layers,
+            kv_heads,
+            head_dim,
+            max_context,
+        }
     }
 
     /// KV-cache bytes per token at `dtype` (see [`crate::budget`]).
@@ -215,11 +226,10 @@ pub fn import_model(path: &Path) -> Result<ImportedModel, ImportError> {
     if !config_path.is_file() {
         return Err(ImportError::NoConfig { dir });
     }
-    let config = read_json(&config_path)?;
-    // Check the config before measuring: its errors say more than the weights'.
-    ModelConfig::from_json(&config, &config_path)?;
+    // The config first: its errors say more than the weights'.
+    let config = ModelConfig::from_json(&read_json(&config_path)?, &config_path)?;
     let weights = folder_weights(&dir)?;
-    ImportedModel::from_config(&config, &config_path, &dir, Some(weights))
+    Ok(ImportedModel::new(config, &dir, Some(weights)))
 }
 
 /// An absolute path without resolving symlinks (so the folder's own name is kept), except
@@ -350,7 +360,7 @@ mod tests {
         assert_eq!(m.kv_bytes_per_token(KvDtype::Auto), 196_608);
         assert_eq!(
             m.to_kdl(),
-            "model \"qwen2-5-14b-instruct-awq\" {
+            "model \"qwen2.5-14b-instruct-awq\" {
     repo \"Qwen/Qwen2.5-14B-Instruct-AWQ\"
     quant \"awq\"
     weights \"9.98GB\"
@@ -386,7 +396,7 @@ mod tests {
 
     #[test]
     fn llama_3_3_70b_in_the_hf_cache() {
-        let expected = "model \"llama-3-3-70b-instruct-awq\" {
+        let expected = "model \"llama-3.3-70b-instruct-awq\" {
     repo \"casperhansen/llama-3.3-70b-instruct-awq\"
     quant \"awq\"
     weights \"39.80GB\"
@@ -445,11 +455,28 @@ mod tests {
 
         let m = import_model(&dir).expect("imports");
         assert_eq!(m.weights_bytes, Some(240));
-        assert_eq!(m.name, "tiny-model-v1");
+        assert_eq!(m.name, "tiny.model-v1");
         assert!(
             m.to_kdl().contains("    weights \"0.01GB\"\n"),
             "rounded up, never 0.00"
         );
+    }
+
+    #[test]
+    fn relative_and_dotted_paths_keep_the_folder_name() {
+        // cargo runs tests in the package root.
+        let dotted = Path::new("tests/data/models/qwen2.5-14b-instruct-awq/.");
+        assert_eq!(
+            import_model(dotted).expect("imports").name,
+            "qwen2.5-14b-instruct-awq"
+        );
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("Some-Model");
+        fs::create_dir_all(dir.join("sub")).expect("mkdir");
+        fs::write(dir.join("config.json"), qwen_config()).expect("write");
+        fs::write(dir.join(INDEX_FILE), r#"{"metadata": {"total_size": 5}}"#).expect("write");
+        let m = import_model(&dir.join("sub/..")).expect("imports");
+        assert_eq!((m.name.as_str(), m.weights_bytes), ("some-model", Some(5)));
     }
 
     #[test]

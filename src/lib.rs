@@ -22,5 +22,8 @@ pub mod compile;
 pub mod plan;
 pub mod cli;
 pub mod commands;
+pub mod build;
+pub mod render;
+pub mod write;
 
 pub use commands::run;

@@ -166,11 +166,13 @@ pub enum Quant {
     Fp8,
     Bf16,
     Fp16,
+    Fp32,
     Gguf,
 }
 
 impl Quant {
-    pub const NAMES: [&'static str; 7] = ["awq", "gptq", "marlin", "fp8", "bf16", "fp16", "gguf"];
+    pub const NAMES: [&'static str; 8] =
+        ["awq", "gptq", "marlin", "fp8", "bf16", "fp16", "fp32", "gguf"];
 
     pub fn parse(text: &str) -> Option<Quant> {
         Some(match text {
@@ -180,6 +182,7 @@ impl Quant {
             "fp8" => Quant::Fp8,
             "bf16" => Quant::Bf16,
             "fp16" => Quant::Fp16,
+            "fp32" => Quant::Fp32,
             "gguf" => Quant::Gguf,
             _ => return None,
         })

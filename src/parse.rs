@@ -1,6 +1,8 @@
 //! Text → KDL document, behind guards the kdl crate does not have: it recurses once per
 //! nested block (20,000 levels overflow its stack) and parses about 2 MB/s, so depth and
-//! size are checked before it sees the text.
+//! size are checked before it sees the text. It also recurses once per `*`, `/` or nested
+//! comment inside a block comment (3,000 stars in one `/* */` overflow a debug build's
+//! 8 MiB stack), so block comments are blanked to spaces before it sees them.
 
 use kdl::KdlDocument;
 use miette::SourceSpan;
@@ -34,7 +36,10 @@ pub fn parse(source: &Source, diagnostics: &mut Diagnostics) -> Option<KdlDocume
         diagnostics.emit(Kind::TooDeep { limit: MAX_DEPTH }, (offset, 1));
         return None;
     }
-    match KdlDocument::parse_v2(text) {
+    // Comments are whitespace to KDL: blanking their insides changes no meaning and no
+    // byte offset, so spans still point into the original text.
+    let blanked = blank_block_comments(text);
+    match KdlDocument::parse_v2(blanked.as_deref().unwrap_or(text)) {
         Ok(document) => Some(document),
         Err(error) => {
             for d in error.diagnostics {
@@ -77,27 +82,82 @@ fn too_deep_at(text: &str, limit: usize) -> Option<usize> {
                 }
             }
             b'}' => depth = depth.saturating_sub(1),
-            b'"' => i = skip_quoted(bytes, i + 1),
-            b'#' => {
-                let hashes = bytes[i..].iter().take_while(|&&b| b == b'#').count();
-                if bytes.get(i + hashes) == Some(&b'"') {
-                    i = skip_raw(bytes, i + hashes + 1, hashes);
-                } else {
-                    i += hashes;
-                }
+            b'"' | b'#' | b'/' => {
+                i = skip_string_or_comment(bytes, i);
                 continue;
             }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(bytes, i + 2),
             _ => {}
         }
         i += 1;
     }
     None
+}
+
+/// The text with the inside of every block comment replaced by spaces (line breaks kept),
+/// or `None` when it has no block comment. Same length, same byte offsets, still UTF-8
+/// (only whole characters between two ASCII delimiters are replaced).
+fn blank_block_comments(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let end = skip_block_comment(bytes, i + 2);
+                // `end` is the closing `*/`'s `/`, or the end of an unclosed comment.
+                let inner_end = if end < bytes.len() { end - 1 } else { bytes.len() };
+                let out = out.get_or_insert_with(|| bytes.to_vec());
+                for b in &mut out[i + 2..inner_end] {
+                    if *b != b'\n' && *b != b'\r' {
+                        *b = b' ';
+                    }
+                }
+                i = end + 1;
+            }
+            b'"' | b'#' | b'/' => i = skip_string_or_comment(bytes, i),
+            _ => i += 1,
+        }
+    }
+    out.and_then(|bytes| String::from_utf8(bytes).ok())
+}
+
+/// From a `"`, `#` or `/` at `i` to just past the string, raw string, keyword or comment
+/// it starts (or past the one byte, when it starts none).
+fn skip_string_or_comment(bytes: &[u8], i: usize) -> usize {
+    match bytes[i] {
+        b'"' if bytes[i + 1..].starts_with(b"\"\"") => skip_multi_line(bytes, i + 3) + 1,
+        b'"' => skip_quoted(bytes, i + 1) + 1,
+        b'#' => {
+            let hashes = bytes[i..].iter().take_while(|&&b| b == b'#').count();
+            if bytes.get(i + hashes) == Some(&b'"') {
+                skip_raw(bytes, i + hashes + 1, hashes) + 1
+            } else {
+                i + hashes
+            }
+        }
+        b'/' if bytes.get(i + 1) == Some(&b'/') => {
+            let mut j = i;
+            while j < bytes.len() && bytes[j] != b'\n' {
+                j += 1;
+            }
+            j
+        }
+        b'/' if bytes.get(i + 1) == Some(&b'*') => skip_block_comment(bytes, i + 2) + 1,
+        _ => i + 1,
+    }
+}
+
+/// From just after an opening `"""` to the last quote of the closing `"""`: a lone `"`
+/// inside a multi-line string does not end it.
+fn skip_multi_line(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => return i + 2,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
 }
 
 /// From just after an opening quote to the closing quote's index.
@@ -169,6 +229,35 @@ mod tests {
         );
         assert_eq!(too_deep_at(&text, 2), None);
         assert_eq!(too_deep_at("a { b { c { } } }", 2), Some(10));
+    }
+
+    #[test]
+    fn long_and_deeply_nested_block_comments_do_not_overflow_the_parser() {
+        let stars = format!("stack \"x\"\n/* {} */\nhost {{ }}\n", "* ".repeat(50_000));
+        let nested = format!("stack \"x\"\n{}{}\nhost {{ }}\n", "/* ".repeat(25_000), "*/ ".repeat(25_000));
+        for text in [stars, nested] {
+            let source = Source::new("comments.kdl", text);
+            let mut diagnostics = Diagnostics::new();
+            let document = parse(&source, &mut diagnostics).expect("comments are whitespace");
+            assert_eq!(document.nodes().len(), 2);
+        }
+    }
+
+    #[test]
+    fn blanking_keeps_offsets_and_leaves_strings_alone() {
+        let text = "a \"/* x */\" /* é\n{ */ b \"\"\"\n 5\" /* \n\"\"\" #\"/*\"# // /*\nc";
+        let blanked = blank_block_comments(text).unwrap();
+        assert_eq!(blanked.len(), text.len());
+        assert_eq!(
+            blanked,
+            "a \"/* x */\" /*   \n  */ b \"\"\"\n 5\" /* \n\"\"\" #\"/*\"# // /*\nc"
+        );
+        assert_eq!(blank_block_comments("a \"/*\" // /* x */"), None);
+        // An unclosed comment is blanked to the end and still reported by the parser.
+        let source = Source::new("open.kdl", "a /* { * / * /");
+        let mut diagnostics = Diagnostics::new();
+        assert!(parse(&source, &mut diagnostics).is_none());
+        assert!(diagnostics.has_errors());
     }
 
     #[test]

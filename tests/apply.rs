@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use strixc::apply::{self, ApplyOptions, Outcome, ProgressMode, RollbackOutcome};
 use strixc::error::{Error, ExitCode};
+use strixc::systemd::Systemd;
 use support::Sandbox;
 use support::stack::Stack;
 
@@ -29,7 +30,12 @@ fn mtimes(dir: &std::path::Path) -> Vec<(PathBuf, SystemTime)> {
     let mut all: Vec<_> = walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)
-        .map(|e| (e.path().to_path_buf(), e.metadata().unwrap().modified().unwrap()))
+        .map(|e| {
+            (
+                e.path().to_path_buf(),
+                e.metadata().unwrap().modified().unwrap(),
+            )
+        })
         .collect();
     all.sort();
     all
@@ -38,9 +44,33 @@ fn mtimes(dir: &std::path::Path) -> Vec<(PathBuf, SystemTime)> {
 #[test]
 fn first_apply_starts_every_agent_of_the_profile() {
     let sbx = Sandbox::start();
-    let stack = Stack::norse();
+    let mut stack = Stack::norse();
+    stack
+        .extra_files
+        .push(("sysctl.d/90-t.conf".into(), "vm.swappiness = 80\n".into()));
+    stack
+        .extra_files
+        .push(("kernel/cmdline.txt".into(), "amd_iommu=off\n".into()));
     let report = apply_ok(&sbx, &stack, "standard");
     assert_eq!(report.outcome, Outcome::Applied);
+    // User mode: host tuning is listed with what root should run, and not installed.
+    let skipped: Vec<&str> = report
+        .skipped
+        .iter()
+        .map(|s| s.tree_path.as_str())
+        .collect();
+    assert_eq!(skipped, ["kernel/cmdline.txt", "sysctl.d/90-t.conf"]);
+    let text = report.render();
+    assert!(
+        text.contains(
+            "sudo install -D -m 0644 generated/sysctl.d/90-t.conf /etc/sysctl.d/90-t.conf"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("switched to profile standard (generation 1)"),
+        "{text}"
+    );
     assert_eq!(report.generation, Some(1));
     for agent in ["thor", "valkyrie"] {
         assert_eq!(sbx.active_state(&stack.unit(agent)), "active", "{agent}");
@@ -51,10 +81,41 @@ fn first_apply_starts_every_agent_of_the_profile() {
     let status = apply::status(&sbx.ctx()).unwrap();
     assert_eq!(status.active_profiles, ["standard"]);
     for a in status.agents.iter().filter(|a| a.in_profile) {
-        assert_eq!(a.health.as_ref().and_then(|h| h.status), Some(200), "{}", a.name);
+        assert_eq!(
+            a.health.as_ref().and_then(|h| h.status),
+            Some(200),
+            "{}: {:?}",
+            a.name,
+            a.health
+        );
     }
     let json: serde_json::Value = serde_json::from_str(&status.to_json()).unwrap();
     assert_eq!(json["profile"], "standard");
+}
+
+#[test]
+fn connections_and_their_threads_are_released() {
+    let sbx = Sandbox::start();
+    // Count only strixc's JobRemoved drainers; other tests run in parallel, hence the slack.
+    let drainers = || {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|c| c.trim() == "strixc-jobs")
+            })
+            .count()
+    };
+    let before = drainers();
+    for _ in 0..30 {
+        drop(sbx.systemd());
+    }
+    support::wait_for(
+        Duration::from_secs(5),
+        || drainers() < before + 10,
+        "draining threads to exit",
+    );
 }
 
 #[test]
@@ -71,16 +132,28 @@ fn second_apply_changes_nothing() {
     assert_eq!(report.outcome, Outcome::Unchanged);
     assert!(report.written.is_empty() && report.removed.is_empty());
     assert!(report.actions.is_noop());
-    assert_eq!(mtimes(sbx.dir.path().join("config").as_path()), before_files);
+    assert_eq!(
+        mtimes(sbx.dir.path().join("config").as_path()),
+        before_files
+    );
     // No generation recorded either (the lock file may be rewritten; it holds the pid).
-    let state: Vec<_> = mtimes(&sbx.state_dir()).into_iter().filter(|(p, _)| !p.ends_with("lock")).collect();
-    let before: Vec<_> = before_state.into_iter().filter(|(p, _)| !p.ends_with("lock")).collect();
+    let state: Vec<_> = mtimes(&sbx.state_dir())
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("lock"))
+        .collect();
+    let before: Vec<_> = before_state
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("lock"))
+        .collect();
     assert_eq!(state, before);
     // No job touched the units.
     let again = sbx.details(&stack.unit("thor"));
     assert_eq!(again.state_change_usec, thor.state_change_usec);
     assert_eq!(again.exec_main_start_usec, thor.exec_main_start_usec);
-    assert!(took < Duration::from_millis(200), "no-op apply took {took:?}");
+    assert!(
+        took < Duration::from_millis(200),
+        "no-op apply took {took:?}"
+    );
     assert!(report.render().contains("nothing changed"));
 }
 
@@ -106,7 +179,10 @@ fn switching_stops_before_starting_and_leaves_shared_agents_alone() {
     );
     assert_eq!(sbx.active_state(&stack.target("standard")), "inactive");
     let thor_after = sbx.details(&stack.unit("thor"));
-    assert_eq!(thor_after.active_enter_usec, thor.active_enter_usec, "thor was touched");
+    assert_eq!(
+        thor_after.active_enter_usec, thor.active_enter_usec,
+        "thor was touched"
+    );
     assert_eq!(thor_after.exec_main_start_usec, thor.exec_main_start_usec);
 
     // And back.
@@ -117,7 +193,10 @@ fn switching_stops_before_starting_and_leaves_shared_agents_alone() {
     assert_eq!(odin.status.active_state, "inactive");
     assert_eq!(valkyrie.status.active_state, "active");
     assert!(odin.inactive_enter_usec <= valkyrie.exec_main_start_usec);
-    assert_eq!(sbx.details(&stack.unit("thor")).active_enter_usec, thor.active_enter_usec);
+    assert_eq!(
+        sbx.details(&stack.unit("thor")).active_enter_usec,
+        thor.active_enter_usec
+    );
     assert_eq!(report.generation, Some(3));
 }
 
@@ -128,16 +207,25 @@ fn only_agents_whose_files_changed_restart() {
     apply_ok(&sbx, &stack, "standard");
     let thor = sbx.details(&stack.unit("thor"));
     let valkyrie = sbx.details(&stack.unit("valkyrie"));
-    stack.agent_mut("valkyrie").extra.push("Environment=CHANGED=1".into());
+    stack
+        .agent_mut("valkyrie")
+        .extra
+        .push("Environment=CHANGED=1".into());
     let report = apply_ok(&sbx, &stack, "standard");
     assert_eq!(report.outcome, Outcome::Applied);
     assert_eq!(report.actions.restart, [stack.unit("valkyrie")]);
-    assert_eq!(report.written, [sbx.unit_dir().join(stack.unit("valkyrie"))]);
+    assert_eq!(
+        report.written,
+        [sbx.unit_dir().join(stack.unit("valkyrie"))]
+    );
     let valkyrie_after = sbx.details(&stack.unit("valkyrie"));
     assert_eq!(valkyrie_after.status.active_state, "active");
     assert!(valkyrie_after.exec_main_start_usec > valkyrie.exec_main_start_usec);
     let thor_after = sbx.details(&stack.unit("thor"));
-    assert_eq!(thor_after.exec_main_start_usec, thor.exec_main_start_usec, "thor restarted");
+    assert_eq!(
+        thor_after.exec_main_start_usec, thor.exec_main_start_usec,
+        "thor restarted"
+    );
 }
 
 #[test]
@@ -149,21 +237,35 @@ fn a_failing_agent_exits_4_and_rolls_back_files_and_profile() {
 
     let mut bad = good.clone();
     bad.agent_mut("odin").args = vec!["--fail".into()];
-    bad.extra_files.push(("systemd/t-extra.service".into(), "[Service]\nExecStart=/bin/true\n".into()));
+    bad.extra_files.push((
+        "systemd/t-extra.service".into(),
+        "[Service]\nExecStart=/bin/true\n".into(),
+    ));
     let err = apply::apply(&sbx.ctx(), &bad.tree(), Some("odin"), &opts()).unwrap_err();
     assert_eq!(err.exit_code(), ExitCode::UnitsFailed);
-    let Error::UnitsFailed(failure) = &err else { panic!("{err}") };
+    let Error::UnitsFailed(failure) = &err else {
+        panic!("{err}")
+    };
     let text = err.to_string();
     eprintln!("{text}");
-    assert!(text.contains("agent odin") && text.contains("t-odin.service"), "{text}");
+    assert!(
+        text.contains("agent odin") && text.contains("t-odin.service"),
+        "{text}"
+    );
     assert_eq!(failure.failures[0].agent.as_deref(), Some("odin"));
     assert!(!failure.failures[0].log.is_empty(), "{text}");
     assert_eq!(
         failure.rollback,
-        RollbackOutcome::Restored { generation: 1, profile: "standard".into() }
+        RollbackOutcome::Restored {
+            generation: 1,
+            profile: "standard".into()
+        }
     );
     // The failed generation's files are gone, the previous ones are back.
-    assert_eq!(std::fs::read(sbx.unit_dir().join(good.unit("odin"))).unwrap(), installed);
+    assert_eq!(
+        std::fs::read(sbx.unit_dir().join(good.unit("odin"))).unwrap(),
+        installed
+    );
     assert!(!sbx.unit_dir().join("t-extra.service").exists());
     assert_eq!(sbx.active_state(&good.target("standard")), "active");
     assert_eq!(sbx.active_state(&good.unit("valkyrie")), "active");
@@ -179,9 +281,14 @@ fn a_failure_without_rollback_leaves_the_new_files() {
     let sbx = Sandbox::start();
     let mut bad = Stack::norse();
     bad.agent_mut("valkyrie").args = vec!["--fail".into()];
-    let o = ApplyOptions { no_rollback: true, ..opts() };
+    let o = ApplyOptions {
+        no_rollback: true,
+        ..opts()
+    };
     let err = apply::apply(&sbx.ctx(), &bad.tree(), None, &o).unwrap_err();
-    let Error::UnitsFailed(failure) = &err else { panic!("{err}") };
+    let Error::UnitsFailed(failure) = &err else {
+        panic!("{err}")
+    };
     assert_eq!(failure.rollback, RollbackOutcome::Disabled);
     assert!(sbx.unit_dir().join(bad.unit("valkyrie")).exists());
 }
@@ -192,7 +299,9 @@ fn a_first_apply_that_fails_removes_its_files() {
     let mut bad = Stack::norse();
     bad.agent_mut("valkyrie").args = vec!["--fail".into()];
     let err = apply::apply(&sbx.ctx(), &bad.tree(), None, &opts()).unwrap_err();
-    let Error::UnitsFailed(failure) = &err else { panic!("{err}") };
+    let Error::UnitsFailed(failure) = &err else {
+        panic!("{err}")
+    };
     assert_eq!(failure.rollback, RollbackOutcome::Removed, "{err}");
     assert_eq!(std::fs::read_dir(sbx.unit_dir()).unwrap().count(), 0);
     assert_eq!(sbx.active_state(&bad.unit("thor")), "inactive");
@@ -206,15 +315,31 @@ fn a_start_slower_than_the_deadline_fails_and_rolls_back() {
     apply_ok(&sbx, &good, "standard");
     let mut slow = good.clone();
     slow.agent_mut("odin").args = vec!["--ready-after".into(), "10".into()];
-    let o = ApplyOptions { timeout: Some(Duration::from_millis(800)), ..opts() };
+    let o = ApplyOptions {
+        timeout: Some(Duration::from_millis(800)),
+        ..opts()
+    };
     let started = Instant::now();
     let err = apply::apply(&sbx.ctx(), &slow.tree(), Some("odin"), &o).unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(6), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(err.exit_code(), ExitCode::UnitsFailed);
-    let Error::UnitsFailed(failure) = &err else { panic!("{err}") };
-    let odin = failure.failures.iter().find(|f| f.agent.as_deref() == Some("odin")).expect("odin named");
+    let Error::UnitsFailed(failure) = &err else {
+        panic!("{err}")
+    };
+    let odin = failure
+        .failures
+        .iter()
+        .find(|f| f.agent.as_deref() == Some("odin"))
+        .expect("odin named");
     assert_eq!(odin.result, "deadline");
-    assert!(matches!(failure.rollback, RollbackOutcome::Restored { .. }), "{err}");
+    assert!(
+        matches!(failure.rollback, RollbackOutcome::Restored { .. }),
+        "{err}"
+    );
     assert_eq!(sbx.active_state(&good.unit("valkyrie")), "active");
     assert_ne!(sbx.active_state(&good.unit("odin")), "active");
 }
@@ -233,13 +358,30 @@ fn concurrent_applies_never_interleave() {
             let r = apply::apply(&sbx.ctx(), &tree, Some("standard"), &opts());
             (t0, Instant::now(), r)
         });
-        std::thread::sleep(Duration::from_millis(150));
+        // Wait until the first apply holds the lock (a try-lock of our own fails).
+        let lock = sbx.state_dir().join("lock");
+        support::wait_for(
+            Duration::from_secs(5),
+            || {
+                let Ok(file) = std::fs::File::open(&lock) else {
+                    return false;
+                };
+                nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).is_err()
+            },
+            "the first apply to take the lock",
+        );
         // --no-wait: refused at once with a clear message, exit 3.
-        let no_wait = ApplyOptions { no_wait: true, ..opts() };
+        let no_wait = ApplyOptions {
+            no_wait: true,
+            ..opts()
+        };
         let err = apply::apply(&sbx.ctx(), &tree, Some("odin"), &no_wait).unwrap_err();
         assert!(matches!(err, Error::Locked { .. }), "{err}");
         assert_eq!(err.exit_code(), ExitCode::System);
-        assert!(err.to_string().contains("another strixc is applying"), "{err}");
+        assert!(
+            err.to_string().contains("another strixc is applying"),
+            "{err}"
+        );
         // Default: waits for the first to finish, then switches.
         let second = apply::apply(&sbx.ctx(), &tree, Some("odin"), &opts()).unwrap();
         let second_end = Instant::now();
@@ -257,15 +399,27 @@ fn concurrent_applies_never_interleave() {
 fn systemctl_start_of_a_target_reaches_the_same_state_as_apply() {
     let sbx = Sandbox::start();
     let stack = Stack::norse();
-    let units: Vec<String> = ["thor", "valkyrie", "odin"].iter().map(|a| stack.unit(a)).collect();
-    let snapshot = |sbx: &Sandbox| -> Vec<String> { units.iter().map(|u| sbx.active_state(u)).collect() };
+    let units: Vec<String> = ["thor", "valkyrie", "odin"]
+        .iter()
+        .map(|a| stack.unit(a))
+        .collect();
+    let snapshot =
+        |sbx: &Sandbox| -> Vec<String> { units.iter().map(|u| sbx.active_state(u)).collect() };
     apply_ok(&sbx, &stack, "odin");
     let by_apply = snapshot(&sbx);
     apply_ok(&sbx, &stack, "standard");
     let out = sbx.systemctl(&["start", &stack.target("odin")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // systemctl returns when the target's own job is done; stops may still be running.
-    support::wait_for(Duration::from_secs(10), || snapshot(&sbx) == by_apply, "systemctl's switch to settle");
+    support::wait_for(
+        Duration::from_secs(10),
+        || snapshot(&sbx) == by_apply,
+        "systemctl's switch to settle",
+    );
     assert_eq!(by_apply, ["active", "inactive", "active"]);
 }
 
@@ -276,7 +430,10 @@ fn dry_run_and_diff_show_the_plan_and_change_nothing() {
     apply_ok(&sbx, &stack, "standard");
     stack.agent_mut("thor").extra.push("Environment=X=1".into());
     let before = mtimes(sbx.dir.path().join("config").as_path());
-    let o = ApplyOptions { dry_run: true, ..opts() };
+    let o = ApplyOptions {
+        dry_run: true,
+        ..opts()
+    };
     let report = apply::apply(&sbx.ctx(), &stack.tree(), Some("odin"), &o).unwrap();
     assert_eq!(report.outcome, Outcome::DryRun);
     let text = report.render();
@@ -297,11 +454,18 @@ fn rollback_switches_to_the_previous_generation() {
     apply_ok(&sbx, &stack, "standard");
     apply_ok(&sbx, &stack, "odin");
     let report = apply::rollback(&sbx.ctx(), &opts()).unwrap();
-    assert_eq!((report.profile.as_str(), report.generation), ("standard", Some(1)));
+    assert_eq!(
+        (report.profile.as_str(), report.generation),
+        ("standard", Some(1))
+    );
     assert_eq!(sbx.active_state(&stack.unit("valkyrie")), "active");
     assert_eq!(sbx.active_state(&stack.unit("odin")), "inactive");
     let gens = apply::generations(&sbx.ctx()).unwrap();
-    let current: Vec<u64> = gens.iter().filter(|g| g.current).map(|g| g.number).collect();
+    let current: Vec<u64> = gens
+        .iter()
+        .filter(|g| g.current)
+        .map(|g| g.number)
+        .collect();
     assert_eq!(current, [1]);
     assert!(apply::render_generations(&gens).contains("*    1"));
     let err = apply::rollback(&sbx.ctx(), &opts()).unwrap_err();
@@ -319,6 +483,268 @@ fn quadlet_turns_an_installed_container_into_a_loaded_unit() {
             .into(),
     ));
     apply_ok(&sbx, &stack, "standard");
-    assert!(sbx.config_home().join("containers/systemd/t-box.container").exists());
+    assert!(
+        sbx.config_home()
+            .join("containers/systemd/t-box.container")
+            .exists()
+    );
     assert_eq!(sbx.details("t-box.service").status.load_state, "loaded");
+}
+
+// ---- Benchmark (scripts/bench-apply runs these with --ignored, in release mode) ----------
+//
+// Each strixc measurement is a whole process: this test binary re-runs itself with
+// `bench_child` selected, which loads the tree from disk and calls `apply` once, so the
+// numbers include process start, connecting to the bus, reading the generation and the lock
+// (and the test harness's own start-up, which makes them slightly pessimistic).
+
+fn bench_child_cmd(
+    sbx: &Sandbox,
+    tree_dir: &std::path::Path,
+    profile: &str,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "bench_child",
+        "--ignored",
+        "--test-threads=1",
+        "-q",
+    ])
+    .env("STRIXC_BENCH_SANDBOX", sbx.dir.path())
+    .env("STRIXC_BENCH_BUS", &sbx.bus)
+    .env("STRIXC_BENCH_TREE", tree_dir)
+    .env("STRIXC_BENCH_PROFILE", profile);
+    cmd
+}
+
+fn run_timed(cmd: &mut std::process::Command) -> Duration {
+    let t0 = Instant::now();
+    let out = cmd.output().unwrap();
+    let took = t0.elapsed();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {:?}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[test]
+#[ignore = "child process of bench_apply_vs_systemctl"]
+fn bench_child() {
+    let (Some(dir), Some(bus), Some(tree_dir), Some(profile)) = (
+        std::env::var_os("STRIXC_BENCH_SANDBOX"),
+        std::env::var("STRIXC_BENCH_BUS").ok(),
+        std::env::var_os("STRIXC_BENCH_TREE"),
+        std::env::var("STRIXC_BENCH_PROFILE").ok(),
+    ) else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let tree_dir = PathBuf::from(tree_dir);
+    let mut tree = strixc::tree::Tree::new();
+    for e in walkdir::WalkDir::new(&tree_dir)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        if e.file_type().is_file() {
+            let rel = e
+                .path()
+                .strip_prefix(&tree_dir)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
+            tree.insert(rel, std::fs::read(e.path()).unwrap());
+        }
+    }
+    let layout = apply::Layout::user(
+        std::path::Path::new("/"),
+        &dir.join("config"),
+        &dir.join("state"),
+    );
+    let ctx = apply::ApplyContext::with_layout(layout, strixc::systemd::Bus::Address(bus));
+    let o = ApplyOptions {
+        progress: ProgressMode::Quiet,
+        ..ApplyOptions::default()
+    };
+    apply::apply(&ctx, &tree, Some(&profile), &o).unwrap();
+}
+
+#[test]
+#[ignore = "benchmark: scripts/bench-apply"]
+fn bench_apply_vs_systemctl() {
+    const ROUNDS: usize = 7;
+    let sbx = Sandbox::start();
+    let mut stack = Stack::norse();
+    stack.no_start_limit = true;
+    let tree = stack.tree();
+    let tree_dir = sbx.dir.path().join("bench-tree");
+    for (path, bytes) in tree.iter() {
+        let dest = tree_dir.join(path);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::write(dest, bytes).unwrap();
+    }
+    // One connection, polled every 2 ms: the systemctl side's settle detection costs little.
+    let sd = sbx.systemd();
+    let settled = |_: &Sandbox, on: &str, off: &str| {
+        let (on, off) = (stack.unit(on), stack.unit(off));
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            let states = sd.units(&[&on, &off]).unwrap();
+            if states[0].active_state == "active" && states[1].active_state == "inactive" {
+                break;
+            }
+            assert!(Instant::now() < end, "switch did not settle: {states:?}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    run_timed(&mut bench_child_cmd(&sbx, &tree_dir, "standard"));
+    let (mut by_strixc, mut by_systemctl, mut noop) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        // strixc: standard → odin, whole process; it returns only when everything settled.
+        by_strixc.push(run_timed(&mut bench_child_cmd(&sbx, &tree_dir, "odin")));
+        settled(&sbx, "odin", "valkyrie");
+        noop.push(run_timed(&mut bench_child_cmd(&sbx, &tree_dir, "odin")));
+        run_timed(&mut bench_child_cmd(&sbx, &tree_dir, "standard"));
+        // systemctl: the same switch, plus waiting until the same state is reached.
+        let t0 = Instant::now();
+        let out = sbx.systemctl(&["start", &stack.target("odin")]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        settled(&sbx, "odin", "valkyrie");
+        by_systemctl.push(t0.elapsed());
+        run_timed(&mut bench_child_cmd(&sbx, &tree_dir, "standard"));
+    }
+    let (s, c, n) = (median(by_strixc), median(by_systemctl), median(noop));
+    println!("profile switch standard -> odin, median of {ROUNDS} alternating rounds:");
+    println!(
+        "  strixc apply (whole process):          {:>8.1} ms",
+        s.as_secs_f64() * 1e3
+    );
+    println!(
+        "  systemctl --user start + settle:       {:>8.1} ms",
+        c.as_secs_f64() * 1e3
+    );
+    println!(
+        "  overhead: {:+.1}% (ratio {:.3})",
+        (s.as_secs_f64() / c.as_secs_f64() - 1.0) * 100.0,
+        s.as_secs_f64() / c.as_secs_f64()
+    );
+    println!(
+        "no-op apply (whole process), median:     {:>8.1} ms",
+        n.as_secs_f64() * 1e3
+    );
+}
+
+#[test]
+fn apply_brings_back_an_agent_that_was_stopped_by_hand() {
+    let sbx = Sandbox::start();
+    let stack = Stack::norse();
+    apply_ok(&sbx, &stack, "standard");
+    let out = sbx.systemctl(&["stop", &stack.unit("valkyrie")]);
+    assert!(out.status.success());
+    assert_eq!(sbx.active_state(&stack.unit("valkyrie")), "inactive");
+    let report = apply_ok(&sbx, &stack, "standard");
+    assert_eq!(report.actions.start, [stack.unit("valkyrie")]);
+    assert_eq!(sbx.active_state(&stack.unit("valkyrie")), "active");
+}
+
+/// The real pipeline: `stack.kdl` → `strixc::build::build_tree` → apply, with a native
+/// `command` runtime running the test server.
+fn real_tree(ports: &[u16; 3]) -> strixc::tree::Tree {
+    let server = support::test_server();
+    let text = format!(
+        r#"
+stack "r" {{
+    description "apply tests on the real build"
+}}
+host {{
+    memory "64GiB"
+    gpu "gfx1151" memory="60GiB" unified=#true
+    reserve "6GiB"
+    podman "5.4"
+}}
+runtime "fake" {{
+    engine "llama.cpp"
+    command "{server}" "--port" "{{port}}" "--ready-after" "0.2"
+    health "/health" interval="10s" start-period="30s"
+}}
+model "m" {{
+    path "/srv/models/m.gguf"
+    quant "gguf"
+    weights "1GB"
+    layers 28
+    kv-heads 4
+    head-dim 128
+    max-context 4096
+}}
+agent "thor" {{
+    model "m"
+    port {}
+    context 4096
+}}
+agent "valkyrie" {{
+    model "m"
+    port {}
+    context 4096
+}}
+agent "odin" {{
+    model "m"
+    port {}
+    context 4096
+}}
+profile "standard" default=#true {{
+    agents "thor" "valkyrie"
+}}
+profile "odin" {{
+    agents "thor" "odin"
+}}
+"#,
+        ports[0], ports[1], ports[2]
+    );
+    let source = strixc::source::Source::new("stack.kdl", text);
+    match strixc::build::build_tree(&source) {
+        Ok((tree, _)) => tree,
+        Err(d) => panic!(
+            "{}",
+            strixc::diagnostic::render(&d, &source, strixc::diagnostic::RenderStyle::Plain)
+        ),
+    }
+}
+
+#[test]
+fn the_real_build_applies_switches_and_is_a_no_op_the_second_time() {
+    let sbx = Sandbox::start();
+    let ports = support::stack::ports(3);
+    let tree = real_tree(&[ports[0], ports[1], ports[2]]);
+    let ctx = sbx.ctx();
+    let report = apply::apply(&ctx, &tree, None, &opts()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.profile, "standard");
+    assert_eq!(sbx.active_state("r-thor.service"), "active");
+    assert_eq!(sbx.active_state("r-valkyrie.service"), "active");
+    let thor = sbx.details("r-thor.service");
+    let report = apply::apply(&ctx, &tree, Some("odin"), &opts()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.actions.stop, ["r-valkyrie.service"]);
+    let valkyrie = sbx.details("r-valkyrie.service");
+    let odin = sbx.details("r-odin.service");
+    assert_eq!(odin.status.active_state, "active");
+    assert!(valkyrie.inactive_enter_usec <= odin.exec_main_start_usec);
+    assert_eq!(
+        sbx.details("r-thor.service").active_enter_usec,
+        thor.active_enter_usec
+    );
+    let again = apply::apply(&ctx, &tree, Some("odin"), &opts()).unwrap();
+    assert_eq!(again.outcome, Outcome::Unchanged);
 }

@@ -83,11 +83,23 @@ pub fn diff(ctx: &ApplyContext, tree: &Tree, profile: Option<&str>) -> Result<Di
         DbusSystemd::connect(&ctx.bus).and_then(|sd| {
             let units = units::relevant_units(&manifest, old_manifest.as_ref());
             let names: Vec<&str> = units.iter().map(String::as_str).collect();
-            let states = sd.units(&names)?.into_iter().map(|s| (s.name.clone(), s)).collect();
-            Ok(units::plan(&manifest, profile, old_manifest.as_ref(), &plan.changed_paths(), &states))
+            let states = sd
+                .units(&names)?
+                .into_iter()
+                .map(|s| (s.name.clone(), s))
+                .collect();
+            Ok(units::plan(
+                &manifest,
+                profile,
+                old_manifest.as_ref(),
+                &plan.changed_paths(),
+                &states,
+            ))
         })
     } else {
-        Err(Error::Usage("--root: no running system to compare units with".into()))
+        Err(Error::Usage(
+            "--root: no running system to compare units with".into(),
+        ))
     };
     let mut diff = from_plan(&plan, None);
     match actions {
@@ -114,6 +126,9 @@ impl Diff {
             }
             for u in &a.restart {
                 out.push_str(&format!("restart  {u}\n"));
+            }
+            for u in &a.host_restart {
+                out.push_str(&format!("restart  {u} (host)\n"));
             }
             for u in &a.start {
                 out.push_str(&format!("start    {u}\n"));

@@ -43,7 +43,8 @@ impl Generation {
         let root = self.tree_dir();
         let mut tree = Tree::new();
         for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
-            let entry = entry.map_err(|e| Error::Generation(format!("cannot read {}: {e}", root.display())))?;
+            let entry = entry
+                .map_err(|e| Error::Generation(format!("cannot read {}: {e}", root.display())))?;
             if !entry.file_type().is_file() {
                 continue;
             }
@@ -88,7 +89,11 @@ pub fn list(state: &Path) -> Result<Vec<Generation>, Error> {
     };
     let mut all: Vec<Generation> = entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.parse::<u64>().is_ok()))
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.parse::<u64>().is_ok())
+        })
         .filter_map(|e| read_generation(e.path()))
         .collect();
     all.sort_by_key(|g| g.number);

@@ -102,7 +102,9 @@ pub fn host_units(tree: &Tree) -> BTreeSet<String> {
         .collect();
     let mut host: BTreeSet<String> = swaps.iter().map(|(p, _)| p.to_string()).collect();
     for (path, _) in tree.iter() {
-        let Some(name) = path.strip_prefix("systemd/") else { continue };
+        let Some(name) = path.strip_prefix("systemd/") else {
+            continue;
+        };
         if swaps
             .iter()
             .any(|(_, body)| String::from_utf8_lossy(body).contains(name))
@@ -152,9 +154,16 @@ mod tests {
 
     #[test]
     fn user_mode_installs_units_and_skips_host_tuning() {
-        let layout = Layout::user(Path::new("/r"), Path::new("/h/.config"), Path::new("/h/.st"));
+        let layout = Layout::user(
+            Path::new("/r"),
+            Path::new("/h/.config"),
+            Path::new("/h/.st"),
+        );
         let mut tree = Tree::new();
-        tree.insert("systemd/swap.img.swap", "[Swap]\nRequires=s-mkswap.service\n");
+        tree.insert(
+            "systemd/swap.img.swap",
+            "[Swap]\nRequires=s-mkswap.service\n",
+        );
         tree.insert("systemd/s-mkswap.service", "x");
         let host = host_units(&tree);
         assert_eq!(
@@ -165,9 +174,18 @@ mod tests {
             place(&layout, &host, "systemd/s-p.target"),
             Placement::Install("/r/h/.config/systemd/user/s-p.target".into())
         );
-        assert!(matches!(place(&layout, &host, "systemd/s-mkswap.service"), Placement::NeedsRoot(_)));
-        assert!(matches!(place(&layout, &host, "sysctl.d/90-s.conf"), Placement::NeedsRoot(_)));
-        assert_eq!(place(&layout, &host, "opencode/opencode.json"), Placement::Kept);
+        assert!(matches!(
+            place(&layout, &host, "systemd/s-mkswap.service"),
+            Placement::NeedsRoot(_)
+        ));
+        assert!(matches!(
+            place(&layout, &host, "sysctl.d/90-s.conf"),
+            Placement::NeedsRoot(_)
+        ));
+        assert_eq!(
+            place(&layout, &host, "opencode/opencode.json"),
+            Placement::Kept
+        );
         assert_eq!(layout.state_dir, Path::new("/r/h/.st/strixc"));
     }
 

@@ -48,7 +48,10 @@ pub fn acquire(state: &Path, no_wait: bool, quiet: bool) -> Result<ApplyLock, Er
                 return Err(Error::Locked { path, holder });
             }
             if !quiet {
-                eprintln!("waiting for another strixc to finish (lock {}{holder})", path.display());
+                eprintln!(
+                    "waiting for another strixc to finish (lock {}{holder})",
+                    path.display()
+                );
             }
             Flock::lock(file, FlockArg::LockExclusive)
                 .map_err(|(_, errno)| io("cannot lock")(errno.into()))?

@@ -3,7 +3,19 @@
 //!
 //! Entry points for the CLI: [`apply`], [`rollback`], [`generations`], [`status`],
 //! [`diff`]. Each takes an [`ApplyContext`] (mode, `--root`, bus) built once from the
-//! command line with [`ApplyContext::new`].
+//! command line with [`ApplyContext::new`]. How the flags map:
+//!
+//! - `--user` / `--system` → `ApplyContext::new(Mode::User | Mode::System, root)`;
+//!   `--root DIR` → `root = Some(DIR)`: install and record a generation, no D-Bus.
+//! - `apply [--profile P] [--dry-run] [--no-rollback]` → `apply(&ctx, &tree, P, &opts)` with
+//!   `tree` from `build::build_tree`; print `report.render()` to stdout. Optional extras:
+//!   `--timeout DURATION` (`parse_timespan`) → `opts.timeout`, `--no-wait` → `opts.no_wait`.
+//! - `diff [--profile P]` → `diff(&ctx, &tree, P)?.render()`.
+//! - `status [--json]` → `status(&ctx)?`, then `.to_json()` or `.render()`.
+//! - `rollback` → `rollback(&ctx, &opts)`; `generations` → `render_generations(&generations(&ctx)?)`.
+//! - Errors: print `error` (its `Display` is the whole report: failing agent, unit, job result,
+//!   log lines, what was rolled back) and exit with `error.exit_code()` (3 or 4; 2 for an
+//!   unknown profile).
 
 mod diff;
 mod generations;
@@ -123,13 +135,16 @@ pub fn apply(
 /// when there is no earlier generation.
 pub fn rollback(ctx: &ApplyContext, opts: &ApplyOptions) -> Result<ApplyReport, Error> {
     let state = &ctx.layout.state_dir;
-    let current = generations::current_number(state)
-        .ok_or_else(|| Error::Generation("nothing applied yet: no generation to roll back".into()))?;
+    let current = generations::current_number(state).ok_or_else(|| {
+        Error::Generation("nothing applied yet: no generation to roll back".into())
+    })?;
     let previous = generations::list(state)?
         .into_iter()
         .rfind(|g| g.number < current)
         .ok_or_else(|| {
-            Error::Generation(format!("generation {current} is the oldest: nothing to roll back to"))
+            Error::Generation(format!(
+                "generation {current} is the oldest: nothing to roll back to"
+            ))
         })?;
     let tree = previous.load_tree()?;
     let manifest = manifest_of(&tree)?;
@@ -210,7 +225,10 @@ impl ApplyReport {
                 return out;
             }
             Outcome::DryRun => {
-                out.push_str(&format!("dry run: switching to profile {} would\n", self.profile));
+                out.push_str(&format!(
+                    "dry run: switching to profile {} would\n",
+                    self.profile
+                ));
                 if let Some(plan) = &self.plan {
                     out.push_str(&plan.render());
                 }
@@ -235,7 +253,12 @@ impl ApplyReport {
             out.push_str(&format!("  removed  {}\n", p.display()));
         }
         let a = &self.actions;
-        for (verb, units) in [("stopped", &a.stop), ("restarted", &a.restart), ("started", &a.start)] {
+        for (verb, units) in [
+            ("stopped", &a.stop),
+            ("restarted", &a.restart),
+            ("restarted", &a.host_restart),
+            ("started", &a.start),
+        ] {
             for u in units {
                 out.push_str(&format!("  {verb:<9}{u}\n"));
             }
@@ -256,9 +279,16 @@ pub fn render_skipped(skipped: &[Skipped]) -> String {
         match &s.dest {
             Some(dest) => {
                 out.push_str(&format!("  {} -> {}\n", s.tree_path, dest.display()));
-                commands.push(format!("install -D -m 0644 generated/{} {}", s.tree_path, dest.display()));
+                commands.push(format!(
+                    "install -D -m 0644 generated/{} {}",
+                    s.tree_path,
+                    dest.display()
+                ));
             }
-            None => out.push_str(&format!("  {} (add these kernel arguments to the boot loader)\n", s.tree_path)),
+            None => out.push_str(&format!(
+                "  {} (add these kernel arguments to the boot loader)\n",
+                s.tree_path
+            )),
         }
     }
     if !commands.is_empty() {

@@ -76,7 +76,9 @@ impl Progress {
     pub fn update(&mut self, states: &[UnitStatus]) {
         let elapsed = self.started.elapsed().as_secs_f32();
         for (i, (agent, unit)) in self.agents.iter().enumerate() {
-            let Some(state) = states.iter().find(|s| &s.name == unit) else { continue };
+            let Some(state) = states.iter().find(|s| &s.name == unit) else {
+                continue;
+            };
             let text = describe(state);
             match &self.view {
                 View::Live(_, bars) => bars[i].set_message(format!("{text}  {elapsed:.1}s")),

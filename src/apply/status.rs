@@ -64,7 +64,11 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
         .ok_or_else(|| Error::Generation("nothing applied yet: no current generation".into()))?;
     let manifest = manifest_of(&current.load_tree()?)?;
     let sd = DbusSystemd::connect(&ctx.bus)?;
-    let targets: Vec<&str> = manifest.profiles.iter().map(|p| p.target.as_str()).collect();
+    let targets: Vec<&str> = manifest
+        .profiles
+        .iter()
+        .map(|p| p.target.as_str())
+        .collect();
     let active_profiles = sd
         .units(&targets)?
         .iter()
@@ -80,14 +84,27 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
             .iter()
             .map(|a| {
                 scope.spawn(move || {
-                    a.health_url.as_ref().map(|url| match probe(url, HEALTH_TIMEOUT) {
-                        Ok(code) => Health { url: url.clone(), status: Some(code), error: None },
-                        Err(e) => Health { url: url.clone(), status: None, error: Some(e) },
-                    })
+                    a.health_url
+                        .as_ref()
+                        .map(|url| match probe(url, HEALTH_TIMEOUT) {
+                            Ok(code) => Health {
+                                url: url.clone(),
+                                status: Some(code),
+                                error: None,
+                            },
+                            Err(e) => Health {
+                                url: url.clone(),
+                                status: None,
+                                error: Some(e),
+                            },
+                        })
                 })
             })
             .collect();
-        probes.into_iter().map(|p| p.join().ok().flatten()).collect()
+        probes
+            .into_iter()
+            .map(|p| p.join().ok().flatten())
+            .collect()
     });
     let mut agents = Vec::new();
     for (agent, health) in manifest.agents.iter().zip(health) {
@@ -116,7 +133,9 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
 }
 
 fn gpu_memory(drm: &Path) -> Vec<GpuMemory> {
-    let Ok(entries) = std::fs::read_dir(drm) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(drm) else {
+        return Vec::new();
+    };
     let read = |p: &Path| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok();
     let mut cards: Vec<GpuMemory> = entries
         .filter_map(Result::ok)
@@ -163,11 +182,15 @@ impl Status {
                 format!(" since {}", format_time(a.since_usec / 1_000_000))
             };
             let health = match &a.health {
-                Some(Health { status: Some(code), .. }) => format!("health {code}"),
+                Some(Health {
+                    status: Some(code), ..
+                }) => format!("health {code}"),
                 Some(Health { error: Some(e), .. }) => format!("health: {e}"),
                 _ => "no health check".into(),
             };
-            let memory = a.memory_bytes.map_or_else(String::new, |m| format!(", {}", bytes(m)));
+            let memory = a
+                .memory_bytes
+                .map_or_else(String::new, |m| format!(", {}", bytes(m)));
             out.push_str(&format!(
                 "{} {:<12} {:<28} {} ({}){since}, {health}{memory}\n",
                 if a.in_profile { "*" } else { " " },
@@ -178,8 +201,14 @@ impl Status {
             ));
         }
         for g in &self.gpu {
-            let total = g.gtt_total_bytes.map_or_else(String::new, |t| format!(" of {}", bytes(t)));
-            out.push_str(&format!("GPU {}: GTT {} used{total}\n", g.card, bytes(g.gtt_used_bytes)));
+            let total = g
+                .gtt_total_bytes
+                .map_or_else(String::new, |t| format!(" of {}", bytes(t)));
+            out.push_str(&format!(
+                "GPU {}: GTT {} used{total}\n",
+                g.card,
+                bytes(g.gtt_used_bytes)
+            ));
         }
         out
     }

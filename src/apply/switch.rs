@@ -52,7 +52,10 @@ pub struct UnitFailure {
 pub enum RollbackOutcome {
     /// `--no-rollback`: the failed generation stays installed.
     Disabled,
-    Restored { generation: u64, profile: String },
+    Restored {
+        generation: u64,
+        profile: String,
+    },
     /// No earlier generation: the failed one's files were removed and its units stopped.
     Removed,
     Failed(String),
@@ -74,7 +77,11 @@ impl fmt::Display for ActivationFailure {
                 .agent
                 .as_ref()
                 .map_or_else(String::new, |a| format!("agent {a} "));
-            writeln!(f, "  {who}({}): {} job {}", failure.unit, failure.job, failure.result)?;
+            writeln!(
+                f,
+                "  {who}({}): {} job {}",
+                failure.unit, failure.job, failure.result
+            )?;
             if !failure.log.is_empty() {
                 writeln!(f, "    last log lines:")?;
                 for line in &failure.log {
@@ -83,12 +90,24 @@ impl fmt::Display for ActivationFailure {
             }
         }
         match &self.rollback {
-            RollbackOutcome::Disabled => write!(f, "not rolled back (--no-rollback): the failed generation stays installed"),
-            RollbackOutcome::Restored { generation, profile } => {
-                write!(f, "rolled back to generation {generation} (profile {profile})")
+            RollbackOutcome::Disabled => write!(
+                f,
+                "not rolled back (--no-rollback): the failed generation stays installed"
+            ),
+            RollbackOutcome::Restored {
+                generation,
+                profile,
+            } => {
+                write!(
+                    f,
+                    "rolled back to generation {generation} (profile {profile})"
+                )
             }
             RollbackOutcome::Removed => {
-                write!(f, "rolled back: no earlier generation, so its files were removed and its units stopped")
+                write!(
+                    f,
+                    "rolled back: no earlier generation, so its files were removed and its units stopped"
+                )
             }
             RollbackOutcome::Failed(why) => write!(f, "ROLLBACK FAILED too: {why}"),
         }
@@ -98,7 +117,11 @@ impl fmt::Display for ActivationFailure {
 fn resolve_profile(manifest: &Manifest, name: &str) -> Result<ManifestProfile, Error> {
     manifest.profile(name).cloned().ok_or_else(|| {
         let known: Vec<&str> = manifest.profiles.iter().map(|p| p.name.as_str()).collect();
-        Error::Usage(format!("no profile {name:?} in stack {} (profiles: {})", manifest.stack, known.join(", ")))
+        Error::Usage(format!(
+            "no profile {name:?} in stack {} (profiles: {})",
+            manifest.stack,
+            known.join(", ")
+        ))
     })
 }
 
@@ -182,7 +205,16 @@ pub fn run(
         let deadline = opts
             .timeout
             .unwrap_or_else(|| units::default_deadline(tree, manifest, &profile));
-        let failures = activate(sd, layout.mode, manifest, &profile, &install, &actions, deadline, opts);
+        let failures = activate(
+            sd,
+            layout.mode,
+            manifest,
+            &profile,
+            &install,
+            &actions,
+            deadline,
+            opts,
+        );
         if !failures.is_empty() {
             let rollback = if opts.no_rollback {
                 RollbackOutcome::Disabled
@@ -233,7 +265,13 @@ fn activate(
     deadline: Duration,
     opts: &ApplyOptions,
 ) -> Vec<UnitFailure> {
-    let agent_of = |unit: &str| manifest.agents.iter().find(|a| a.unit == unit).map(|a| a.name.clone());
+    let agent_of = |unit: &str| {
+        manifest
+            .agents
+            .iter()
+            .find(|a| a.unit == unit)
+            .map(|a| a.name.clone())
+    };
     let failure = |unit: &str, job: &str, result: String| UnitFailure {
         agent: agent_of(unit),
         unit: unit.to_string(),
@@ -263,6 +301,7 @@ fn activate(
         .iter()
         .map(|u| (u, "stop"))
         .chain(actions.restart.iter().map(|u| (u, "restart")))
+        .chain(actions.host_restart.iter().map(|u| (u, "try-restart")))
         .chain(actions.start_target.then_some((&actions.target, "start")));
     for (unit, kind) in enqueues {
         match sd.enqueue(unit, kind, JobMode::Replace) {
@@ -287,7 +326,11 @@ fn activate(
     }
     progress.finish();
     for outcome in outcomes.iter().filter(|o| !o.is_done()) {
-        failures.push(failure(&outcome.job.unit, &outcome.job.kind, outcome.result.clone()));
+        failures.push(failure(
+            &outcome.job.unit,
+            &outcome.job.kind,
+            outcome.result.clone(),
+        ));
     }
     if failures.is_empty() {
         // Every job done; now every agent of the profile (and the target) must be active.
@@ -301,7 +344,11 @@ fn activate(
         match sd.units(&expected) {
             Ok(states) => {
                 for s in states.iter().filter(|s| !s.is_active()) {
-                    failures.push(failure(&s.name, "verify", format!("{} ({})", s.active_state, s.sub_state)));
+                    failures.push(failure(
+                        &s.name,
+                        "verify",
+                        format!("{} ({})", s.active_state, s.sub_state),
+                    ));
                 }
             }
             Err(e) => failures.push(failure(&profile.target, "verify", e.to_string())),
@@ -341,7 +388,16 @@ fn last_logs(sd: &dyn Systemd, mode: Mode, unit: &str) -> Vec<String> {
     if mode == Mode::User {
         journal.arg("--user");
     }
-    journal.args(["-u", unit, "-n", "20", "--no-pager", "-q", "-o", "short-iso"]);
+    journal.args([
+        "-u",
+        unit,
+        "-n",
+        "20",
+        "--no-pager",
+        "-q",
+        "-o",
+        "short-iso",
+    ]);
     if let Ok(out) = journal.stderr(std::process::Stdio::null()).output() {
         if out.status.success() {
             lines.extend(
@@ -385,7 +441,9 @@ fn restore(
             .and_then(|()| sd.reload());
         return match (result, stopped.iter().find(|o| !o.is_done())) {
             (Err(e), _) => RollbackOutcome::Failed(e.to_string()),
-            (Ok(()), Some(o)) => RollbackOutcome::Failed(format!("stop of {} {}", o.job.unit, o.result)),
+            (Ok(()), Some(o)) => {
+                RollbackOutcome::Failed(format!("stop of {} {}", o.job.unit, o.result))
+            }
             (Ok(()), None) => RollbackOutcome::Removed,
         };
     };
@@ -396,7 +454,13 @@ fn restore(
         install::execute(&plan)?;
         let states = unit_states(sd, &units::relevant_units(&manifest, Some(failed_manifest)))?;
         let changed = plan.changed_paths();
-        let actions = units::plan(&manifest, &profile, Some(failed_manifest), &changed, &states);
+        let actions = units::plan(
+            &manifest,
+            &profile,
+            Some(failed_manifest),
+            &changed,
+            &states,
+        );
         let deadline = opts
             .timeout
             .unwrap_or_else(|| units::default_deadline(tree, &manifest, &profile));
@@ -404,7 +468,16 @@ fn restore(
             progress: super::ProgressMode::Quiet,
             ..opts.clone()
         };
-        Ok(activate(sd, layout.mode, &manifest, &profile, &plan, &actions, deadline, &quiet))
+        Ok(activate(
+            sd,
+            layout.mode,
+            &manifest,
+            &profile,
+            &plan,
+            &actions,
+            deadline,
+            &quiet,
+        ))
     };
     match attempt() {
         Ok(failures) if failures.is_empty() => RollbackOutcome::Restored {

@@ -21,6 +21,9 @@ pub struct UnitActions {
     pub stop: Vec<String>,
     #[serde(skip)]
     pub stop_explicit: Vec<String>,
+    /// Host services that read files strixc changed (system mode): `systemd-sysctl`
+    /// re-applies sysctl.d, earlyoom rereads its settings. Only those the manager has.
+    pub host_restart: Vec<String>,
 }
 
 impl UnitActions {
@@ -30,8 +33,15 @@ impl UnitActions {
             && self.restart.is_empty()
             && self.stop.is_empty()
             && self.stop_explicit.is_empty()
+            && self.host_restart.is_empty()
     }
 }
+
+/// Tree path prefix → the host service to restart when such a file changes.
+const HOST_SERVICES: [(&str, &str); 2] = [
+    ("sysctl.d/", "systemd-sysctl.service"),
+    ("earlyoom/", "earlyoom.service"),
+];
 
 /// Every unit whose state planning needs: the new and old manifests' agents and targets.
 pub fn relevant_units(new: &Manifest, old: Option<&Manifest>) -> Vec<String> {
@@ -40,6 +50,7 @@ pub fn relevant_units(new: &Manifest, old: Option<&Manifest>) -> Vec<String> {
         units.extend(m.agents.iter().map(|a| a.unit.clone()));
         units.extend(m.profiles.iter().map(|p| p.target.clone()));
     }
+    units.extend(HOST_SERVICES.iter().map(|(_, unit)| unit.to_string()));
     units.into_iter().collect()
 }
 
@@ -53,9 +64,12 @@ pub fn plan(
     states: &HashMap<String, UnitStatus>,
 ) -> UnitActions {
     let active = |unit: &str| {
-        states
-            .get(unit)
-            .is_some_and(|s| matches!(s.active_state.as_str(), "active" | "activating" | "reloading"))
+        states.get(unit).is_some_and(|s| {
+            matches!(
+                s.active_state.as_str(),
+                "active" | "activating" | "reloading"
+            )
+        })
     };
     let mut actions = UnitActions {
         target: profile.target.clone(),
@@ -92,7 +106,15 @@ pub fn plan(
             }
         }
     }
-    let target_active = states.get(&profile.target).is_some_and(UnitStatus::is_active);
+    for (prefix, unit) in HOST_SERVICES {
+        let loaded = states.get(unit).is_some_and(|s| s.load_state == "loaded");
+        if loaded && changed.iter().any(|p| p.starts_with(prefix)) {
+            actions.host_restart.push(unit.to_string());
+        }
+    }
+    let target_active = states
+        .get(&profile.target)
+        .is_some_and(UnitStatus::is_active);
     actions.start_target = !target_active
         || !actions.start.is_empty()
         || !actions.stop.is_empty()
@@ -109,7 +131,11 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 /// (ordering edges), so the sum of their `TimeoutStartSec=` plus a margin.
 pub fn default_deadline(tree: &Tree, manifest: &Manifest, profile: &ManifestProfile) -> Duration {
     let mut total = DEADLINE_MARGIN;
-    for agent in manifest.agents.iter().filter(|a| profile.agents.contains(&a.name)) {
+    for agent in manifest
+        .agents
+        .iter()
+        .filter(|a| profile.agents.contains(&a.name))
+    {
         let timeout = agent
             .files
             .iter()
@@ -126,7 +152,8 @@ fn start_timeout(unit: &[u8]) -> Option<Duration> {
     let text = String::from_utf8_lossy(unit);
     text.lines().rev().find_map(|line| {
         let (key, value) = line.split_once('=')?;
-        matches!(key.trim(), "TimeoutStartSec" | "TimeoutSec").then(|| parse_timespan(value.trim()))?
+        matches!(key.trim(), "TimeoutStartSec" | "TimeoutSec")
+            .then(|| parse_timespan(value.trim()))?
     })
 }
 
@@ -146,7 +173,9 @@ pub fn parse_timespan(text: &str) -> Option<Duration> {
             .unwrap_or(rest.len());
         let number: f64 = rest[..num_end].parse().ok()?;
         rest = rest[num_end..].trim_start();
-        let unit_end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
         let factor = match &rest[..unit_end] {
             "" | "s" | "sec" | "second" | "seconds" => 1.0,
             "ms" | "msec" => 0.001,
@@ -185,7 +214,10 @@ mod tests {
             source: "stack.kdl".into(),
             stack: "t".into(),
             default_profile: "standard".into(),
-            profiles: vec![profile("standard", &["thor", "valkyrie"]), profile("odin", &["thor", "odin"])],
+            profiles: vec![
+                profile("standard", &["thor", "valkyrie"]),
+                profile("odin", &["thor", "odin"]),
+            ],
             agents: vec![agent("thor"), agent("valkyrie"), agent("odin")],
             files: Default::default(),
         }
@@ -195,11 +227,14 @@ mod tests {
         units
             .iter()
             .map(|u| {
-                (u.to_string(), UnitStatus {
-                    name: u.to_string(),
-                    active_state: "active".into(),
-                    ..Default::default()
-                })
+                (
+                    u.to_string(),
+                    UnitStatus {
+                        name: u.to_string(),
+                        active_state: "active".into(),
+                        ..Default::default()
+                    },
+                )
             })
             .collect()
     }
@@ -208,7 +243,13 @@ mod tests {
     fn switch_stops_the_other_profile_and_keeps_shared_agents() {
         let m = manifest();
         let states = active(&["t-standard.target", "t-thor.service", "t-valkyrie.service"]);
-        let a = plan(&m, m.profile("odin").unwrap(), Some(&m), &BTreeSet::new(), &states);
+        let a = plan(
+            &m,
+            m.profile("odin").unwrap(),
+            Some(&m),
+            &BTreeSet::new(),
+            &states,
+        );
         assert!(a.start_target);
         assert_eq!(a.start, ["t-odin.service"]);
         assert_eq!(a.stop, ["t-valkyrie.service"]);
@@ -219,11 +260,53 @@ mod tests {
     fn nothing_to_do_when_active_and_unchanged() {
         let m = manifest();
         let states = active(&["t-standard.target", "t-thor.service", "t-valkyrie.service"]);
-        let a = plan(&m, m.profile("standard").unwrap(), Some(&m), &BTreeSet::new(), &states);
+        let a = plan(
+            &m,
+            m.profile("standard").unwrap(),
+            Some(&m),
+            &BTreeSet::new(),
+            &states,
+        );
         assert!(a.is_noop(), "{a:?}");
         let changed = BTreeSet::from(["systemd/t-thor.service"]);
-        let a = plan(&m, m.profile("standard").unwrap(), Some(&m), &changed, &states);
+        let a = plan(
+            &m,
+            m.profile("standard").unwrap(),
+            Some(&m),
+            &changed,
+            &states,
+        );
         assert_eq!(a.restart, ["t-thor.service"]);
+    }
+
+    #[test]
+    fn changed_sysctl_restarts_systemd_sysctl_only_when_the_manager_has_it() {
+        let m = manifest();
+        let mut states = active(&["t-standard.target", "t-thor.service", "t-valkyrie.service"]);
+        let changed = BTreeSet::from(["sysctl.d/90-t.conf"]);
+        let a = plan(
+            &m,
+            m.profile("standard").unwrap(),
+            Some(&m),
+            &changed,
+            &states,
+        );
+        assert!(a.host_restart.is_empty());
+        states.insert(
+            "systemd-sysctl.service".into(),
+            UnitStatus {
+                load_state: "loaded".into(),
+                ..Default::default()
+            },
+        );
+        let a = plan(
+            &m,
+            m.profile("standard").unwrap(),
+            Some(&m),
+            &changed,
+            &states,
+        );
+        assert_eq!(a.host_restart, ["systemd-sysctl.service"]);
     }
 
     #[test]
@@ -233,6 +316,9 @@ mod tests {
         assert_eq!(parse_timespan("1h 30s"), Some(Duration::from_secs(3630)));
         assert_eq!(parse_timespan("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_timespan("soon"), None);
-        assert_eq!(start_timeout(b"[Service]\nTimeoutStartSec=20m\n"), Some(Duration::from_secs(1200)));
+        assert_eq!(
+            start_timeout(b"[Service]\nTimeoutStartSec=20m\n"),
+            Some(Duration::from_secs(1200))
+        );
     }
 }

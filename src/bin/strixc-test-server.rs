@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 fn usage(problem: &str) -> ! {
     eprintln!("strixc-test-server: {problem}");
-    eprintln!("usage: strixc-test-server --port P [--ready-after SECS] [--fail-after SECS] [--fail]");
+    eprintln!(
+        "usage: strixc-test-server --port P [--ready-after SECS] [--fail-after SECS] [--fail]"
+    );
     std::process::exit(64);
 }
 
@@ -79,12 +81,16 @@ fn answer(mut stream: TcpStream, ready: bool) {
     let (status, body) = match path {
         "/health" if ready => ("200 OK", "{\"status\":\"ok\"}"),
         "/health" => ("503 Service Unavailable", "{\"status\":\"loading\"}"),
-        "/v1/models" => ("200 OK", "{\"object\":\"list\",\"data\":[{\"id\":\"test-model\",\"object\":\"model\"}]}"),
+        "/v1/models" => (
+            "200 OK",
+            "{\"object\":\"list\",\"data\":[{\"id\":\"test-model\",\"object\":\"model\"}]}",
+        ),
         _ => ("404 Not Found", "{}"),
     };
-    let _ = write!(
-        stream,
+    // One write: a client may read the status line from the first segment.
+    let response = format!(
         "HTTP/1.0 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
+    let _ = stream.write_all(response.as_bytes());
 }

@@ -59,6 +59,7 @@ fn agent_rules(plan: &Plan, agent: &AgentPlan, d: &mut Diagnostics) {
         if gpu.too_small() {
             d.emit(
                 Kind::UtilizationTooSmall {
+                    agent: agent.name().to_owned(),
                     pinned: gpu.utilization.to_string(),
                     needed: gpu.needed.to_string(),
                     context: gpu.kv_tokens_wanted,
@@ -70,8 +71,11 @@ fn agent_rules(plan: &Plan, agent: &AgentPlan, d: &mut Diagnostics) {
     if gpu.utilization > plan.host.max_utilization {
         d.emit(
             Kind::UtilizationAboveCap {
+                agent: agent.name().to_owned(),
                 utilization: gpu.utilization.to_string(),
                 cap: plan.host.max_utilization.to_string(),
+                pinned: pinned.is_some(),
+                largest_context: largest_common_context(&plan.host, &[agent.load]),
             },
             span,
         );

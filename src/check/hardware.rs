@@ -9,7 +9,10 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     for agent in &stack.agents {
         let Some(runtime) = stack.runtime_of(agent) else { continue };
         let engine = runtime.engine.value;
-        if engine == Engine::Vllm && stack.host.gpu.is_none() {
+        // A stack without a `host` node is already reported as such; "the host declares
+        // no GPU" on every agent would only repeat it (a missing host has an empty span).
+        let host_declared = !stack.host.span.is_empty();
+        if engine == Engine::Vllm && stack.host.gpu.is_none() && host_declared {
             d.emit(
                 Kind::GpuRequired {
                     agent: agent.name.value.clone(),
@@ -91,6 +94,7 @@ fn quantization(stack: &Stack, model: &Model, d: &mut Diagnostics) {
         Quant::Fp8 if amd && !has_fp8_matmul => d.emit(
             Kind::Fp8Weights {
                 model: model.name.value.clone(),
+                gpu: gpu.arch.value.clone(),
             },
             quant.span,
         ),

@@ -55,7 +55,12 @@ fn cycles<'a>(
     d: &mut Diagnostics,
 ) {
     let nodes: Vec<(&Name, Vec<&Name>)> = nodes.collect();
-    let index = |name: &str| nodes.iter().position(|(n, _)| n.as_str() == name);
+    let positions: std::collections::HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.as_str(), i))
+        .collect();
+    let index = |name: &str| positions.get(name).copied();
     // 0 = unvisited, 1 = on the current path, 2 = done.
     let mut state = vec![0u8; nodes.len()];
     for start in 0..nodes.len() {

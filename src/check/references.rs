@@ -1,6 +1,6 @@
 //! Names defined twice and references to names that don't exist, with "did you mean".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Thing};
 use crate::model::{Name, Stack};
@@ -12,10 +12,10 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     duplicates(Thing::Agent, stack.agents.iter().map(|a| &a.name), d);
     duplicates(Thing::Profile, stack.profiles.iter().map(|p| &p.name), d);
 
-    let models: Vec<&str> = stack.models.iter().map(|m| m.name.as_str()).collect();
-    let runtimes: Vec<&str> = stack.runtimes.iter().map(|r| r.name.as_str()).collect();
-    let agents: Vec<&str> = stack.agents.iter().map(|a| a.name.as_str()).collect();
-    let profiles: Vec<&str> = stack.profiles.iter().map(|p| p.name.as_str()).collect();
+    let models = Names::new(stack.models.iter().map(|m| m.name.as_str()));
+    let runtimes = Names::new(stack.runtimes.iter().map(|r| r.name.as_str()));
+    let agents = Names::new(stack.agents.iter().map(|a| a.name.as_str()));
+    let profiles = Names::new(stack.profiles.iter().map(|p| p.name.as_str()));
 
     for agent in &stack.agents {
         if let Some(model) = &agent.model {
@@ -66,15 +66,31 @@ fn duplicates<'a>(thing: Thing, names: impl Iterator<Item = &'a Name>, d: &mut D
     }
 }
 
-fn reference(thing: Thing, name: &Name, known: &[&str], d: &mut Diagnostics) {
-    if known.contains(&name.as_str()) {
+/// Defined names: a set to look references up in, the declaration order for suggestions.
+struct Names<'a> {
+    set: HashSet<&'a str>,
+    ordered: Vec<&'a str>,
+}
+
+impl<'a> Names<'a> {
+    fn new(names: impl Iterator<Item = &'a str>) -> Self {
+        let ordered: Vec<&str> = names.collect();
+        Names {
+            set: ordered.iter().copied().collect(),
+            ordered,
+        }
+    }
+}
+
+fn reference(thing: Thing, name: &Name, known: &Names, d: &mut Diagnostics) {
+    if known.set.contains(name.as_str()) {
         return;
     }
     d.emit(
         Kind::UnknownReference {
             thing,
             name: name.value.clone(),
-            suggestion: did_you_mean(name, known.iter().copied()).map(str::to_owned),
+            suggestion: did_you_mean(name, known.ordered.iter().copied()).map(str::to_owned),
         },
         name.span,
     );

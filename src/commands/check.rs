@@ -10,12 +10,13 @@ pub fn run(cli: &Cli, out: &Output) -> Result<ExitCode, Error> {
         Err(code) => return Ok(code),
     };
     let stack = &checked.stack;
+    let count = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     out.note(&format!(
-        "{}: stack `{}` is valid: {} agents, {} profiles{}",
+        "{}: stack `{}` is valid: {}, {}{}",
         source.name(),
         stack.name.value,
-        stack.agents.len(),
-        stack.profiles.len(),
+        count(stack.agents.len(), "agent"),
+        count(stack.profiles.len(), "profile"),
         match checked.warnings.warning_count() {
             0 => String::new(),
             1 => ", 1 warning".into(),

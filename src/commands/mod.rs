@@ -2,6 +2,7 @@
 //! the exit code. Nothing here decides anything the pipeline could.
 
 mod budget;
+mod build;
 mod check;
 mod model;
 
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Check => check::run(&cli, &out),
         Command::Budget(args) => budget::run(&cli, args, &out),
+        Command::Build(args) => build::run(&cli, args, &out),
         Command::Model(command) => model::run(command),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

@@ -137,8 +137,19 @@ fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text
         d.emit(Kind::MissingArgument { node: node.name().value().to_owned(), what }, node.name().span());
         return None;
     };
-    let first = values::string(first, what, d);
-    let second = values::scalar_text(second, what, d);
+    // Name each half in a diagnostic: "the value of `HF_HOME`", not "a variable and its value".
+    let key = match first.value() {
+        kdl::KdlValue::String(k) if !k.chars().any(char::is_control) => Some(k.as_str()),
+        _ => None,
+    };
+    let (first_what, second_what) = match (node.name().value(), key) {
+        ("env", Some(key)) => ("an environment variable name".to_owned(), format!("the value of `{key}`")),
+        ("env", None) => ("an environment variable name".to_owned(), "an environment variable's value".to_owned()),
+        ("volume", _) => ("a volume's host path".to_owned(), "a volume's container path".to_owned()),
+        _ => (what.to_owned(), what.to_owned()),
+    };
+    let first = values::string(first, &first_what, d);
+    let second = values::scalar_text(second, &second_what, d);
     let first = first.filter(|k| {
         let valid = node.name().value() != "env"
             || (k.value.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
@@ -168,7 +179,7 @@ fn secret(node: &KdlNode, d: &mut Diagnostics) -> Option<Secret> {
     entries.finish(1, &["env"], d);
     no_children(node, d);
     let env = env.and_then(|e| values::string(e, "the secret's variable", d));
-    let name = super::stack::named_arg(node, name, Thing::Runtime, d).map(|n| n)?;
+    let name = super::stack::named_arg(node, name, Thing::Secret, d)?;
     Some(Secret { name, env })
 }
 

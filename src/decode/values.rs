@@ -25,8 +25,14 @@ fn wrong_type(entry: &KdlEntry, what: &str, expected: &'static str, d: &mut Diag
 pub fn string(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Text> {
     match entry.value() {
         KdlValue::String(s) => {
-            if s.chars().any(char::is_control) {
-                d.emit(Kind::ControlCharacter { what: what.to_owned() }, entry.span());
+            if let Some(character) = s.chars().find(|c| c.is_control()) {
+                d.emit(
+                    Kind::ControlCharacter {
+                        what: what.to_owned(),
+                        character,
+                    },
+                    entry.span(),
+                );
                 return None;
             }
             Some(Spanned::new(s.clone(), entry.span()))

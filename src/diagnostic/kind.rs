@@ -13,6 +13,7 @@ pub enum Thing {
     Model,
     Runtime,
     Profile,
+    Secret,
 }
 
 impl Thing {
@@ -23,6 +24,15 @@ impl Thing {
             Thing::Model => "model",
             Thing::Runtime => "runtime",
             Thing::Profile => "profile",
+            Thing::Secret => "secret",
+        }
+    }
+
+    /// "a model", "an agent".
+    pub fn with_article(self) -> String {
+        match self {
+            Thing::Agent => "an agent".into(),
+            other => format!("a {}", other.noun()),
         }
     }
 }
@@ -51,7 +61,7 @@ pub enum Kind {
     OutOfRange { what: String, min: String, max: String },
     PortOutOfRange { port: i128 },
     InvalidName { thing: Thing, name: String },
-    ControlCharacter { what: String },
+    ControlCharacter { what: String, character: char },
     InvalidQuadletSection { section: String, suggestion: Option<String> },
     InvalidQuadletKey { key: String },
     InvalidPodmanVersion { value: String },
@@ -81,15 +91,15 @@ pub enum Kind {
     ContextAboveModelMax { context: u64, max: u64, model: String },
     MaxTokensNotBelowContext { max_tokens: u64, context: u64 },
     KvTokensBelowContext { kv_tokens: u64, context: u64 },
-    UtilizationTooSmall { pinned: String, needed: String, context: u64 },
-    UtilizationAboveCap { utilization: String, cap: String },
+    UtilizationTooSmall { agent: String, pinned: String, needed: String, context: u64 },
+    UtilizationAboveCap { agent: String, utilization: String, cap: String, pinned: bool, largest_context: Option<u64> },
     ProfileOverBudget { profile: String, total: String, budget: String, over: String, largest_context: Option<u64> },
     ProfileOverGpu { profile: String, sum: String },
     ReserveAboveMemory { reserve: String, memory: String },
     GpuMemoryAboveHost { gpu: String, memory: String },
 
     // ── what the hardware and tools can do ──
-    Fp8Weights { model: String },
+    Fp8Weights { model: String, gpu: String },
     GptqOnRocm { model: String, quant: &'static str },
     Fp8KvCache { agent: String },
     PodmanTooOld { feature: &'static str, needs: &'static str, declared: String },
@@ -207,8 +217,8 @@ impl Kind {
             Kind::InvalidName { thing, name } => {
                 format!("`{name}` is not a valid {} name", thing.noun())
             }
-            Kind::ControlCharacter { what } => {
-                format!("{what} contains a control character or line break")
+            Kind::ControlCharacter { what, character } => {
+                format!("{what} contains {}", describe_control(*character))
             }
             Kind::InvalidQuadletSection { section, .. } => {
                 format!("`{section}` is not a quadlet section strixc can write")
@@ -246,7 +256,8 @@ impl Kind {
                 format!("model `{model}` has no `{field}`")
             }
             Kind::EngineModelMismatch { agent, engine, model, format } => format!(
-                "agent `{agent}` runs {engine}, which cannot load model `{model}` ({format})"
+                "agent `{agent}` runs {}, which cannot load model `{model}` ({format})",
+                if *engine == "vllm" { "vLLM" } else { engine }
             ),
             Kind::GpuRequired { agent } => {
                 format!("agent `{agent}` runs vLLM, but the host declares no GPU")
@@ -275,12 +286,17 @@ impl Kind {
             Kind::KvTokensBelowContext { kv_tokens, context } => format!(
                 "kv-tokens {kv_tokens} cannot hold one full context of {context} tokens"
             ),
-            Kind::UtilizationTooSmall { pinned, needed, context } => format!(
-                "gpu-memory-utilization {pinned} is too small for one {context}-token context \
-                 (needs at least {needed})"
+            Kind::UtilizationTooSmall { agent, pinned, needed, context } => format!(
+                "agent `{agent}`'s gpu-memory-utilization {pinned} is too small for one \
+                 {context}-token context (needs at least {needed})"
             ),
-            Kind::UtilizationAboveCap { utilization, cap } => format!(
-                "gpu-memory-utilization {utilization} is above the host's max-utilization {cap}"
+            Kind::UtilizationAboveCap { agent, utilization, cap, pinned: true, .. } => format!(
+                "agent `{agent}` pins gpu-memory-utilization {utilization}, above the host's \
+                 max-utilization {cap}"
+            ),
+            Kind::UtilizationAboveCap { agent, utilization, cap, pinned: false, .. } => format!(
+                "agent `{agent}` needs gpu-memory-utilization {utilization}, above the host's \
+                 max-utilization {cap}"
             ),
             Kind::ProfileOverBudget { profile, total, budget, over, .. } => format!(
                 "profile `{profile}` needs {total} but the host has {budget} ({over} over)"
@@ -294,8 +310,8 @@ impl Kind {
             Kind::GpuMemoryAboveHost { gpu, memory } => format!(
                 "a unified GPU cannot have {gpu} when the host has {memory} in all"
             ),
-            Kind::Fp8Weights { model } => {
-                format!("model `{model}` uses fp8 weights, which crash on gfx1151")
+            Kind::Fp8Weights { model, gpu } => {
+                format!("model `{model}` uses fp8 weights, which crash on {gpu}")
             }
             Kind::GptqOnRocm { model, quant } => {
                 format!("model `{model}` uses {quant}, whose kernels are CUDA-only")
@@ -320,7 +336,8 @@ impl Kind {
             Kind::UnknownNode { .. } => "unknown node".into(),
             Kind::UnknownProperty { .. } => "unknown property".into(),
             Kind::UnexpectedArgument { .. } => "unexpected argument".into(),
-            Kind::MissingArgument { .. } | Kind::MissingField { .. } => "defined here".into(),
+            Kind::MissingArgument { .. } => "defined here".into(),
+            Kind::MissingField { field, .. } => format!("needs `{field}`"),
             Kind::MissingNode { .. } => "file starts here".into(),
             Kind::DuplicateField { .. } => "set again here".into(),
             Kind::WrongType { expected, .. } => format!("expected {expected}"),
@@ -341,7 +358,8 @@ impl Kind {
             Kind::Duplicate { .. } => "defined again here".into(),
             Kind::UnknownReference { thing, .. } => format!("unknown {}", thing.noun()),
             Kind::Cycle { .. } => "cycle starts here".into(),
-            Kind::NoDefaultProfile | Kind::NoProfiles => "in this stack".into(),
+            Kind::NoDefaultProfile => "not marked default".into(),
+            Kind::NoProfiles => "in this stack".into(),
             Kind::SeveralDefaultProfiles { .. } => "marked default".into(),
             Kind::PortConflict { .. } => "port taken".into(),
             Kind::RuntimeRequired { .. } => "needs `runtime`".into(),
@@ -350,7 +368,7 @@ impl Kind {
             Kind::GpuRequired { .. } => "GPU agent".into(),
             Kind::OpencodeNameTaken { .. } => "already taken".into(),
             Kind::AgentInNoProfile { .. } => "never started".into(),
-            Kind::SecretInEnvironment { .. } => "secret value".into(),
+            Kind::SecretInEnvironment { .. } => "a credential's name".into(),
             Kind::ExposedBind { .. } => "not loopback".into(),
             Kind::UnknownPlaceholder { .. } => "unknown placeholder".into(),
             Kind::ContextAboveModelMax { .. } => "too long for this model".into(),
@@ -392,7 +410,7 @@ impl Kind {
             Kind::MissingField { field, .. } => format!("add a `{field}` line to it"),
             Kind::MissingNode { name } => format!("add a `{name}` node at the top level"),
             Kind::DuplicateField { .. } => "keep one of them".into(),
-            Kind::WrongType { .. } => return None,
+            Kind::WrongType { expected, found, .. } => wrong_type_help(expected, found),
             Kind::InvalidValue { expected, suggestion, .. } => {
                 let mut help = String::new();
                 if let Some(s) = suggestion {
@@ -405,8 +423,11 @@ impl Kind {
                 "write a number and a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024)".into()
             }
             Kind::InvalidDuration { .. } => "write a number and a unit: ms, s, m or h".into(),
-            Kind::NotPositive { .. } => return None,
-            Kind::OutOfRange { .. } => return None,
+            Kind::NotPositive { .. } => "write a value greater than zero".into(),
+            Kind::OutOfRange { max, .. } if max.contains("steps of 0.01") => {
+                "write a fraction of the GPU's memory with at most two decimals, like 0.45".into()
+            }
+            Kind::OutOfRange { min, max, .. } => format!("write a value from {min} to {max}"),
             Kind::PortOutOfRange { .. } => "use a port between 1 and 65535; ports above 1023 need no root".into(),
             Kind::InvalidName { thing: Thing::Model, .. } => {
                 "model names start with a lowercase letter and use only a-z, 0-9, '.' and '-'".into()
@@ -421,7 +442,9 @@ impl Kind {
                 suggestion,
                 &["Unit", "Container", "Service", "Install", "Quadlet"],
             ),
-            Kind::InvalidQuadletKey { .. } => "keys use only letters, digits and '-'".into(),
+            Kind::InvalidQuadletKey { .. } => {
+                "a key starts with a letter and uses only letters, digits, '-' and '_', like `ShmSize`".into()
+            }
             Kind::InvalidPodmanVersion { .. } => "write it as `podman \"5.4\"`".into(),
             Kind::RuntimeKindAmbiguous { .. } => {
                 "a runtime is a container (`image`) or a native program (`command`): keep one".into()
@@ -433,7 +456,7 @@ impl Kind {
             Kind::Duplicate { thing, .. } => format!("rename one of the two {}s", thing.noun()),
             Kind::UnknownReference { thing, suggestion, .. } => match suggestion {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => format!("define a {} with this name, or fix the reference", thing.noun()),
+                None => format!("define {} with this name, or fix the reference", thing.with_article()),
             },
             Kind::Cycle { relation, .. } => format!("remove one `{relation}` in the cycle"),
             Kind::NoDefaultProfile => "mark the profile to start at boot: `profile \"standard\" default=#true { ... }`".into(),
@@ -476,8 +499,14 @@ impl Kind {
             Kind::UtilizationTooSmall { needed, .. } => {
                 format!("raise gpu-memory-utilization to {needed}, or remove it and let strixc compute it")
             }
-            Kind::UtilizationAboveCap { .. } => {
-                "lower the context or kv-tokens, choose a smaller model, or raise the host's max-utilization".into()
+            Kind::UtilizationAboveCap { pinned: true, cap, .. } => format!(
+                "lower gpu-memory-utilization to {cap} or less (or remove it and let strixc compute it), or raise the host's max-utilization"
+            ),
+            Kind::UtilizationAboveCap { largest_context: Some(c), .. } => format!(
+                "the agent fits under the cap with a context (and kv-tokens) of {c} or less; or choose a smaller model, or raise the host's max-utilization"
+            ),
+            Kind::UtilizationAboveCap { largest_context: None, .. } => {
+                "no context fits under the cap: choose a smaller model, or raise the host's max-utilization".into()
             }
             Kind::ProfileOverBudget { largest_context, .. } => match largest_context {
                 Some(c) => format!(
@@ -501,6 +530,35 @@ impl Kind {
             Kind::Internal { .. } => "this is a bug in strixc: please report it with the stack that caused it".into(),
         };
         Some(text)
+    }
+}
+
+/// "a line break (\\n)", "the control character U+0007".
+fn describe_control(c: char) -> String {
+    match c {
+        '\n' => "a line break (\\n)".into(),
+        '\r' => "a carriage return (\\r)".into(),
+        '\t' => "a tab (\\t)".into(),
+        c => format!("the control character U+{:04X}", u32::from(c)),
+    }
+}
+
+/// How to write a value of the expected type, given the type that was found.
+fn wrong_type_help(expected: &str, found: &str) -> String {
+    match (expected, found) {
+        ("a whole number" | "a fraction like 0.45", "a string") => {
+            "remove the quotes: KDL numbers are written bare, like `port 8001`".into()
+        }
+        ("a whole number", _) => "write a whole number, like `context 32768`".into(),
+        ("a string", _) => "put the value in double quotes".into(),
+        ("#true or #false", _) => "write #true or #false (KDL 2 keywords start with `#`)".into(),
+        (e, _) if e.starts_with("a size") => {
+            "write the size as a quoted string with a unit, like \"9.98GB\" or \"512MiB\"".into()
+        }
+        (e, _) if e.starts_with("a duration") => {
+            "write the duration as a quoted string with a unit, like \"30s\" or \"15m\"".into()
+        }
+        (e, _) => format!("write {e}"),
     }
 }
 

@@ -2,13 +2,18 @@
 
 use std::path::Path;
 
-/// A stack name (`[a-z][a-z0-9-]*`) from any text: lowercased, every other character mapped
-/// to `-`, runs of `-` collapsed, leading non-letters and trailing `-` stripped. `None` when
-/// nothing is left. `Qwen2.5-14B-Instruct-AWQ` → `qwen2-5-14b-instruct-awq`.
-pub fn stack_name(raw: &str) -> Option<String> {
+/// Longest model name the stack accepts.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// A model name as the stack accepts it (`[a-z][a-z0-9.-]*`, at most 64 characters; dots are
+/// allowed in model names because versions have them) from any text: lowercased, every
+/// other character mapped to `-`, runs of `-` collapsed, leading non-letters and trailing
+/// `-`/`.` stripped. `None` when nothing is left.
+/// `Qwen2.5-14B-Instruct-AWQ` → `qwen2.5-14b-instruct-awq`.
+pub fn model_name(raw: &str) -> Option<String> {
     let mut name = String::with_capacity(raw.len());
     for c in raw.chars().map(|c| c.to_ascii_lowercase()) {
-        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() {
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' {
             c
         } else {
             '-'
@@ -19,9 +24,12 @@ pub fn stack_name(raw: &str) -> Option<String> {
         if c == '-' && name.ends_with('-') {
             continue;
         }
+        if name.len() == MAX_NAME_LEN {
+            break;
+        }
         name.push(c);
     }
-    while name.ends_with('-') {
+    while name.ends_with(['-', '.']) {
         name.pop();
     }
     (!name.is_empty()).then_some(name)
@@ -66,15 +74,15 @@ pub fn name_and_repo(
 ) -> (String, Option<String>) {
     let cached = hf_cache_repo(folder);
     let name = match &cached {
-        Some(repo) => repo.rsplit('/').next().and_then(stack_name),
+        Some(repo) => repo.rsplit('/').next().and_then(model_name),
         None => folder
             .file_name()
             .and_then(|n| n.to_str())
-            .and_then(stack_name),
+            .and_then(model_name),
     };
     let repo = cached.or_else(|| name_or_path.filter(|s| is_repo_id(s)).map(str::to_owned));
     let name = name
-        .or_else(|| stack_name(fallback))
+        .or_else(|| model_name(fallback))
         .unwrap_or_else(|| "model".to_owned());
     (name, repo)
 }
@@ -84,10 +92,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stack_names() {
+    fn model_names() {
         let cases = [
-            ("Qwen2.5-14B-Instruct-AWQ", Some("qwen2-5-14b-instruct-awq")),
-            ("Llama-3.3-70B-Instruct", Some("llama-3-3-70b-instruct")),
+            ("Qwen2.5-14B-Instruct-AWQ", Some("qwen2.5-14b-instruct-awq")),
+            ("Llama-3.3-70B-Instruct", Some("llama-3.3-70b-instruct")),
+            ("model.", Some("model")),
             ("qwen3_moe", Some("qwen3-moe")),
             ("123abc", Some("abc")),
             ("__Foo__Bar__", Some("foo-bar")),
@@ -97,8 +106,10 @@ mod tests {
             ("Ünïcode Möde", Some("n-code-m-de")),
         ];
         for (raw, want) in cases {
-            assert_eq!(stack_name(raw).as_deref(), want, "{raw}");
+            assert_eq!(model_name(raw).as_deref(), want, "{raw}");
         }
+        let long = model_name(&format!("{}-x", "a".repeat(63))).expect("a name");
+        assert_eq!(long, "a".repeat(63), "cut at 64, trailing '-' stripped");
     }
 
     #[test]
@@ -132,7 +143,7 @@ mod tests {
         assert_eq!(
             name_and_repo(p, Some("/tmp/x"), "qwen2"),
             (
-                "qwen2-5-7b-instruct-awq".to_owned(),
+                "qwen2.5-7b-instruct-awq".to_owned(),
                 Some("Qwen/Qwen2.5-7B-Instruct-AWQ".to_owned())
             )
         );
@@ -157,7 +168,7 @@ mod tests {
         assert_eq!(
             name_and_repo(p, Some("Qwen/Qwen2.5-14B-Instruct-AWQ"), "qwen2"),
             (
-                "qwen2-5-14b-instruct-awq".to_owned(),
+                "qwen2.5-14b-instruct-awq".to_owned(),
                 Some("Qwen/Qwen2.5-14B-Instruct-AWQ".to_owned())
             )
         );

@@ -106,7 +106,21 @@ pub fn header_data_size(header: &[u8]) -> Result<u64, String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::io::Write;
+
+    proptest! {
+        #[test]
+        fn arbitrary_headers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = header_data_size(&bytes);
+        }
+
+        #[test]
+        fn arbitrary_offsets_never_panic(start: u64, end: u64) {
+            let h = format!(r#"{{"t":{{"data_offsets":[{start},{end}]}}}}"#);
+            prop_assert_eq!(header_data_size(h.as_bytes()).is_ok(), start <= end);
+        }
+    }
 
     /// A real (tiny) safetensors file: `tensors` are (name, dtype, shape, byte length).
     pub(crate) fn write(path: &Path, tensors: &[(&str, &str, &[u64], u64)]) {

@@ -101,7 +101,12 @@ pub fn plan(stack: &Stack) -> Option<Plan<'_>> {
     for &index in &order {
         agents.push(agent_plan(stack, &stack.agents[index], &host)?);
     }
-    let position = |name: &str| agents.iter().position(|a: &AgentPlan| a.name() == name);
+    let positions: std::collections::HashMap<&str, usize> = agents
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.agent.name.as_str(), i))
+        .collect();
+    let position = |name: &str| positions.get(name).copied();
     let mut profiles = Vec::with_capacity(stack.profiles.len());
     for profile in &stack.profiles {
         let mut members: Vec<usize> = stack

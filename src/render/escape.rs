@@ -32,11 +32,24 @@ pub fn exec_arg(arg: &str) -> String {
     quote_if_needed(&escaped)
 }
 
-/// An `Environment=` assignment `KEY=value`, quoted when the value needs it. With
-/// `specifiers` the value's `%` is kept for systemd (or quadlet) to expand; otherwise it is
-/// doubled. `$` needs no escape: `Environment=` does no variable expansion.
-pub fn env_assignment(key: &str, value: &str, specifiers: bool) -> String {
-    let value = if specifiers { value.to_owned() } else { escape_specifiers(value) };
+/// `$` → `$$`: for values that end up in an `ExecStart=` line, where systemd expands
+/// `${VAR}` (quadlet copies `Environment=` and `Volume=` values there verbatim).
+pub fn escape_dollars(value: &str) -> String {
+    value.replace('$', "$$")
+}
+
+/// An `Environment=` assignment `KEY=value`, quoted when the value needs it.
+///
+/// In a plain `.service` (`container == false`) the value's `%` is doubled (no specifiers)
+/// and `$` kept: `Environment=` does no variable expansion. In a quadlet `.container`
+/// (`container == true`), `%` is kept — the stack means specifiers there, such as `%h` —
+/// and `$` is doubled, since quadlet turns the assignment into `--env` in `ExecStart=`.
+pub fn env_assignment(key: &str, value: &str, container: bool) -> String {
+    let value = if container {
+        escape_dollars(value)
+    } else {
+        escape_specifiers(value)
+    };
     quote_if_needed(&format!("{key}={value}"))
 }
 
@@ -111,7 +124,10 @@ mod tests {
     #[test]
     fn exec_args() {
         assert_eq!(exec_arg("--port"), "--port");
-        assert_eq!(exec_arg("Qwen/Qwen2.5-14B-Instruct-AWQ"), "Qwen/Qwen2.5-14B-Instruct-AWQ");
+        assert_eq!(
+            exec_arg("Qwen/Qwen2.5-14B-Instruct-AWQ"),
+            "Qwen/Qwen2.5-14B-Instruct-AWQ"
+        );
         assert_eq!(exec_arg("a b"), "\"a b\"");
         assert_eq!(exec_arg(""), "\"\"");
         assert_eq!(exec_arg(";"), "\";\"");
@@ -124,10 +140,15 @@ mod tests {
 
     #[test]
     fn env_assignments() {
-        assert_eq!(env_assignment("VLLM_ROCM_USE_AITER", "0", false), "VLLM_ROCM_USE_AITER=0");
+        assert_eq!(
+            env_assignment("VLLM_ROCM_USE_AITER", "0", false),
+            "VLLM_ROCM_USE_AITER=0"
+        );
         assert_eq!(env_assignment("HF_HOME", "%h/hf", true), "HF_HOME=%h/hf");
         assert_eq!(env_assignment("HF_HOME", "%h/hf", false), "HF_HOME=%%h/hf");
         assert_eq!(env_assignment("A", "x y\"z", false), "\"A=x y\\\"z\"");
+        assert_eq!(env_assignment("A", "$HOME", false), "A=$HOME");
+        assert_eq!(env_assignment("A", "${HOME} %h", true), "\"A=$${HOME} %h\"");
     }
 
     #[test]

@@ -54,8 +54,13 @@ trait Manager {
     )>;
     fn list_units_by_names(&self, names: &[&str]) -> zbus::Result<Vec<ListedUnit>>;
     #[zbus(signal)]
-    fn job_removed(&self, id: u32, job: OwnedObjectPath, unit: String, result: String)
-    -> zbus::Result<()>;
+    fn job_removed(
+        &self,
+        id: u32,
+        job: OwnedObjectPath,
+        unit: String,
+        result: String,
+    ) -> zbus::Result<()>;
 }
 
 /// Which bus to reach the manager on.
@@ -94,10 +99,8 @@ impl DbusSystemd {
         let connection = match bus {
             Bus::Session => Connection::session(),
             Bus::System => Connection::system(),
-            Bus::Address(address) => {
-                zbus::blocking::connection::Builder::address(address.as_str())
-                    .and_then(|b| b.build())
-            }
+            Bus::Address(address) => zbus::blocking::connection::Builder::address(address.as_str())
+                .and_then(|b| b.build()),
         }
         .map_err(dbus(format!("cannot connect to the {} bus", bus_name(bus))))?;
         let manager = ManagerProxy::new(&connection).map_err(dbus("systemd manager proxy"))?;
@@ -131,7 +134,11 @@ impl DbusSystemd {
         })
     }
 
-    fn properties(&self, path: &OwnedObjectPath, interface: &'static str) -> HashMap<String, OwnedValue> {
+    fn properties(
+        &self,
+        path: &OwnedObjectPath,
+        interface: &'static str,
+    ) -> HashMap<String, OwnedValue> {
         let Ok(proxy) = PropertiesProxy::builder(&self.connection)
             .destination("org.freedesktop.systemd1")
             .and_then(|b| b.path(path.clone()))
@@ -143,6 +150,14 @@ impl DbusSystemd {
             return HashMap::new();
         };
         proxy.get_all(interface).unwrap_or_default()
+    }
+}
+
+impl Drop for DbusSystemd {
+    /// Closing the socket ends the JobRemoved stream, so the draining thread exits instead
+    /// of keeping the connection (and itself) alive for the rest of the process.
+    fn drop(&mut self) {
+        let _ = self.connection.clone().close();
     }
 }
 
@@ -201,13 +216,15 @@ impl Systemd for DbusSystemd {
             .map_err(dbus("ListUnitsByNames"))?;
         Ok(listed
             .into_iter()
-            .map(|(name, _, load, active, sub, _, _, job_id, job_type, _)| UnitStatus {
-                name,
-                load_state: load,
-                active_state: active,
-                sub_state: sub,
-                job: (job_id != 0).then_some(job_type),
-            })
+            .map(
+                |(name, _, load, active, sub, _, _, job_id, job_type, _)| UnitStatus {
+                    name,
+                    load_state: load,
+                    active_state: active,
+                    sub_state: sub,
+                    job: (job_id != 0).then_some(job_type),
+                },
+            )
             .collect())
     }
 
@@ -250,7 +267,11 @@ impl Systemd for DbusSystemd {
     fn wait(&self, jobs: &[Job], deadline: Instant, tick: &mut dyn FnMut()) -> Vec<JobOutcome> {
         const TICK: Duration = Duration::from_millis(200);
         let mut next_tick = Instant::now() + TICK;
-        let mut results = self.removed.results.lock().unwrap_or_else(|e| e.into_inner());
+        let mut results = self
+            .removed
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         loop {
             if jobs.iter().all(|j| results.contains_key(&j.path)) {
                 break;
@@ -263,7 +284,11 @@ impl Systemd for DbusSystemd {
                 drop(results);
                 tick();
                 next_tick = Instant::now() + TICK;
-                results = self.removed.results.lock().unwrap_or_else(|e| e.into_inner());
+                results = self
+                    .removed
+                    .results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 continue;
             }
             let wake = next_tick.min(deadline) - now;

@@ -118,10 +118,5 @@ pub trait Systemd {
 
     /// Waits until every job has been removed or the deadline passed; `tick` is called about
     /// every 200 ms (progress display). Jobs still running at the deadline get `DEADLINE`.
-    fn wait(
-        &self,
-        jobs: &[Job],
-        deadline: Instant,
-        tick: &mut dyn FnMut(),
-    ) -> Vec<JobOutcome>;
+    fn wait(&self, jobs: &[Job], deadline: Instant, tick: &mut dyn FnMut()) -> Vec<JobOutcome>;
 }

@@ -48,13 +48,30 @@ impl Sandbox {
     }
 
     fn start_with(quadlet_generator: bool) -> Self {
-        let dir = tempfile::Builder::new().prefix("strixc-sbx-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("strixc-sbx-")
+            .tempdir()
+            .expect("tempdir");
         let d = dir.path();
-        for sub in ["run", "config/systemd/user", "config/containers/systemd", "home", "state", "log", "gen"] {
+        for sub in [
+            "run",
+            "run-client",
+            "config/systemd/user",
+            "config/containers/systemd",
+            "home",
+            "state",
+            "log",
+            "gen",
+        ] {
             std::fs::create_dir_all(d.join(sub)).expect("mkdir");
         }
-        std::fs::set_permissions(d.join("run"), std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        for run in ["run", "run-client"] {
+            std::fs::set_permissions(
+                d.join(run),
+                std::os::unix::fs::PermissionsExt::from_mode(0o700),
+            )
             .expect("chmod");
+        }
         let bus = format!("unix:path={}", d.join("run/bus").display());
         let log = |name: &str| std::fs::File::create(d.join("log").join(name)).expect("log file");
         let dbus = spawn_group(
@@ -64,7 +81,11 @@ impl Sandbox {
                 .stdout(log("dbus.log"))
                 .stderr(log("dbus.err")),
         );
-        wait_for(Duration::from_secs(5), || d.join("run/bus").exists(), "dbus-daemon socket");
+        wait_for(
+            Duration::from_secs(5),
+            || d.join("run/bus").exists(),
+            "dbus-daemon socket",
+        );
         let mut genmount = String::new();
         if quadlet_generator {
             let q = quadlet();
@@ -74,10 +95,24 @@ impl Sandbox {
                 q.display()
             );
             std::os::unix::fs::symlink(&q, d.join("gen/podman-user-generator")).expect("symlink");
-            genmount = format!("mount --bind {} /usr/lib/systemd/user-generators; ", d.join("gen").display());
+            genmount = format!(
+                "mount --bind {} /usr/lib/systemd/user-generators; ",
+                d.join("gen").display()
+            );
+        }
+        // Each manager gets its own cgroup in every hierarchy it uses: managers started from
+        // one cgroup would otherwise share paths like .../t-thor.service, and one sandbox
+        // stopping a unit would kill or race with the same unit of another (exit 219).
+        let cgroups = cgroup_dirs(d);
+        let mut enter = String::new();
+        for cg in &cgroups {
+            enter.push_str(&format!(
+                "mkdir -p {0} && echo 0 > {0}/cgroup.procs; ",
+                cg.display()
+            ));
         }
         let script = format!(
-            "mount --make-rprivate /; mount -t tmpfs tmpfs /run/systemd; mkdir -p /run/systemd/system; \
+            "{enter}mount --make-rprivate /; mount -t tmpfs tmpfs /run/systemd; mkdir -p /run/systemd/system; \
              {genmount}/lib/systemd/systemd --user --log-target=console & wait"
         );
         let systemd = spawn_group(
@@ -88,24 +123,57 @@ impl Sandbox {
                 .stdout(log("systemd.log"))
                 .stderr(log("systemd.err")),
         );
-        let sandbox = Self { dir, bus, dbus, systemd };
-        wait_for(Duration::from_secs(10), || DbusSystemd::connect(&sandbox.bus()).is_ok_and(|sd| sd.units(&["default.target"]).is_ok()), "systemd --user on the bus");
+        let sandbox = Self {
+            dir,
+            bus,
+            dbus,
+            systemd,
+        };
+        wait_for(
+            Duration::from_secs(10),
+            || {
+                DbusSystemd::connect(&sandbox.bus())
+                    .is_ok_and(|sd| sd.units(&["default.target"]).is_ok())
+            },
+            "systemd --user on the bus",
+        );
         sandbox
     }
 
     fn env_of(d: &Path, bus: &str) -> Vec<(String, String)> {
         vec![
-            ("PATH".into(), std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into())),
+            (
+                "PATH".into(),
+                std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into()),
+            ),
             ("HOME".into(), d.join("home").display().to_string()),
-            ("XDG_RUNTIME_DIR".into(), d.join("run").display().to_string()),
-            ("XDG_CONFIG_HOME".into(), d.join("config").display().to_string()),
+            (
+                "XDG_RUNTIME_DIR".into(),
+                d.join("run").display().to_string(),
+            ),
+            (
+                "XDG_CONFIG_HOME".into(),
+                d.join("config").display().to_string(),
+            ),
             ("DBUS_SESSION_BUS_ADDRESS".into(), bus.to_string()),
         ]
     }
 
     /// The environment a shell needs to reach this manager (`systemctl --user`).
+    ///
+    /// `XDG_RUNTIME_DIR` points to an empty directory, so `systemctl` finds no
+    /// `systemd/private` socket and talks to the manager over the session bus, as strixc
+    /// does: the manager runs in its own PID namespace and refuses private-socket peers from
+    /// outside it ("Transport endpoint is not connected").
     pub fn env(&self) -> Vec<(String, String)> {
-        Self::env_of(self.dir.path(), &self.bus)
+        let mut env = Self::env_of(self.dir.path(), &self.bus);
+        let client_run = self.dir.path().join("run-client");
+        for (key, value) in &mut env {
+            if key == "XDG_RUNTIME_DIR" {
+                *value = client_run.display().to_string();
+            }
+        }
+        env
     }
 
     pub fn bus(&self) -> Bus {
@@ -126,7 +194,11 @@ impl Sandbox {
 
     /// strixc's context for this sandbox: user mode, explicit dirs and bus address.
     pub fn ctx(&self) -> ApplyContext {
-        let layout = Layout::user(Path::new("/"), &self.config_home(), &self.dir.path().join("state"));
+        let layout = Layout::user(
+            Path::new("/"),
+            &self.config_home(),
+            &self.dir.path().join("state"),
+        );
         ApplyContext::with_layout(layout, self.bus())
     }
 
@@ -155,7 +227,10 @@ impl Sandbox {
 
 fn spawn_group(cmd: &mut Command) -> Child {
     use std::os::unix::process::CommandExt;
-    cmd.stdin(Stdio::null()).process_group(0).spawn().expect("spawn sandbox process")
+    cmd.stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("spawn sandbox process")
 }
 
 fn kill_group(child: &mut Child) {
@@ -167,10 +242,46 @@ fn kill_group(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// The sandbox's own cgroups: one per mounted hierarchy that systemd uses for tracking.
+fn cgroup_dirs(d: &Path) -> Vec<PathBuf> {
+    let name = d
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("strixc-sbx");
+    [
+        "/sys/fs/cgroup/systemd",
+        "/sys/fs/cgroup/unified",
+        "/sys/fs/cgroup",
+    ]
+    .iter()
+    .map(Path::new)
+    .filter(|root| root.join("cgroup.procs").exists())
+    .map(|root| root.join(name))
+    .collect()
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         kill_group(&mut self.systemd);
         kill_group(&mut self.dbus);
+        // Empty cgroups can only be removed leaf first.
+        for cg in cgroup_dirs(self.dir.path()) {
+            for _ in 0..50 {
+                for dir in walkdir::WalkDir::new(&cg)
+                    .contents_first(true)
+                    .into_iter()
+                    .flatten()
+                {
+                    if dir.file_type().is_dir() {
+                        let _ = std::fs::remove_dir(dir.path());
+                    }
+                }
+                if !cg.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
     }
 }
 

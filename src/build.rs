@@ -1,0 +1,186 @@
+//! Build: a checked stack's plan rendered into the generated tree (DESIGN §5), with its
+//! `manifest.json`. Pure: reads nothing but the source it is given, no clock, no host.
+//!
+//! Tree layout (the contract `apply` and `write` rely on):
+//!
+//! | path | what |
+//! |---|---|
+//! | `containers/systemd/S-A.container` | a container agent (quadlet) |
+//! | `systemd/S-A.service` | a native agent |
+//! | `systemd/S-P.target` | one per profile |
+//! | `systemd/<escaped path>.swap`, `systemd/S-swapfile.service` | `swap` (the creator only with a size) |
+//! | `sysctl.d/90-S.conf`, `modprobe.d/S.conf`, `earlyoom/earlyoom`, `kernel/cmdline.txt` | host tuning, each only when declared |
+//! | `opencode/oh-my-opencode.json`, `opencode/opencode.json` | OpenCode client files |
+//! | `manifest.json` | [`Manifest`]: every other file's SHA-256, profiles, agents |
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::compile::compile;
+use crate::diagnostic::{Diagnostics, Kind};
+use crate::manifest::{MANIFEST_PATH, Manifest, ManifestAgent, ManifestProfile};
+use crate::plan::{Plan, plan};
+use crate::render::{self, RenderError};
+use crate::source::Source;
+use crate::tree::Tree;
+
+/// `strixc X.Y.Z`, the manifest's `generator`.
+pub const GENERATOR: &str = concat!("strixc ", env!("CARGO_PKG_VERSION"));
+
+/// Compiles `source` and renders its tree: the tree and the stack's warnings, or every
+/// error (nothing rendered).
+pub fn build_tree(source: &Source) -> Result<(Tree, Diagnostics), Diagnostics> {
+    let checked = compile(source)?;
+    let mut diagnostics = checked.warnings;
+    let Some(plan) = plan(&checked.stack) else {
+        diagnostics.emit(internal("the checked stack could not be planned"), (0, 0));
+        return Err(diagnostics);
+    };
+    check_renderable(&plan, &mut diagnostics);
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    match render_tree(&plan, source.file_name()) {
+        Ok(tree) => Ok((tree, diagnostics)),
+        Err(error) => {
+            diagnostics.emit(internal(&error.to_string()), (0, 0));
+            Err(diagnostics)
+        }
+    }
+}
+
+fn internal(message: &str) -> Kind {
+    Kind::Internal {
+        message: message.to_owned(),
+    }
+}
+
+/// What only the renderer knows it cannot write: an earlyoom regex that
+/// `/etc/default/earlyoom` cannot carry (the service splits it at whitespace).
+fn check_renderable(plan: &Plan, d: &mut Diagnostics) {
+    let Some(earlyoom) = &plan.stack.host.earlyoom else {
+        return;
+    };
+    for regex in [&earlyoom.prefer, &earlyoom.avoid].into_iter().flatten() {
+        if !render::earlyoom_regex_ok(&regex.value) {
+            d.emit(
+                Kind::InvalidValue {
+                    what: "earlyoom regex".into(),
+                    value: regex.value.clone(),
+                    expected: vec!["a non-empty regex without spaces or single quotes (earlyoom's service splits its arguments at whitespace)"],
+                    suggestion: None,
+                },
+                regex.span,
+            );
+        }
+    }
+}
+
+/// Renders every file of a planned stack. `source_name` is the file name shown in headers
+/// and the manifest (never a full path).
+pub fn render_tree(plan: &Plan, source_name: &str) -> Result<Tree, RenderError> {
+    let stack = plan.stack;
+    let name = &stack.name.value;
+    let header = render::header(source_name);
+    let mut tree = Tree::new();
+
+    let units: Vec<String> = plan.agents.iter().map(|a| a.unit()).collect();
+    let mut manifest_agents = Vec::with_capacity(plan.agents.len());
+    for (index, agent) in plan.agents.iter().enumerate() {
+        let file = render::agent_unit(plan, index, &header)?;
+        manifest_agents.push(ManifestAgent {
+            name: agent.name().to_owned(),
+            unit: units[index].clone(),
+            files: vec![file.path.clone()],
+            health_url: render::health_url(agent),
+            port: agent.port,
+        });
+        tree.insert(file.path, file.text);
+    }
+    let mut manifest_profiles = Vec::with_capacity(plan.profiles.len());
+    for (index, profile) in plan.profiles.iter().enumerate() {
+        tree.insert(
+            format!("systemd/{}", profile.target),
+            render::target(plan, index, &units, &header)?,
+        );
+        manifest_profiles.push(ManifestProfile {
+            name: profile.name().to_owned(),
+            target: profile.target.clone(),
+            agents: profile
+                .agents
+                .iter()
+                .map(|&a| plan.agents[a].name().to_owned())
+                .collect(),
+        });
+    }
+
+    let host = &stack.host;
+    if let Some(swap) = &host.swap {
+        let path = swap.path.value.as_str();
+        let size = swap.size.as_ref().map(|s| s.value);
+        tree.insert(
+            format!("systemd/{}", render::swap_unit_name(path)),
+            render::swap(stack, path, size, &header)?,
+        );
+        // Without a size there is nothing to create: the file must already exist.
+        if let Some(size) = size {
+            tree.insert(
+                format!("systemd/{}", render::swap_creator_name(stack)),
+                render::swap_creator(stack, path, size, &header)?,
+            );
+        }
+    }
+    if !host.sysctl.is_empty() {
+        tree.insert(
+            format!("sysctl.d/90-{name}.conf"),
+            render::sysctl(stack, &header)?,
+        );
+    }
+    if !host.module_options.is_empty() {
+        tree.insert(
+            format!("modprobe.d/{name}.conf"),
+            render::modprobe(stack, &header)?,
+        );
+    }
+    if let Some(earlyoom) = render::earlyoom(stack, &header) {
+        tree.insert("earlyoom/earlyoom", earlyoom?);
+    }
+    if !host.kernel_args.is_empty() {
+        tree.insert("kernel/cmdline.txt", render::cmdline(stack, &header)?);
+    }
+
+    tree.insert("opencode/oh-my-opencode.json", render::oh_my_opencode(plan));
+    tree.insert("opencode/opencode.json", render::opencode(plan));
+
+    let files: BTreeMap<String, String> = tree
+        .iter()
+        .map(|(path, bytes)| (path.to_owned(), sha256_hex(bytes)))
+        .collect();
+    let manifest = Manifest {
+        generator: GENERATOR.into(),
+        source: source_name.into(),
+        stack: name.clone(),
+        default_profile: plan.profiles[plan.default_profile].name().to_owned(),
+        profiles: manifest_profiles,
+        agents: manifest_agents,
+        files,
+    };
+    let mut json = serde_json::to_vec_pretty(&manifest).map_err(|e| RenderError {
+        template: "manifest.json",
+        message: e.to_string(),
+    })?;
+    json.push(b'\n');
+    tree.insert(MANIFEST_PATH, json);
+    Ok(tree)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+        hex.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
+    }
+    hex
+}

@@ -1,0 +1,377 @@
+//! An agent's unit: a quadlet `.container` (container runtimes, DESIGN §5's Strix Halo
+//! recipe) or a plain `.service` (native `command` runtimes).
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::{ExtraSection, RenderError, render};
+use crate::model::{Engine, Launch, QuadletEntry, Quant};
+use crate::plan::{AgentPlan, Plan};
+use crate::units::systemd_timespan;
+
+/// How much longer than the health start period systemd waits before it gives up on a
+/// start: the start period is podman's grace time, the margin covers the first probes.
+pub const START_TIMEOUT_MARGIN_MS: u64 = 5 * 60_000;
+
+/// Podman learned `GroupAdd=` in 5.1; before, the same flag goes through `PodmanArgs=`.
+const GROUP_ADD_SINCE: (u32, u32) = (5, 1);
+
+/// vLLM's flags per weight format: AWQ on gfx1151 needs float16 and eager mode.
+fn quant_flags(quant: Option<Quant>) -> &'static [&'static str] {
+    match quant {
+        Some(Quant::Awq) => &[
+            "--quantization",
+            "awq",
+            "--dtype",
+            "float16",
+            "--enforce-eager",
+        ],
+        Some(Quant::Gptq) => &["--quantization", "gptq", "--dtype", "float16"],
+        Some(Quant::Marlin) => &["--quantization", "marlin", "--dtype", "float16"],
+        Some(Quant::Fp8) => &["--quantization", "fp8"],
+        Some(Quant::Bf16) => &["--dtype", "bfloat16"],
+        Some(Quant::Fp16) => &["--dtype", "float16"],
+        Some(Quant::Fp32) => &["--dtype", "float32"],
+        Some(Quant::Gguf) | None => &[],
+    }
+}
+
+/// A rendered agent unit and where it goes in the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentFile {
+    pub path: String,
+    pub text: String,
+}
+
+#[derive(Serialize)]
+struct Health {
+    cmd: String,
+    interval: String,
+    start_period: String,
+    wait: Vec<String>,
+}
+
+#[derive(Serialize, Default)]
+struct Extra {
+    #[serde(rename = "Unit")]
+    unit: Vec<String>,
+    #[serde(rename = "Container")]
+    container: Vec<String>,
+    #[serde(rename = "Service")]
+    service: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Context<'a> {
+    header: &'a str,
+    unit: String,
+    description: String,
+    after_agents: String,
+    after_targets: String,
+    image: &'a str,
+    container_name: &'a str,
+    devices: Vec<&'a str>,
+    group_access: &'static [&'static str],
+    env: Vec<String>,
+    secrets: Vec<String>,
+    credentials: Vec<&'a str>,
+    volumes: Vec<String>,
+    exec: Vec<String>,
+    health: Option<Health>,
+    timeout_start: String,
+    extra: Extra,
+    extra_sections: Vec<ExtraSection>,
+}
+
+/// The address to reach a server on: loopback when it binds every address.
+pub fn reach_host(bind: IpAddr) -> String {
+    match bind {
+        IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".into(),
+        IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".into(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
+/// `http://127.0.0.1:8001/health`, when the runtime declares a health check.
+pub fn health_url(agent: &AgentPlan) -> Option<String> {
+    let health = agent.runtime.health.as_ref()?;
+    Some(format!(
+        "http://{}:{}{}",
+        reach_host(agent.bind),
+        agent.port,
+        health.path.value
+    ))
+}
+
+/// The tree path of agent `agent`'s unit.
+pub fn agent_path(agent: &AgentPlan) -> String {
+    match agent.runtime.launch {
+        Some(Launch::Native { .. }) => format!("systemd/{}.service", agent.unit_stem),
+        _ => format!("containers/systemd/{}.container", agent.unit_stem),
+    }
+}
+
+pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, RenderError> {
+    let agent = &plan.agents[index];
+    let runtime = agent.runtime;
+    let stack = &plan.stack.name.value;
+    let native = matches!(runtime.launch, Some(Launch::Native { .. }));
+    let template = if native { "service" } else { "container" };
+    let bug = |message: &str| RenderError {
+        template,
+        message: format!("agent {}: {message}", agent.name()),
+    };
+
+    let description = match &agent.agent.role {
+        Some(role) => format!("{stack} agent {}: {}", agent.name(), role.value),
+        None => format!("{stack} agent {}", agent.name()),
+    };
+    let after_agents = join_units(agent.after.iter().map(|&i| plan.agents[i].unit()));
+    let after_targets = join_units(
+        agent
+            .profiles
+            .iter()
+            .map(|&p| plan.profiles[p].target.as_str()),
+    );
+
+    let host = agent.bind.to_string();
+    let port = agent.port.to_string();
+    let context = agent.context.to_string();
+    let exec: Vec<String> = match (&runtime.launch, agent.engine()) {
+        (Some(Launch::Native { command }), _) => command
+            .iter()
+            .map(|arg| {
+                substitute(&arg.value, |name| match name {
+                    "port" => Some(port.as_str()),
+                    "host" => Some(host.as_str()),
+                    "model" => Some(agent.model_source()),
+                    "context" => Some(context.as_str()),
+                    _ => None,
+                })
+            })
+            .collect(),
+        (_, Engine::Vllm) => {
+            let utilization = agent
+                .utilization()
+                .ok_or_else(|| bug("no GPU utilization planned"))?;
+            let mut exec: Vec<String> = [
+                "vllm",
+                "serve",
+                agent.model_source(),
+                "--host",
+                &host,
+                "--port",
+                &port,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            exec.extend(
+                quant_flags(agent.model.quant())
+                    .iter()
+                    .map(|s| s.to_string()),
+            );
+            exec.extend([
+                "--gpu-memory-utilization".into(),
+                utilization.to_string(),
+                "--max-model-len".into(),
+                context.clone(),
+                "--max-num-seqs".into(),
+                agent.max_seqs.to_string(),
+                "--kv-cache-dtype".into(),
+                agent.kv_dtype.as_str().into(),
+                "--enable-prefix-caching".into(),
+            ]);
+            if let Some(parser) = &agent.agent.tool_parser {
+                exec.extend([
+                    "--enable-auto-tool-choice".into(),
+                    "--tool-call-parser".into(),
+                    parser.value.clone(),
+                ]);
+            }
+            exec
+        }
+        // llama.cpp's server images have `llama-server` as their entry point.
+        (_, Engine::LlamaCpp) => vec![
+            "--model".into(),
+            agent.model_source().into(),
+            "--ctx-size".into(),
+            context.clone(),
+            "--host".into(),
+            host.clone(),
+            "--port".into(),
+            port.clone(),
+            "--n-gpu-layers".into(),
+            "999".into(),
+        ],
+    };
+
+    let start_period = runtime
+        .health
+        .as_ref()
+        .and_then(|h| h.start_period_ms.as_ref().map(|s| s.value))
+        .unwrap_or(crate::model::defaults::HEALTH_START_PERIOD_MS);
+    let health = match (&runtime.health, health_url(agent)) {
+        (Some(h), Some(url)) => Some(Health {
+            cmd: format!("curl -fsS {url}"),
+            interval: super::escape::go_duration(
+                h.interval_ms
+                    .as_ref()
+                    .map_or(crate::model::defaults::HEALTH_INTERVAL_MS, |i| i.value),
+            ),
+            start_period: super::escape::go_duration(start_period),
+            wait: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!("until curl -fsS -o /dev/null {url}; do sleep 0.5; done"),
+            ],
+        }),
+        _ => None,
+    };
+
+    let image = match &runtime.launch {
+        Some(Launch::Container { image }) => image.value.as_str(),
+        _ => "",
+    };
+    let podman = (plan.podman.major, plan.podman.minor);
+    let group_access: &'static [&'static str] = if podman >= GROUP_ADD_SINCE {
+        &["GroupAdd=keep-groups"]
+    } else {
+        &["PodmanArgs=--group-add keep-groups"]
+    };
+    let secret_var = |s: &crate::model::Secret| {
+        s.env.as_ref().map_or_else(
+            || s.name.value.to_uppercase().replace('-', "_"),
+            |e| e.value.clone(),
+        )
+    };
+
+    let (extra, extra_sections) =
+        extra_entries(runtime.quadlet.iter().chain(&agent.agent.quadlet), native);
+    let text = render(
+        template,
+        &Context {
+            header,
+            unit: agent.unit(),
+            description: super::escape::escape_specifiers(&description),
+            after_agents,
+            after_targets,
+            image,
+            container_name: &agent.unit_stem,
+            devices: runtime.devices.iter().map(|d| d.value.as_str()).collect(),
+            group_access,
+            env: runtime
+                .env
+                .iter()
+                .map(|(k, v)| format!("{}={}", k.value, v.value))
+                .collect(),
+            secrets: runtime
+                .secrets
+                .iter()
+                .map(|s| format!("{},type=env,target={}", s.name.value, secret_var(s)))
+                .collect(),
+            credentials: runtime
+                .secrets
+                .iter()
+                .map(|s| s.name.value.as_str())
+                .collect(),
+            volumes: runtime
+                .volumes
+                .iter()
+                .map(|(h, c)| format!("{}:{}", h.value, c.value))
+                .collect(),
+            exec,
+            health,
+            timeout_start: systemd_timespan(start_period + START_TIMEOUT_MARGIN_MS),
+            extra,
+            extra_sections,
+        },
+    )?;
+    Ok(AgentFile {
+        path: agent_path(agent),
+        text,
+    })
+}
+
+/// The `quadlet "Section" "Key" "value"` escape hatch, runtime's entries first: written
+/// verbatim (the stack author writes systemd syntax there) into the section they name.
+fn extra_entries<'a>(
+    entries: impl Iterator<Item = &'a QuadletEntry>,
+    native: bool,
+) -> (Extra, Vec<ExtraSection>) {
+    let mut extra = Extra::default();
+    let mut sections: Vec<ExtraSection> = Vec::new();
+    for entry in entries {
+        let line = format!("{}={}", entry.key.value, entry.value.value);
+        match entry.section.value.as_str() {
+            "Unit" => extra.unit.push(line),
+            "Service" => extra.service.push(line),
+            "Container" if !native => extra.container.push(line),
+            name => match sections.iter_mut().find(|s| s.name == name) {
+                Some(section) => section.lines.push(line),
+                None => sections.push(ExtraSection {
+                    name: name.to_owned(),
+                    lines: vec![line],
+                }),
+            },
+        }
+    }
+    (extra, sections)
+}
+
+pub(super) fn join_units<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
+    let mut joined = String::new();
+    for item in items {
+        if !joined.is_empty() {
+            joined.push(' ');
+        }
+        joined.push_str(item.as_ref());
+    }
+    joined
+}
+
+/// Fills `{name}` placeholders in one pass (a value that itself holds `{port}` stays as
+/// it is); unknown names are left untouched (the checks reject them).
+pub fn substitute<'v>(text: &str, value: impl Fn(&str) -> Option<&'v str>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after
+            .find('}')
+            .and_then(|close| Some((close, value(&after[..close])?)))
+        {
+            Some((close, filled)) => {
+                out.push_str(filled);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_fill_once() {
+        let value = |name: &str| match name {
+            "model" => Some("/m/{port}.gguf"),
+            "port" => Some("8001"),
+            _ => None,
+        };
+        assert_eq!(substitute("{model}", value), "/m/{port}.gguf");
+        assert_eq!(substitute("--port={port}", value), "--port=8001");
+        assert_eq!(substitute("{x} {port", value), "{x} {port");
+        assert_eq!(substitute("a{port}b{port}", value), "a8001b8001");
+    }
+}

@@ -1,0 +1,162 @@
+//! Host tuning, only for what the stack declares: swap (a `.swap` unit named by systemd's
+//! path escaping plus a oneshot that creates the file), sysctl.d, modprobe.d, earlyoom and
+//! the kernel arguments as text.
+
+use serde::Serialize;
+
+use super::escape::path_escape;
+use super::{RenderError, render};
+use crate::model::Stack;
+
+/// `swap.img.swap` for `/swap.img` (what `systemd-escape --path --suffix=swap` prints).
+pub fn swap_unit_name(path: &str) -> String {
+    format!("{}.swap", path_escape(path))
+}
+
+/// `norse-swapfile.service`.
+pub fn swap_creator_name(stack: &Stack) -> String {
+    format!("{}-swapfile.service", stack.name.value)
+}
+
+#[derive(Serialize)]
+struct SwapContext<'a> {
+    header: &'a str,
+    stack: &'a str,
+    path: &'a str,
+    /// `None` without a size: nothing creates the file, it must already exist.
+    creator: Option<String>,
+    swap_unit: String,
+    commands: Vec<Vec<String>>,
+}
+
+fn swap_context<'a>(
+    stack: &'a Stack,
+    path: &'a str,
+    size: Option<u64>,
+    header: &'a str,
+) -> SwapContext<'a> {
+    // Built under a temporary name and renamed into place, so an interrupted run leaves
+    // nothing at `path` and the condition lets the next boot try again.
+    let partial = format!("{path}.strixc-partial");
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    SwapContext {
+        header,
+        stack: &stack.name.value,
+        path,
+        creator: size.map(|_| swap_creator_name(stack)),
+        swap_unit: swap_unit_name(path),
+        commands: match size {
+            None => Vec::new(),
+            Some(size) => vec![
+                words(&["rm", "-f", &partial]),
+                words(&["fallocate", "-l", &size.to_string(), &partial]),
+                words(&["chmod", "600", &partial]),
+                words(&["mkswap", &partial]),
+                words(&["mv", &partial, path]),
+            ],
+        },
+    }
+}
+
+pub fn swap(
+    stack: &Stack,
+    path: &str,
+    size: Option<u64>,
+    header: &str,
+) -> Result<String, RenderError> {
+    render("swap", &swap_context(stack, path, size, header))
+}
+
+pub fn swap_creator(
+    stack: &Stack,
+    path: &str,
+    size: u64,
+    header: &str,
+) -> Result<String, RenderError> {
+    render("swapfile", &swap_context(stack, path, Some(size), header))
+}
+
+#[derive(Serialize)]
+struct PairsContext<'a> {
+    header: &'a str,
+    settings: Vec<(&'a str, &'a str)>,
+    options: Vec<(&'a str, &'a str)>,
+}
+
+pub fn sysctl(stack: &Stack, header: &str) -> Result<String, RenderError> {
+    let settings = stack
+        .host
+        .sysctl
+        .iter()
+        .map(|(k, v)| (k.value.as_str(), v.value.as_str()))
+        .collect();
+    render(
+        "sysctl",
+        &PairsContext {
+            header,
+            settings,
+            options: Vec::new(),
+        },
+    )
+}
+
+pub fn modprobe(stack: &Stack, header: &str) -> Result<String, RenderError> {
+    let options = stack
+        .host
+        .module_options
+        .iter()
+        .map(|(k, v)| (k.value.as_str(), v.value.as_str()))
+        .collect();
+    render(
+        "modprobe",
+        &PairsContext {
+            header,
+            settings: Vec::new(),
+            options,
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct TextContext<'a> {
+    header: &'a str,
+    args: String,
+}
+
+/// `/etc/default/earlyoom`: earlyoom's own default report interval plus the stack's
+/// `--prefer`/`--avoid` regexes. `None` when the stack declares no earlyoom.
+pub fn earlyoom(stack: &Stack, header: &str) -> Option<Result<String, RenderError>> {
+    let settings = stack.host.earlyoom.as_ref()?;
+    let mut args = String::from("-r 3600");
+    for (flag, regex) in [("--prefer", &settings.prefer), ("--avoid", &settings.avoid)] {
+        if let Some(regex) = regex {
+            args.push_str(&format!(" {flag} {}", regex.value));
+        }
+    }
+    Some(render("earlyoom", &TextContext { header, args }))
+}
+
+/// Whether an earlyoom regex survives `/etc/default/earlyoom`: the service splits
+/// `$EARLYOOM_ARGS` at whitespace, and the value is single-quoted.
+pub fn earlyoom_regex_ok(regex: &str) -> bool {
+    !regex.is_empty()
+        && !regex
+            .chars()
+            .any(|c| c.is_whitespace() || c == '\'' || c.is_control())
+}
+
+pub fn cmdline(stack: &Stack, header: &str) -> Result<String, RenderError> {
+    let args: Vec<&str> = stack
+        .host
+        .kernel_args
+        .iter()
+        .map(|a| a.value.as_str())
+        .collect();
+    render(
+        "cmdline",
+        &TextContext {
+            header,
+            args: args.join(" "),
+        },
+    )
+}

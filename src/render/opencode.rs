@@ -1,0 +1,129 @@
+//! OpenCode's two client files, driven by the same numbers as the units: each agent's
+//! context and its oh-my-opencode output caps (DESIGN §5). Struct fields are declared in
+//! sorted order and maps are `BTreeMap`s, so keys come out sorted whatever serde_json's
+//! features are.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::agent::reach_host;
+use crate::plan::Plan;
+
+pub const OH_MY_OPENCODE_SCHEMA: &str = "https://raw.githubusercontent.com/code-yeongyu/oh-my-opencode/master/assets/oh-my-opencode.schema.json";
+pub const OPENCODE_SCHEMA: &str = "https://opencode.ai/config.json";
+/// The AI SDK provider OpenCode loads for an OpenAI-compatible server (vLLM, llama-server).
+pub const PROVIDER_NPM: &str = "@ai-sdk/openai-compatible";
+
+#[derive(Serialize)]
+struct OhMyOpencode<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'a str,
+    agents: BTreeMap<&'a str, MaxTokens>,
+}
+
+#[derive(Serialize)]
+struct MaxTokens {
+    #[serde(rename = "maxTokens")]
+    max_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct Opencode<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'a str,
+    provider: BTreeMap<&'a str, Provider<'a>>,
+}
+
+#[derive(Serialize)]
+struct Provider<'a> {
+    models: BTreeMap<&'a str, ModelEntry<'a>>,
+    name: String,
+    npm: &'a str,
+    options: Options,
+}
+
+#[derive(Serialize)]
+struct Options {
+    #[serde(rename = "baseURL")]
+    base_url: String,
+}
+
+#[derive(Serialize)]
+struct ModelEntry<'a> {
+    limit: Limit,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Limit {
+    context: u64,
+    output: u64,
+}
+
+fn pretty(value: &impl Serialize) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// `{"$schema": ..., "agents": {NAME: {"maxTokens": N}}}` and nothing else: the upstream
+/// schema forbids extra keys.
+pub fn oh_my_opencode(plan: &Plan) -> Vec<u8> {
+    let agents = plan
+        .agents
+        .iter()
+        .flat_map(|a| {
+            a.opencode
+                .iter()
+                .map(|&(name, max)| (name, MaxTokens { max_tokens: max }))
+        })
+        .collect();
+    pretty(&OhMyOpencode {
+        schema: OH_MY_OPENCODE_SCHEMA,
+        agents,
+    })
+}
+
+/// One OpenAI-compatible provider per agent, keyed by the agent's name; its one model is
+/// keyed by the id the server reports (vLLM and llama-server serve the model argument).
+/// `limit.output` is the largest cap among the oh-my-opencode agents it serves (so it equals
+/// their `maxTokens` when there is one), or half the context when it serves none.
+pub fn opencode(plan: &Plan) -> Vec<u8> {
+    let provider = plan
+        .agents
+        .iter()
+        .map(|agent| {
+            let output = agent
+                .opencode
+                .iter()
+                .map(|&(_, max)| max)
+                .max()
+                .unwrap_or(agent.context / 2);
+            let name = match &agent.agent.role {
+                Some(role) => format!("{} ({})", agent.name(), role.value),
+                None => agent.name().to_owned(),
+            };
+            let model = ModelEntry {
+                limit: Limit {
+                    context: agent.context,
+                    output,
+                },
+                name: &agent.model.name.value,
+            };
+            let provider = Provider {
+                models: BTreeMap::from([(agent.model_source(), model)]),
+                name,
+                npm: PROVIDER_NPM,
+                options: Options {
+                    base_url: format!("http://{}:{}/v1", reach_host(agent.bind), agent.port),
+                },
+            };
+            (agent.name(), provider)
+        })
+        .collect();
+    pretty(&Opencode {
+        schema: OPENCODE_SCHEMA,
+        provider,
+    })
+}

@@ -1,0 +1,286 @@
+//! The broken-stack corpus: every file under `tests/stacks/broken` must fail to compile
+//! with the diagnostics its first line announces, every file under `tests/stacks/warn` must
+//! compile with only the warnings it announces, and each rendered report is an insta
+//! snapshot in `snapshots/` (reviewed by eye: narrowest span, the thing named, a help that
+//! says what to change).
+//!
+//! A corpus file starts with `// expect: CODE [CODE...]`: the set of codes the report must
+//! contain, and the only codes it may contain.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use strixc::compile::compile;
+use strixc::diagnostic::{Diagnostics, RenderStyle, Severity, render, render_summary};
+use strixc::parse::{MAX_BYTES, MAX_DEPTH};
+use strixc::source::Source;
+
+fn stacks_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stacks")
+}
+
+/// The `.kdl` files of one corpus directory, sorted.
+fn corpus(kind: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(stacks_dir().join(kind))
+        .unwrap_or_else(|e| panic!("reading tests/stacks/{kind}: {e}"))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "kdl"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `broken/port-conflict.kdl`: what reports show as the file name (stable across machines).
+fn load(path: &Path) -> Source {
+    let bytes = std::fs::read(path).unwrap();
+    let name = path
+        .strip_prefix(stacks_dir())
+        .unwrap()
+        .display()
+        .to_string();
+    Source::from_bytes(name, &bytes)
+}
+
+/// The codes announced on the file's `// expect:` lines.
+fn expected_codes(source: &Source) -> BTreeSet<String> {
+    source
+        .text()
+        .lines()
+        .take_while(|line| line.starts_with("//"))
+        .filter_map(|line| line.strip_prefix("// expect:"))
+        .flat_map(|codes| codes.split_whitespace().map(str::to_owned))
+        .collect()
+}
+
+/// What `strixc check` shows for a source: every diagnostic and the summary line.
+fn report(diagnostics: &Diagnostics, source: &Source) -> String {
+    let mut text = render(diagnostics, source, RenderStyle::Plain);
+    text.push_str(&render_summary(diagnostics, source));
+    text.push('\n');
+    text
+}
+
+fn compile_to_diagnostics(source: &Source) -> (bool, Diagnostics) {
+    match compile(source) {
+        Ok(checked) => (true, checked.warnings),
+        Err(diagnostics) => (false, diagnostics),
+    }
+}
+
+/// Checks one corpus file against its `// expect:` line; returns what is wrong with it.
+fn check_expectations(path: &Path, must_fail: bool) -> Vec<String> {
+    let source = load(path);
+    let name = source.name().to_owned();
+    let mut problems = Vec::new();
+    let expected = expected_codes(&source);
+    if expected.is_empty() {
+        problems.push(format!("{name}: no `// expect: CODE` line"));
+    }
+    let (ok, diagnostics) = compile_to_diagnostics(&source);
+    let found: BTreeSet<String> = diagnostics
+        .iter()
+        .map(|d| d.kind.code().to_owned())
+        .collect();
+    if must_fail {
+        if ok || diagnostics.error_count() == 0 {
+            problems.push(format!("{name}: compiled without errors"));
+        }
+    } else {
+        if !ok || diagnostics.error_count() > 0 {
+            problems.push(format!("{name}: a warning-only stack has errors"));
+        }
+        if diagnostics
+            .iter()
+            .any(|d| d.severity() != Severity::Warning)
+        {
+            problems.push(format!(
+                "{name}: a warning-only stack reports a non-warning"
+            ));
+        }
+    }
+    for missing in expected.difference(&found) {
+        problems.push(format!(
+            "{name}: expected {missing}, not reported (found {found:?})"
+        ));
+    }
+    for extra in found.difference(&expected) {
+        problems.push(format!(
+            "{name}: reported {extra}, not in its `// expect:` line"
+        ));
+    }
+    let rendered = report(&diagnostics, &source);
+    for code in &expected {
+        if !rendered.contains(code.as_str()) {
+            problems.push(format!("{name}: the rendered report does not show {code}"));
+        }
+    }
+    // Every report names the file, and each diagnostic points inside the text.
+    if !rendered.contains(source.name()) {
+        problems.push(format!("{name}: the report does not name the file"));
+    }
+    for d in diagnostics.iter() {
+        if d.span.offset() + d.span.len() > source.text().len() {
+            problems.push(format!("{name}: {} has a span past the end", d.kind.code()));
+        }
+        // The kdl crate's own syntax errors come with a help only sometimes.
+        let is_syntax = d.kind.code() == "strixc::syntax";
+        if d.kind.help().is_none() && d.severity() == Severity::Error && !is_syntax {
+            problems.push(format!("{name}: {} has no help", d.kind.code()));
+        }
+    }
+    problems
+}
+
+#[test]
+fn corpus_is_large_enough() {
+    let broken = corpus("broken").len();
+    let warn = corpus("warn").len();
+    assert!(broken >= 45, "only {broken} broken stacks");
+    assert!(warn >= 1, "no warning-only stacks");
+}
+
+#[test]
+fn broken_stacks_report_what_they_expect() {
+    let problems: Vec<String> = corpus("broken")
+        .iter()
+        .flat_map(|path| check_expectations(path, true))
+        .collect();
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn warning_stacks_compile_with_their_warnings() {
+    let problems: Vec<String> = corpus("warn")
+        .iter()
+        .flat_map(|path| check_expectations(path, false))
+        .collect();
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+/// insta's `glob!` counts every failing snapshot assertion in the process while it runs,
+/// so a failure in a test running beside it would not panic: snapshot tests take turns.
+static SNAPSHOTS: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    SNAPSHOTS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(true);
+    settings.set_omit_expression(true);
+    settings
+}
+
+#[test]
+fn broken_stack_reports() {
+    let _turn = one_at_a_time();
+    snapshot_settings().bind(|| {
+        insta::glob!("stacks/broken/*.kdl", |path| {
+            let source = load(path);
+            let (_, diagnostics) = compile_to_diagnostics(&source);
+            insta::assert_snapshot!("broken", report(&diagnostics, &source));
+        });
+    });
+}
+
+#[test]
+fn warning_stack_reports() {
+    let _turn = one_at_a_time();
+    snapshot_settings().bind(|| {
+        insta::glob!("stacks/warn/*.kdl", |path| {
+            let source = load(path);
+            let (_, diagnostics) = compile_to_diagnostics(&source);
+            insta::assert_snapshot!("warn", report(&diagnostics, &source));
+        });
+    });
+}
+
+/// The one diagnostic a generated file must produce, and its rendered report.
+fn single_error(source: &Source, code: &str) -> String {
+    let (ok, diagnostics) = compile_to_diagnostics(source);
+    assert!(!ok, "{} compiled", source.name());
+    let codes: Vec<&str> = diagnostics.iter().map(|d| d.kind.code()).collect();
+    assert_eq!(codes, [code], "{}", source.name());
+    report(&diagnostics, source)
+}
+
+#[test]
+fn deep_nesting_is_a_clear_error_not_a_stack_overflow() {
+    // 25,000 levels: the kdl crate itself overflows its stack at about 20,000.
+    let depth = 25_000;
+    let text = format!("{}{}", "a {\n".repeat(depth), "}\n".repeat(depth));
+    let source = Source::new("deep.kdl", text);
+    let rendered = single_error(&source, "strixc::source::too_deep");
+    assert!(rendered.contains(&format!("nested more than {MAX_DEPTH} levels")));
+    let _turn = one_at_a_time();
+    snapshot_settings().bind(|| insta::assert_snapshot!("generated-too-deep", rendered));
+}
+
+#[test]
+fn deep_nesting_inside_a_valid_stack_is_caught_too() {
+    // The nesting hides in a node's children after a valid stack.
+    let base = std::fs::read_to_string(stacks_dir().join("../../stack.kdl")).unwrap();
+    let depth = 25_000;
+    let text = format!(
+        "{base}\nagent \"deep\" {}{}",
+        "{ x ".repeat(depth),
+        "} ".repeat(depth)
+    );
+    let source = Source::new("deep.kdl", text);
+    single_error(&source, "strixc::source::too_deep");
+}
+
+#[test]
+fn long_and_nested_block_comments_do_not_overflow_the_stack() {
+    // The kdl crate reads a block comment recursively, one frame per `*`, `/` or nested
+    // comment: 3,000 stars overflowed it. Comments are whitespace: the stack stays valid.
+    let base = std::fs::read_to_string(stacks_dir().join("../../stack.kdl")).unwrap();
+    let depth = 25_000;
+    let stars = format!("{base}\n/* {} */\n", "* / ".repeat(depth));
+    let nested = format!("{base}\n{}{}\n", "/* ".repeat(depth), "*/ ".repeat(depth));
+    for text in [stars, nested] {
+        let source = Source::new("comments.kdl", text);
+        let (ok, diagnostics) = compile_to_diagnostics(&source);
+        assert!(ok, "{}", report(&diagnostics, &source));
+    }
+}
+
+#[test]
+fn a_huge_file_is_a_clear_error() {
+    let line = "// padding padding padding padding padding padding padding padding padding\n";
+    let mut text = String::from("stack \"huge\"\n");
+    while text.len() <= MAX_BYTES {
+        text.push_str(line);
+    }
+    let bytes = text.len();
+    let source = Source::new("huge.kdl", text);
+    let rendered = single_error(&source, "strixc::source::too_large");
+    assert!(rendered.contains(&format!("the file is {bytes} bytes")));
+    let _turn = one_at_a_time();
+    snapshot_settings().bind(|| insta::assert_snapshot!("generated-too-large", rendered));
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_reported_where_they_are() {
+    // A valid stack with one Latin-1 byte in the middle, written from the test.
+    let mut bytes = std::fs::read(stacks_dir().join("../../stack.kdl")).unwrap();
+    let at = bytes.len() / 2;
+    bytes.insert(at, 0xff);
+    let source = Source::from_bytes("latin1.kdl", &bytes);
+    single_error(&source, "strixc::source::not_utf8");
+    let (_, diagnostics) = compile_to_diagnostics(&source);
+    let d = diagnostics.iter().next().unwrap();
+    assert_eq!(d.span.offset(), at);
+}
+
+#[test]
+fn the_shipped_stack_has_no_diagnostics() {
+    let path = stacks_dir().join("../../stack.kdl");
+    let source = Source::from_bytes("stack.kdl", &std::fs::read(path).unwrap());
+    let (ok, diagnostics) = compile_to_diagnostics(&source);
+    assert!(ok, "{}", report(&diagnostics, &source));
+    assert!(diagnostics.is_empty(), "{}", report(&diagnostics, &source));
+}
