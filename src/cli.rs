@@ -55,6 +55,25 @@ pub enum Command {
     /// Show the memory budget: each agent's weights, KV cache, overhead and utilization, per profile.
     Budget(BudgetArgs),
 
+    /// Show what `apply` would change: unified diffs of the installed files, and unit actions.
+    Diff(DiffArgs),
+
+    /// Build, install, reload systemd and switch to a profile, waiting for every agent.
+    ///
+    /// Restarts only agents whose files changed; a second apply with nothing changed does
+    /// nothing. If a unit fails or times out, the previous generation's files and profile
+    /// come back (unless --no-rollback) and strixc exits 4.
+    Apply(ApplyArgs),
+
+    /// The active profile, each agent's unit state, health answer and memory.
+    Status(StatusArgs),
+
+    /// Switch back to the previous generation (its files and its profile).
+    Rollback(RollbackArgs),
+
+    /// List the generations apply has recorded.
+    Generations(SystemdArgs),
+
     /// Work with model definitions.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -79,6 +98,84 @@ pub struct BuildArgs {
     /// Write nothing; exit 1 and list the files that differ if DIR is not what a build would write.
     #[arg(long)]
     pub check: bool,
+}
+
+/// Where activation happens: which systemd, and an optional install prefix.
+#[derive(Debug, Clone, Args)]
+pub struct SystemdArgs {
+    /// The user's systemd (session bus, ~/.config/containers/systemd, ~/.config/systemd/user).
+    /// Default when not run as root.
+    #[arg(long, conflicts_with = "system")]
+    pub user: bool,
+
+    /// The system's systemd (system bus, /etc/containers/systemd, /etc/systemd/system,
+    /// sysctl.d, modprobe.d, earlyoom). Default when run as root.
+    #[arg(long)]
+    pub system: bool,
+
+    /// Install into this prefix and record a generation, but start nothing (image builders).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub systemd: SystemdArgs,
+
+    /// The profile to switch to (default: the stack's default profile).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Print what would change (files and unit actions); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// On failure, leave the failed generation installed instead of restoring the previous one.
+    #[arg(long)]
+    pub no_rollback: bool,
+
+    /// Deadline for all jobs, like "20m" or "90s" (default: the agents' start timeouts + 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Fail (exit 3) instead of waiting when another apply holds the lock.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub systemd: SystemdArgs,
+
+    /// The profile apply would switch to (default: the stack's default profile).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub systemd: SystemdArgs,
+
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub systemd: SystemdArgs,
+
+    /// Deadline for all jobs, like "20m".
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Fail (exit 3) instead of waiting when another apply holds the lock.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Args)]

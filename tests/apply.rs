@@ -582,7 +582,7 @@ fn bench_child() {
 #[test]
 #[ignore = "benchmark: scripts/bench-apply"]
 fn bench_apply_vs_systemctl() {
-    const ROUNDS: usize = 7;
+    const ROUNDS: usize = 11;
     let sbx = Sandbox::start();
     let mut stack = Stack::norse();
     stack.no_start_limit = true;
@@ -663,7 +663,7 @@ fn apply_brings_back_an_agent_that_was_stopped_by_hand() {
 
 /// The real pipeline: `stack.kdl` → `strixc::build::build_tree` → apply, with a native
 /// `command` runtime running the test server.
-fn real_tree(ports: &[u16; 3]) -> strixc::tree::Tree {
+fn real_tree(ports: &[u16; 3], odin_args: &str) -> strixc::tree::Tree {
     let server = support::test_server();
     let text = format!(
         r#"
@@ -681,6 +681,11 @@ runtime "fake" {{
     command "{server}" "--port" "{{port}}" "--ready-after" "0.2"
     health "/health" interval="10s" start-period="30s"
 }}
+runtime "odin-fake" {{
+    engine "llama.cpp"
+    command "{server}" "--port" "{{port}}" {odin_args}
+    health "/health" interval="10s" start-period="30s"
+}}
 model "m" {{
     path "/srv/models/m.gguf"
     quant "gguf"
@@ -692,16 +697,19 @@ model "m" {{
 }}
 agent "thor" {{
     model "m"
+    runtime "fake"
     port {}
     context 4096
 }}
 agent "valkyrie" {{
     model "m"
+    runtime "fake"
     port {}
     context 4096
 }}
 agent "odin" {{
     model "m"
+    runtime "odin-fake"
     port {}
     context 4096
 }}
@@ -728,7 +736,7 @@ profile "odin" {{
 fn the_real_build_applies_switches_and_is_a_no_op_the_second_time() {
     let sbx = Sandbox::start();
     let ports = support::stack::ports(3);
-    let tree = real_tree(&[ports[0], ports[1], ports[2]]);
+    let tree = real_tree(&[ports[0], ports[1], ports[2]], r#""--ready-after" "0.2""#);
     let ctx = sbx.ctx();
     let report = apply::apply(&ctx, &tree, None, &opts()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.profile, "standard");
@@ -746,5 +754,79 @@ fn the_real_build_applies_switches_and_is_a_no_op_the_second_time() {
         thor.active_enter_usec
     );
     let again = apply::apply(&ctx, &tree, Some("odin"), &opts()).unwrap();
+    assert_eq!(again.outcome, Outcome::Unchanged);
+}
+
+#[test]
+fn the_real_build_rolls_back_a_crashing_agent() {
+    let sbx = Sandbox::start();
+    let ports = support::stack::ports(3);
+    let ports = [ports[0], ports[1], ports[2]];
+    let good = real_tree(&ports, r#""--ready-after" "0.2""#);
+    apply::apply(&sbx.ctx(), &good, None, &opts()).unwrap_or_else(|e| panic!("{e}"));
+    // Crashes while loading, as a vLLM that runs out of memory does.
+    let broken = real_tree(&ports, r#""--ready-after" "5" "--fail-after" "0.3""#);
+    // The generated ExecStartPost would poll health until TimeoutStartSec (30 s) after the
+    // server died; apply notices the dead main process and fails at once.
+    let started = Instant::now();
+    let err = apply::apply(&sbx.ctx(), &broken, Some("odin"), &opts()).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.to_string().contains("the server exited (status 2)"),
+        "{err}"
+    );
+    eprintln!("{err}");
+    assert_eq!(err.exit_code(), ExitCode::UnitsFailed, "{err}");
+    let Error::UnitsFailed(failure) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failure.failures[0].agent.as_deref(), Some("odin"), "{err}");
+    assert!(
+        matches!(
+            failure.rollback,
+            RollbackOutcome::Restored { generation: 1, .. }
+        ),
+        "{err}"
+    );
+    assert_eq!(sbx.active_state("r-valkyrie.service"), "active");
+    assert_ne!(sbx.active_state("r-odin.service"), "active");
+}
+
+#[test]
+fn system_mode_under_a_root_installs_host_tuning_and_activates_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let mut stack = Stack::norse();
+    stack
+        .extra_files
+        .push(("sysctl.d/90-t.conf".into(), "vm.swappiness = 80\n".into()));
+    stack.extra_files.push((
+        "earlyoom/earlyoom".into(),
+        "EARLYOOM_ARGS=\"-m 5\"\n".into(),
+    ));
+    stack.extra_files.push((
+        "systemd/swap.img.swap".into(),
+        "[Swap]\nWhat=/swap.img\n".into(),
+    ));
+    let ctx = apply::ApplyContext::new(apply::Mode::System, Some(root.path())).unwrap();
+    assert!(!ctx.activate);
+    let report = apply::apply(&ctx, &stack.tree(), None, &opts()).unwrap();
+    assert_eq!(report.outcome, Outcome::Installed);
+    let r = root.path();
+    for path in [
+        "etc/sysctl.d/90-t.conf",
+        "etc/default/earlyoom",
+        "etc/systemd/system/swap.img.swap",
+        "etc/systemd/system/t-thor.service",
+        "etc/systemd/system/t-standard.target",
+        "var/lib/strixc/generations/1/tree/manifest.json",
+    ] {
+        assert!(r.join(path).is_file(), "{path} missing");
+    }
+    assert_eq!(report.skipped.len(), 0);
+    let again = apply::apply(&ctx, &stack.tree(), None, &opts()).unwrap();
     assert_eq!(again.outcome, Outcome::Unchanged);
 }

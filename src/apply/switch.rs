@@ -316,21 +316,41 @@ fn activate(
             Err(e) => failures.push(failure(unit, kind, e.to_string())),
         }
     }
+    // A native agent whose server dies while its ExecStartPost polls health stays
+    // "activating (start-post)" until TimeoutStartSec (systemd lets start-post finish):
+    // notice the dead main process and stop waiting at once.
+    let mut crashed: Vec<(String, String)> = Vec::new();
     let outcomes: Vec<JobOutcome> = sd.wait(&jobs, deadline, &mut || {
-        if let Ok(states) = sd.units(&progress.units()) {
-            progress.update(&states);
+        let Ok(states) = sd.units(&progress.units()) else {
+            return true;
+        };
+        progress.update(&states);
+        for s in states
+            .iter()
+            .filter(|s| s.active_state == "activating" && s.sub_state == "start-post")
+        {
+            if let Ok(d) = sd.details(&s.name) {
+                if d.main_pid == Some(0) && d.exec_main_start_usec > 0 {
+                    let status = d.exec_main_status.unwrap_or(-1);
+                    let why = format!(
+                        "failed: the server exited (status {status}) before it was healthy"
+                    );
+                    crashed.push((s.name.clone(), why));
+                }
+            }
         }
+        crashed.is_empty()
     });
     if let Ok(states) = sd.units(&progress.units()) {
         progress.update(&states);
     }
     progress.finish();
     for outcome in outcomes.iter().filter(|o| !o.is_done()) {
-        failures.push(failure(
-            &outcome.job.unit,
-            &outcome.job.kind,
-            outcome.result.clone(),
-        ));
+        let result = crashed
+            .iter()
+            .find(|(unit, _)| *unit == outcome.job.unit)
+            .map_or_else(|| outcome.result.clone(), |(_, why)| why.clone());
+        failures.push(failure(&outcome.job.unit, &outcome.job.kind, result));
     }
     if failures.is_empty() {
         // Every job done; now every agent of the profile (and the target) must be active.
@@ -435,7 +455,7 @@ fn restore(
             }
         }
         let deadline = Instant::now() + opts.timeout.unwrap_or(Duration::from_secs(120));
-        let stopped = sd.wait(&jobs, deadline, &mut || {});
+        let stopped = sd.wait(&jobs, deadline, &mut || true);
         let result = install::plan(layout, &Tree::new(), Some(failed))
             .and_then(|plan| install::execute(&plan))
             .and_then(|()| sd.reload());

@@ -1,6 +1,7 @@
 //! One function per subcommand: read the inputs, call the pure pipeline, print, and pick
 //! the exit code. Nothing here decides anything the pipeline could.
 
+mod activate;
 mod budget;
 mod build;
 mod check;
@@ -22,6 +23,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check => check::run(&cli, &out),
         Command::Budget(args) => budget::run(&cli, args, &out),
         Command::Build(args) => build::run(&cli, args, &out),
+        Command::Apply(args) => activate::apply(&cli, args, &out),
+        Command::Diff(args) => activate::diff(&cli, args, &out),
+        Command::Status(args) => activate::status(args),
+        Command::Rollback(args) => activate::rollback(args),
+        Command::Generations(args) => activate::generations(args),
         Command::Model(command) => model::run(command),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

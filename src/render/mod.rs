@@ -50,6 +50,15 @@ struct Templates {
     tera: Tera,
 }
 
+/// Parses the templates on another thread while the caller does something else (parse and
+/// check the stack): tera's parser takes a few milliseconds, as long as the rest of a
+/// small build. Rendering waits for it.
+pub fn prepare() {
+    std::thread::spawn(|| {
+        let _ = templates();
+    });
+}
+
 fn templates() -> Result<&'static Templates, RenderError> {
     static TEMPLATES_ONCE: OnceLock<Result<Templates, RenderError>> = OnceLock::new();
     TEMPLATES_ONCE

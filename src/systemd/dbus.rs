@@ -11,7 +11,7 @@ use zbus::names::InterfaceName;
 use zbus::proxy;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
-use super::{DEADLINE, Job, JobMode, JobOutcome, Systemd, UnitDetails, UnitStatus};
+use super::{ABORTED, DEADLINE, Job, JobMode, JobOutcome, Systemd, UnitDetails, UnitStatus};
 use crate::error::Error;
 
 type AffectedJob = (u32, OwnedObjectPath, String, OwnedObjectPath, String);
@@ -260,13 +260,20 @@ impl Systemd for DbusSystemd {
             result: get::<String>(&s, "Result"),
             status_text: get::<String>(&s, "StatusText").filter(|t| !t.is_empty()),
             exec_main_status: get::<i32>(&s, "ExecMainStatus"),
+            main_pid: get::<u32>(&s, "MainPID"),
             n_restarts: get::<u32>(&s, "NRestarts"),
         })
     }
 
-    fn wait(&self, jobs: &[Job], deadline: Instant, tick: &mut dyn FnMut()) -> Vec<JobOutcome> {
+    fn wait(
+        &self,
+        jobs: &[Job],
+        deadline: Instant,
+        tick: &mut dyn FnMut() -> bool,
+    ) -> Vec<JobOutcome> {
         const TICK: Duration = Duration::from_millis(200);
         let mut next_tick = Instant::now() + TICK;
+        let mut unfinished = DEADLINE;
         let mut results = self
             .removed
             .results
@@ -282,13 +289,17 @@ impl Systemd for DbusSystemd {
             }
             if now >= next_tick {
                 drop(results);
-                tick();
-                next_tick = Instant::now() + TICK;
+                let go_on = tick();
                 results = self
                     .removed
                     .results
                     .lock()
                     .unwrap_or_else(|e| e.into_inner());
+                if !go_on {
+                    unfinished = ABORTED;
+                    break;
+                }
+                next_tick = Instant::now() + TICK;
                 continue;
             }
             let wake = next_tick.min(deadline) - now;
@@ -305,7 +316,7 @@ impl Systemd for DbusSystemd {
                 result: results
                     .get(&job.path)
                     .cloned()
-                    .unwrap_or_else(|| DEADLINE.to_string()),
+                    .unwrap_or_else(|| unfinished.to_string()),
             })
             .collect()
     }

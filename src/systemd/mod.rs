@@ -41,6 +41,8 @@ impl JobOutcome {
 
 /// The result strixc reports for a job still running at the deadline.
 pub const DEADLINE: &str = "deadline";
+/// The result strixc reports for a job it stopped waiting for (another unit failed).
+pub const ABORTED: &str = "not waited for (another unit failed)";
 
 /// One row of `ListUnitsByNames`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -78,6 +80,8 @@ pub struct UnitDetails {
     pub result: Option<String>,
     pub status_text: Option<String>,
     pub exec_main_status: Option<i32>,
+    /// Service only: 0 when the main process is gone.
+    pub main_pid: Option<u32>,
     pub n_restarts: Option<u32>,
 }
 
@@ -117,6 +121,12 @@ pub trait Systemd {
     fn details(&self, unit: &str) -> Result<UnitDetails, Error>;
 
     /// Waits until every job has been removed or the deadline passed; `tick` is called about
-    /// every 200 ms (progress display). Jobs still running at the deadline get `DEADLINE`.
-    fn wait(&self, jobs: &[Job], deadline: Instant, tick: &mut dyn FnMut()) -> Vec<JobOutcome>;
+    /// every 200 ms (progress, early failure detection) and stops the wait by returning
+    /// `false`. Jobs still running at the deadline get `DEADLINE`, at a stop `ABORTED`.
+    fn wait(
+        &self,
+        jobs: &[Job],
+        deadline: Instant,
+        tick: &mut dyn FnMut() -> bool,
+    ) -> Vec<JobOutcome>;
 }

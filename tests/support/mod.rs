@@ -293,10 +293,8 @@ pub fn wait_for(timeout: Duration, mut ok: impl FnMut() -> bool, what: &str) {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound then released).
+/// A free TCP port on 127.0.0.1 for a test server: never handed out twice in this process
+/// and below the ephemeral range, so a client socket cannot take it (see `stack::ports`).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    stack::ports(1)[0]
 }
