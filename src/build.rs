@@ -25,6 +25,9 @@ use crate::render::{self, RenderError};
 use crate::source::Source;
 use crate::tree::Tree;
 
+/// From this many agents on, targets and agents render on two threads.
+const PARALLEL_FROM_AGENTS: usize = 64;
+
 /// `strixc X.Y.Z`, the manifest's `generator`.
 pub const GENERATOR: &str = concat!("strixc ", env!("CARGO_PKG_VERSION"));
 
@@ -87,25 +90,33 @@ pub fn render_tree(plan: &Plan, source_name: &str) -> Result<Tree, RenderError> 
     let mut tree = Tree::new();
 
     let units: Vec<String> = plan.agents.iter().map(|a| a.unit()).collect();
-    // Targets (each lists every unit) render on a second thread while the agents render
-    // here: the two halves of a 1,000-agent build.
-    let (agent_files, target_files) = std::thread::scope(|scope| {
-        let targets = scope.spawn(|| {
-            (0..plan.profiles.len())
-                .map(|index| render::target(plan, index, &units, &header))
-                .collect::<Result<Vec<String>, RenderError>>()
-        });
-        let agents = (0..plan.agents.len())
+    let render_agents = || {
+        (0..plan.agents.len())
             .map(|index| render::agent_unit(plan, index, &header))
-            .collect::<Result<Vec<_>, RenderError>>();
-        let targets = targets.join().unwrap_or_else(|_| {
-            Err(RenderError {
-                template: "target",
-                message: "the rendering thread panicked".into(),
-            })
-        });
-        (agents, targets)
-    });
+            .collect::<Result<Vec<_>, RenderError>>()
+    };
+    let render_targets = || {
+        (0..plan.profiles.len())
+            .map(|index| render::target(plan, index, &units, &header))
+            .collect::<Result<Vec<String>, RenderError>>()
+    };
+    // Large stacks: targets (each lists every unit) render on a second thread while the
+    // agents render here. Small ones are not worth a thread.
+    let (agent_files, target_files) = if plan.agents.len() < PARALLEL_FROM_AGENTS {
+        (render_agents(), render_targets())
+    } else {
+        std::thread::scope(|scope| {
+            let targets = scope.spawn(render_targets);
+            let agents = render_agents();
+            let targets = targets.join().unwrap_or_else(|_| {
+                Err(RenderError {
+                    template: "target",
+                    message: "the rendering thread panicked".into(),
+                })
+            });
+            (agents, targets)
+        })
+    };
     let mut manifest_agents = Vec::with_capacity(plan.agents.len());
     for ((index, agent), file) in plan.agents.iter().enumerate().zip(agent_files?) {
         manifest_agents.push(ManifestAgent {

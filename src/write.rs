@@ -229,15 +229,14 @@ fn write_file(
         path: target.clone(),
         source,
     };
+    // Created 0644 (less the umask) in one step, as unit and config files are.
     let mut temp = tempfile::Builder::new()
         .prefix(".strixc-")
         .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(0o644))
         .tempfile_in(parent)
         .map_err(failed)?;
     temp.write_all(bytes).map_err(failed)?;
-    temp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(failed)?;
     // On error the temporary file is removed when `persist`'s error is dropped.
     temp.persist(&target).map_err(|e| failed(e.error))?;
     summary.written.push(rel.to_owned());

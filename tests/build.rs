@@ -563,8 +563,18 @@ fn systemd_with_quadlet_as_generator_loads_every_unit() {
         // The default profile installs for boot; a user manager accepts its [Install].
         let default = &manifest.profile(&manifest.default_profile).unwrap().target;
         let out = sbx.systemctl(&["enable", default]);
-        assert!(out.status.success(), "{name}: enable {default}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(sbx.unit_dir().join("default.target.wants").join(default).exists(), "{name}");
+        assert!(
+            out.status.success(),
+            "{name}: enable {default}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            sbx.unit_dir()
+                .join("default.target.wants")
+                .join(default)
+                .exists(),
+            "{name}"
+        );
     }
 }
 

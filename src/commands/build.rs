@@ -11,6 +11,7 @@ use crate::write::{compare, write_tree};
 use super::{Output, print_bytes};
 
 pub fn run(cli: &Cli, args: &BuildArgs, out: &Output) -> Result<ExitCode, Error> {
+    crate::render::prepare();
     let source = Source::read(&cli.file)?;
     let tree = match build_tree(&source) {
         Ok((tree, warnings)) => {

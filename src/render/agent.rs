@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::{ExtraSection, RenderError, render};
+use super::{RenderError, render};
 use crate::model::{Engine, Launch, QuadletEntry, Quant};
 use crate::plan::{AgentPlan, Plan};
 use crate::units::systemd_timespan;
@@ -52,14 +52,14 @@ struct Health {
     wait: Vec<String>,
 }
 
+/// The escape hatch's lines, ready to print: `Key=value\n` per entry of each fixed
+/// section, and whole `\n[Section]\n...` blocks for the others.
 #[derive(Serialize, Default)]
 struct Extra {
-    #[serde(rename = "Unit")]
-    unit: Vec<String>,
-    #[serde(rename = "Container")]
-    container: Vec<String>,
-    #[serde(rename = "Service")]
-    service: Vec<String>,
+    unit: String,
+    container: String,
+    service: String,
+    sections: String,
 }
 
 #[derive(Serialize)]
@@ -72,7 +72,7 @@ struct Context<'a> {
     image: &'a str,
     container_name: &'a str,
     devices: Vec<&'a str>,
-    group_access: &'static [&'static str],
+    group_access: &'static str,
     env: Vec<String>,
     secrets: Vec<String>,
     credentials: Vec<&'a str>,
@@ -81,7 +81,6 @@ struct Context<'a> {
     health: Option<Health>,
     timeout_start: String,
     extra: Extra,
-    extra_sections: Vec<ExtraSection>,
 }
 
 /// The address to reach a server on: loopback when it binds every address.
@@ -236,10 +235,10 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
         _ => "",
     };
     let podman = (plan.podman.major, plan.podman.minor);
-    let group_access: &'static [&'static str] = if podman >= GROUP_ADD_SINCE {
-        &["GroupAdd=keep-groups"]
+    let group_access = if podman >= GROUP_ADD_SINCE {
+        "GroupAdd=keep-groups"
     } else {
-        &["PodmanArgs=--group-add keep-groups"]
+        "PodmanArgs=--group-add keep-groups"
     };
     let secret_var = |s: &crate::model::Secret| {
         s.env.as_ref().map_or_else(
@@ -248,8 +247,7 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
         )
     };
 
-    let (extra, extra_sections) =
-        extra_entries(runtime.quadlet.iter().chain(&agent.agent.quadlet), native);
+    let extra = extra_entries(runtime.quadlet.iter().chain(&agent.agent.quadlet), native);
     let text = render(
         template,
         &Context {
@@ -286,7 +284,6 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
             health,
             timeout_start: systemd_timespan(start_period + START_TIMEOUT_MARGIN_MS),
             extra,
-            extra_sections,
         },
     )?;
     Ok(AgentFile {
@@ -297,28 +294,25 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
 
 /// The `quadlet "Section" "Key" "value"` escape hatch, runtime's entries first: written
 /// verbatim (the stack author writes systemd syntax there) into the section they name.
-fn extra_entries<'a>(
-    entries: impl Iterator<Item = &'a QuadletEntry>,
-    native: bool,
-) -> (Extra, Vec<ExtraSection>) {
+fn extra_entries<'a>(entries: impl Iterator<Item = &'a QuadletEntry>, native: bool) -> Extra {
     let mut extra = Extra::default();
-    let mut sections: Vec<ExtraSection> = Vec::new();
+    let mut others: Vec<(&str, String)> = Vec::new();
     for entry in entries {
-        let line = format!("{}={}", entry.key.value, entry.value.value);
+        let line = format!("{}={}\n", entry.key.value, entry.value.value);
         match entry.section.value.as_str() {
-            "Unit" => extra.unit.push(line),
-            "Service" => extra.service.push(line),
-            "Container" if !native => extra.container.push(line),
-            name => match sections.iter_mut().find(|s| s.name == name) {
-                Some(section) => section.lines.push(line),
-                None => sections.push(ExtraSection {
-                    name: name.to_owned(),
-                    lines: vec![line],
-                }),
+            "Unit" => extra.unit.push_str(&line),
+            "Service" => extra.service.push_str(&line),
+            "Container" if !native => extra.container.push_str(&line),
+            name => match others.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, lines)) => lines.push_str(&line),
+                None => others.push((name, line)),
             },
         }
     }
-    (extra, sections)
+    for (name, lines) in others {
+        extra.sections.push_str(&format!("\n[{name}]\n{lines}"));
+    }
+    extra
 }
 
 pub(super) fn join_units<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
