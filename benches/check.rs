@@ -5,7 +5,7 @@
 #[path = "support/synthetic.rs"]
 mod synthetic;
 
-use divan::{black_box, Bencher};
+use divan::{Bencher, black_box};
 use strixc::diagnostic::Diagnostics;
 use strixc::source::Source;
 

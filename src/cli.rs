@@ -26,7 +26,13 @@ D-Bus call failed, 4 units failed to activate (after rollback).";
 #[command(name = "strixc", version, about = ABOUT, long_about = LONG_ABOUT)]
 pub struct Cli {
     /// The stack file.
-    #[arg(short = 'f', long = "file", global = true, default_value = "stack.kdl", value_name = "PATH")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        default_value = "stack.kdl",
+        value_name = "PATH"
+    )]
     pub file: PathBuf,
 
     /// When to colour diagnostics.
@@ -92,7 +98,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Where to write the tree.
-    #[arg(short = 'o', long = "out", default_value = "generated", value_name = "DIR")]
+    #[arg(
+        short = 'o',
+        long = "out",
+        default_value = "generated",
+        value_name = "DIR"
+    )]
     pub out: PathBuf,
 
     /// Write nothing; exit 1 and list the files that differ if DIR is not what a build would write.

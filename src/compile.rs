@@ -27,7 +27,12 @@ pub fn compile(source: &Source) -> Result<Checked, Diagnostics> {
     }
     match crate::plan::plan(&stack) {
         Some(plan) => check::check_budget(&plan, &mut d),
-        None => d.emit(Kind::Internal { message: "the checked stack could not be planned".into() }, (0, 0)),
+        None => d.emit(
+            Kind::Internal {
+                message: "the checked stack could not be planned".into(),
+            },
+            (0, 0),
+        ),
     }
     if d.has_errors() {
         return Err(d);

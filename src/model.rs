@@ -171,8 +171,9 @@ pub enum Quant {
 }
 
 impl Quant {
-    pub const NAMES: [&'static str; 8] =
-        ["awq", "gptq", "marlin", "fp8", "bf16", "fp16", "fp32", "gguf"];
+    pub const NAMES: [&'static str; 8] = [
+        "awq", "gptq", "marlin", "fp8", "bf16", "fp16", "fp32", "gguf",
+    ];
 
     pub fn parse(text: &str) -> Option<Quant> {
         Some(match text {
@@ -286,7 +287,9 @@ impl Stack {
             if chain.iter().any(|p: &&Profile| p.name.value == current) {
                 break;
             }
-            let Some(profile) = self.profile(current) else { break };
+            let Some(profile) = self.profile(current) else {
+                break;
+            };
             chain.push(profile);
             next = profile.extends.as_ref().map(|e| e.value.as_str());
         }

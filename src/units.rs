@@ -52,7 +52,11 @@ fn scale(number: &str, multiplier: u128) -> Option<u64> {
     }
     let denominator = 10u128.pow(fraction.len() as u32);
     let numerator = whole.parse::<u128>().ok()? * denominator
-        + if fraction.is_empty() { 0 } else { fraction.parse::<u128>().ok()? };
+        + if fraction.is_empty() {
+            0
+        } else {
+            fraction.parse::<u128>().ok()?
+        };
     let value = (numerator.checked_mul(multiplier)?).div_ceil(denominator);
     u64::try_from(value).ok()
 }
@@ -84,7 +88,17 @@ mod tests {
         assert_eq!(parse_size("1.5KiB"), Some(1536));
         assert_eq!(parse_size("0.1B"), Some(1), "fractions of a byte round up");
         assert_eq!(parse_size("0GB"), Some(0));
-        for bad in ["", "GB", "12", "1.2.3GB", ".5GB", "5.GB", "-1GB", "1 XB", "99999999999999999999TB"] {
+        for bad in [
+            "",
+            "GB",
+            "12",
+            "1.2.3GB",
+            ".5GB",
+            "5.GB",
+            "-1GB",
+            "1 XB",
+            "99999999999999999999TB",
+        ] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
     }

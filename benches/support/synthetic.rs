@@ -3,7 +3,10 @@
 //! with an equal share of the other agents. Every profile fits the Strix Halo budget.
 
 pub fn synthetic_stack(agents: usize, profiles: usize) -> String {
-    assert!(agents >= 2 && profiles >= 2, "a base of two agents and one more profile");
+    assert!(
+        agents >= 2 && profiles >= 2,
+        "a base of two agents and one more profile"
+    );
     let mut s = String::with_capacity(agents * 240 + profiles * 80 + 1024);
     s.push_str(
         r#"stack "bench" {

@@ -2,7 +2,7 @@
 //! cap and (when pinned) against what one full context needs; each profile against the
 //! host's memory and the GPU.
 
-use crate::budget::{format_gib, largest_common_context, AgentBudget, AgentLoad, BudgetProblem};
+use crate::budget::{AgentBudget, AgentLoad, BudgetProblem, format_gib, largest_common_context};
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::plan::{AgentPlan, Plan};
 
@@ -11,10 +11,18 @@ pub fn check_budget(plan: &Plan, d: &mut Diagnostics) {
         agent_rules(plan, agent, d);
     }
     for profile in &plan.profiles {
-        let loads: Vec<AgentLoad> = profile.agents.iter().map(|&i| plan.agents[i].load).collect();
+        let loads: Vec<AgentLoad> = profile
+            .agents
+            .iter()
+            .map(|&i| plan.agents[i].load)
+            .collect();
         for problem in &profile.budget.problems {
             let kind = match *problem {
-                BudgetProblem::HostMemory { used_bytes, budget_bytes, over_bytes } => Kind::ProfileOverBudget {
+                BudgetProblem::HostMemory {
+                    used_bytes,
+                    budget_bytes,
+                    over_bytes,
+                } => Kind::ProfileOverBudget {
                     profile: profile.name().to_owned(),
                     total: format_gib(used_bytes),
                     budget: format_gib(budget_bytes),
@@ -48,7 +56,9 @@ fn share(agent: &AgentPlan) -> String {
 }
 
 fn agent_rules(plan: &Plan, agent: &AgentPlan, d: &mut Diagnostics) {
-    let AgentBudget::Gpu(gpu) = agent.budget else { return };
+    let AgentBudget::Gpu(gpu) = agent.budget else {
+        return;
+    };
     let pinned = agent.agent.gpu_memory_utilization.as_ref();
     let context = agent.agent.context.as_ref();
     let span = pinned

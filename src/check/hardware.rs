@@ -7,7 +7,9 @@ use crate::model::{Agent, Engine, KvDtype, Model, Quant, Stack};
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     let mut reported_models: Vec<&str> = Vec::new();
     for agent in &stack.agents {
-        let Some(runtime) = stack.runtime_of(agent) else { continue };
+        let Some(runtime) = stack.runtime_of(agent) else {
+            continue;
+        };
         let engine = runtime.engine.value;
         // A stack without a `host` node is already reported as such; "the host declares
         // no GPU" on every agent would only repeat it (a missing host has an empty span).
@@ -30,11 +32,17 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
                 );
             }
         }
-        let Some(model_ref) = &agent.model else { continue };
-        let Some(model) = stack.model(model_ref) else { continue };
+        let Some(model_ref) = &agent.model else {
+            continue;
+        };
+        let Some(model) = stack.model(model_ref) else {
+            continue;
+        };
         let is_gguf = model.quant() == Some(Quant::Gguf);
         match engine {
-            Engine::LlamaCpp if !is_gguf => mismatch(agent, engine, model, "not GGUF", model_ref.span, d),
+            Engine::LlamaCpp if !is_gguf => {
+                mismatch(agent, engine, model, "not GGUF", model_ref.span, d)
+            }
             Engine::Vllm if is_gguf => mismatch(agent, engine, model, "GGUF", model_ref.span, d),
             _ => {}
         }
@@ -51,10 +59,19 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
 
 /// RDNA GPUs (gfx10xx, gfx11xx, gfx12xx): no fp8 matrix units, uncalibrated fp8 KV scales.
 fn is_rdna(arch: &str) -> bool {
-    ["gfx10", "gfx11", "gfx12"].iter().any(|p| arch.starts_with(p))
+    ["gfx10", "gfx11", "gfx12"]
+        .iter()
+        .any(|p| arch.starts_with(p))
 }
 
-fn mismatch(agent: &Agent, engine: Engine, model: &Model, format: &'static str, span: miette::SourceSpan, d: &mut Diagnostics) {
+fn mismatch(
+    agent: &Agent,
+    engine: Engine,
+    model: &Model,
+    format: &'static str,
+    span: miette::SourceSpan,
+    d: &mut Diagnostics,
+) {
     d.emit(
         Kind::EngineModelMismatch {
             agent: agent.name.value.clone(),
@@ -87,7 +104,9 @@ fn location(model: &Model, engine: Engine, d: &mut Diagnostics) {
 /// The seed's measured failures on AMD: fp8 weights (torch._scaled_mm needs MI300 or
 /// sm_89+) and GPTQ/Marlin (CUDA-only kernels).
 fn quantization(stack: &Stack, model: &Model, d: &mut Diagnostics) {
-    let (Some(quant), Some(gpu)) = (&model.quant, &stack.host.gpu) else { return };
+    let (Some(quant), Some(gpu)) = (&model.quant, &stack.host.gpu) else {
+        return;
+    };
     let amd = gpu.arch.starts_with("gfx");
     let has_fp8_matmul = gpu.arch.starts_with("gfx94") || gpu.arch.starts_with("gfx95");
     match quant.value {

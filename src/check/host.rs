@@ -21,7 +21,11 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         }
     }
     if let (Some(memory), Some(gpu)) = (&host.memory, &host.gpu) {
-        if let Some(gpu_memory) = gpu.memory.as_ref().filter(|m| gpu.unified && m.value > memory.value) {
+        if let Some(gpu_memory) = gpu
+            .memory
+            .as_ref()
+            .filter(|m| gpu.unified && m.value > memory.value)
+        {
             d.emit(
                 Kind::GpuMemoryAboveHost {
                     gpu: crate::budget::format_gib(gpu_memory.value),
@@ -35,7 +39,9 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
 }
 
 fn podman(stack: &Stack, d: &mut Diagnostics) {
-    let Some(declared) = &stack.host.podman else { return };
+    let Some(declared) = &stack.host.podman else {
+        return;
+    };
     let version = (declared.major, declared.minor);
     let containers: Vec<_> = stack
         .runtimes
@@ -57,7 +63,11 @@ fn podman(stack: &Stack, d: &mut Diagnostics) {
         return;
     }
     if containers.iter().any(|r| r.health.is_some()) {
-        if let Some(kind) = too_old("starting an agent only once healthy (Notify=healthy)", "5.0", NOTIFY_HEALTHY_SINCE) {
+        if let Some(kind) = too_old(
+            "starting an agent only once healthy (Notify=healthy)",
+            "5.0",
+            NOTIFY_HEALTHY_SINCE,
+        ) {
             d.emit(kind, declared.span);
         }
     }

@@ -6,7 +6,9 @@ use crate::model::Stack;
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     for agent in &stack.agents {
-        let Some(context) = &agent.context else { continue };
+        let Some(context) = &agent.context else {
+            continue;
+        };
         let model = agent.model.as_ref().and_then(|m| stack.model(m));
         if let Some(max) = model.and_then(|m| m.max_context.as_ref()) {
             if context.value > max.value {

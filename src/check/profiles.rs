@@ -24,8 +24,22 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         }
     }
 
-    cycles("extends", stack.profiles.iter().map(|p| (&p.name, p.extends.iter().collect())), d);
-    cycles("after", stack.agents.iter().map(|a| (&a.name, a.after.iter().collect())), d);
+    cycles(
+        "extends",
+        stack
+            .profiles
+            .iter()
+            .map(|p| (&p.name, p.extends.iter().collect())),
+        d,
+    );
+    cycles(
+        "after",
+        stack
+            .agents
+            .iter()
+            .map(|a| (&a.name, a.after.iter().collect())),
+        d,
+    );
 
     let used: std::collections::HashSet<&str> = stack
         .profiles
@@ -33,7 +47,11 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         .flat_map(|p| stack.profile_agents(&p.name))
         .collect();
     if !stack.profiles.is_empty() {
-        for agent in stack.agents.iter().filter(|a| !used.contains(a.name.as_str())) {
+        for agent in stack
+            .agents
+            .iter()
+            .filter(|a| !used.contains(a.name.as_str()))
+        {
             d.emit(
                 Kind::AgentInNoProfile {
                     agent: agent.name.value.clone(),
@@ -45,7 +63,10 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
 }
 
 fn default_span(profile: &crate::model::Profile) -> miette::SourceSpan {
-    profile.default.as_ref().map_or(profile.name.span, |d| d.span)
+    profile
+        .default
+        .as_ref()
+        .map_or(profile.name.span, |d| d.span)
 }
 
 /// Reports each cycle once, at the edge that closes it (depth-first, in declaration order).
@@ -80,7 +101,9 @@ fn cycles<'a>(
             }
             let target_name = edges[*edge];
             *edge += 1;
-            let Some(target) = index(target_name) else { continue };
+            let Some(target) = index(target_name) else {
+                continue;
+            };
             match state[target] {
                 0 => {
                     state[target] = 1;
@@ -88,10 +111,18 @@ fn cycles<'a>(
                 }
                 1 => {
                     let from = path.iter().position(|&(n, _)| n == target).unwrap_or(0);
-                    let mut names: Vec<String> =
-                        path[from..].iter().map(|&(n, _)| nodes[n].0.value.clone()).collect();
+                    let mut names: Vec<String> = path[from..]
+                        .iter()
+                        .map(|&(n, _)| nodes[n].0.value.clone())
+                        .collect();
                     names.push(nodes[target].0.value.clone());
-                    d.emit(Kind::Cycle { relation, path: names }, target_name.span);
+                    d.emit(
+                        Kind::Cycle {
+                            relation,
+                            path: names,
+                        },
+                        target_name.span,
+                    );
                 }
                 _ => {}
             }

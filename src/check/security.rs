@@ -5,7 +5,14 @@ use crate::diagnostic::{Diagnostics, Kind};
 use crate::model::{Launch, Stack};
 
 /// Variable names whose values are credentials: those go through `secret`, by name.
-const SECRET_WORDS: [&str; 6] = ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "CREDENTIAL"];
+const SECRET_WORDS: [&str; 6] = [
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "API_KEY",
+    "CREDENTIAL",
+];
 
 /// What `{…}` in a native command may name.
 pub const PLACEHOLDERS: [&str; 4] = ["port", "host", "model", "context"];
@@ -15,7 +22,12 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         for (key, _) in &runtime.env {
             let upper = key.value.to_ascii_uppercase();
             if SECRET_WORDS.iter().any(|w| upper.contains(w)) {
-                d.emit(Kind::SecretInEnvironment { key: key.value.clone() }, key.span);
+                d.emit(
+                    Kind::SecretInEnvironment {
+                        key: key.value.clone(),
+                    },
+                    key.span,
+                );
             }
         }
         if let Some(Launch::Native { command }) = &runtime.launch {

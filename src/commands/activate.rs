@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{print_bytes, Output};
+use super::{Output, print_bytes};
 use crate::apply::{self, ApplyContext, ApplyOptions, Mode};
 use crate::build::build_tree;
 use crate::cli::{ApplyArgs, Cli, DiffArgs, RollbackArgs, StatusArgs, SystemdArgs};
@@ -27,7 +27,9 @@ fn context(args: &SystemdArgs) -> Result<ApplyContext, Error> {
 fn timeout(text: Option<&str>) -> Result<Option<Duration>, Error> {
     text.map(|t| {
         apply::parse_timespan(t).ok_or_else(|| {
-            Error::Usage(format!("`{t}` is not a duration: write it like \"90s\", \"20m\" or \"1h\""))
+            Error::Usage(format!(
+                "`{t}` is not a duration: write it like \"90s\", \"20m\" or \"1h\""
+            ))
         })
     })
     .transpose()
@@ -79,7 +81,11 @@ pub fn diff(cli: &Cli, args: &DiffArgs, out: &Output) -> Result<ExitCode, Error>
 
 pub fn status(args: &StatusArgs) -> Result<ExitCode, Error> {
     let status = apply::status(&context(&args.systemd)?)?;
-    let text = if args.json { status.to_json() } else { status.render() };
+    let text = if args.json {
+        status.to_json()
+    } else {
+        status.render()
+    };
     print_bytes(text.as_bytes())?;
     Ok(ExitCode::Ok)
 }

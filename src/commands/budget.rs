@@ -1,12 +1,12 @@
 //! `strixc budget`: the memory table per profile, or its JSON (schema: DESIGN §2).
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{load, print_bytes, Output};
-use crate::budget::{format_gib, AgentBudget, AgentLoad};
+use super::{Output, load, print_bytes};
+use crate::budget::{AgentBudget, AgentLoad, format_gib};
 use crate::cli::{BudgetArgs, Cli};
 use crate::error::{Error, ExitCode};
-use crate::plan::{plan, AgentPlan, Plan, ProfilePlan};
+use crate::plan::{AgentPlan, Plan, ProfilePlan, plan};
 
 pub fn run(cli: &Cli, args: &BudgetArgs, out: &Output) -> Result<ExitCode, Error> {
     let (_, checked) = match load(cli, out)? {
@@ -14,7 +14,9 @@ pub fn run(cli: &Cli, args: &BudgetArgs, out: &Output) -> Result<ExitCode, Error
         Err(code) => return Ok(code),
     };
     let Some(plan) = plan(&checked.stack) else {
-        return Err(Error::Usage("internal error: the checked stack could not be planned".into()));
+        return Err(Error::Usage(
+            "internal error: the checked stack could not be planned".into(),
+        ));
     };
     if let Some(name) = &args.profile {
         if !plan.profiles.iter().any(|p| p.name() == name) {
@@ -38,7 +40,10 @@ pub fn run(cli: &Cli, args: &BudgetArgs, out: &Output) -> Result<ExitCode, Error
     Ok(ExitCode::Ok)
 }
 
-fn selected<'p, 's>(plan: &'p Plan<'s>, only: Option<&'p str>) -> impl Iterator<Item = &'p ProfilePlan<'s>> {
+fn selected<'p, 's>(
+    plan: &'p Plan<'s>,
+    only: Option<&'p str>,
+) -> impl Iterator<Item = &'p ProfilePlan<'s>> {
     plan.profiles
         .iter()
         .filter(move |p| only.is_none_or(|name| p.name() == name))
@@ -77,7 +82,11 @@ fn row(agent: &AgentPlan) -> Row {
                 agent.kv_dtype,
             );
             let tokens = crate::budget::round_up_16(
-                agent.agent.kv_tokens.as_ref().map_or(agent.context, |k| k.value),
+                agent
+                    .agent
+                    .kv_tokens
+                    .as_ref()
+                    .map_or(agent.context, |k| k.value),
             );
             Row {
                 weights,
@@ -154,7 +163,16 @@ pub fn budget_table(plan: &Plan, only: Option<&str>) -> String {
         host.max_utilization,
     );
     let header = [
-        "agent", "model", "context", "weights", "KV B/token", "KV cache", "KV tokens", "overhead", "util", "memory",
+        "agent",
+        "model",
+        "context",
+        "weights",
+        "KV B/token",
+        "KV cache",
+        "KV tokens",
+        "overhead",
+        "util",
+        "memory",
     ];
     for profile in selected(plan, only) {
         let budget = &profile.budget;
@@ -162,11 +180,19 @@ pub fn budget_table(plan: &Plan, only: Option<&str>) -> String {
         out.push_str(&format!(
             "\nprofile {}{}: {} of {}, {} {}; GPU share {}\n",
             profile.name(),
-            if profile.profile.is_default() { " (default)" } else { "" },
+            if profile.profile.is_default() {
+                " (default)"
+            } else {
+                ""
+            },
             format_gib(budget.total_bytes),
             format_gib(budget.budget_bytes),
             format_gib(headroom.unsigned_abs() as u64),
-            if headroom >= 0 { "headroom" } else { "OVER BUDGET" },
+            if headroom >= 0 {
+                "headroom"
+            } else {
+                "OVER BUDGET"
+            },
             budget.gpu_share,
         ));
         let mut rows: Vec<[String; 10]> = vec![header.map(String::from)];

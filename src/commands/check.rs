@@ -1,6 +1,6 @@
 //! `strixc check`
 
-use super::{load, Output};
+use super::{Output, load};
 use crate::cli::Cli;
 use crate::error::{Error, ExitCode};
 

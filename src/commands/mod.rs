@@ -12,8 +12,8 @@ pub use budget::{budget_json, budget_table};
 use std::io::{IsTerminal, Write};
 
 use crate::cli::{Cli, Color, Command};
-use crate::compile::{compile, Checked};
-use crate::diagnostic::{render, render_summary, Diagnostics, RenderStyle};
+use crate::compile::{Checked, compile};
+use crate::diagnostic::{Diagnostics, RenderStyle, render, render_summary};
 use crate::error::{Error, ExitCode};
 use crate::source::Source;
 
@@ -39,7 +39,10 @@ pub fn run(cli: Cli) -> ExitCode {
             let mut page = Vec::new();
             clap_mangen::Man::new(command)
                 .render(&mut page)
-                .map_err(|source| Error::Write { path: "stdout".into(), source })
+                .map_err(|source| Error::Write {
+                    path: "stdout".into(),
+                    source,
+                })
                 .and_then(|()| print_bytes(&page))
                 .map(|()| ExitCode::Ok)
         }
@@ -63,10 +66,16 @@ impl Output {
         let colored = match color {
             Color::Always => true,
             Color::Never => false,
-            Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            Color::Auto => {
+                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
         };
         Output {
-            style: if colored { RenderStyle::Color } else { RenderStyle::Plain },
+            style: if colored {
+                RenderStyle::Color
+            } else {
+                RenderStyle::Plain
+            },
         }
     }
 
@@ -109,5 +118,8 @@ pub fn print_bytes(bytes: &[u8]) -> Result<(), Error> {
     stdout
         .write_all(bytes)
         .and_then(|()| stdout.flush())
-        .map_err(|source| Error::Write { path: "stdout".into(), source })
+        .map_err(|source| Error::Write {
+            path: "stdout".into(),
+            source,
+        })
 }

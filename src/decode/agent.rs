@@ -4,7 +4,7 @@
 use kdl::KdlNode;
 
 use super::entries::Entries;
-use super::{children, field, no_children, quadlet_entry, unknown_node, values, Seen};
+use super::{Seen, children, field, no_children, quadlet_entry, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind, Thing};
 use crate::model::{Agent, KvDtype, OpencodeCap, Spanned};
 
@@ -67,7 +67,9 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Agent> {
                 if !seen.first(known, child, &parent, d) {
                     continue;
                 }
-                let Some(entry) = field(child, "a value", d) else { continue };
+                let Some(entry) = field(child, "a value", d) else {
+                    continue;
+                };
                 match known {
                     "role" => agent.role = values::string(entry, "the role", d),
                     "model" => agent.model = values::name(entry, Thing::Model, d),
@@ -122,7 +124,10 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Agent> {
 fn tool_parser(entry: &kdl::KdlEntry, d: &mut Diagnostics) -> Option<crate::model::Text> {
     let text = values::string(entry, "the tool parser", d)?;
     let valid = !text.value.is_empty()
-        && text.value.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        && text
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if !valid {
         d.emit(
             Kind::InvalidValue {

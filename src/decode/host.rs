@@ -5,7 +5,7 @@ use kdl::KdlNode;
 use miette::SourceSpan;
 
 use super::entries::Entries;
-use super::{children, field, no_children, unknown_node, values, Seen};
+use super::{Seen, children, field, no_children, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind};
 use crate::model::{Earlyoom, Gpu, Host, PodmanVersion, Spanned, Swap, Text};
 
@@ -48,12 +48,14 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Host {
         match name {
             "memory" => {
                 if seen.first("memory", child, HOST, d) {
-                    host.memory = field(child, "a size", d).and_then(|e| values::size(e, "host memory", false, d));
+                    host.memory = field(child, "a size", d)
+                        .and_then(|e| values::size(e, "host memory", false, d));
                 }
             }
             "reserve" => {
                 if seen.first("reserve", child, HOST, d) {
-                    host.reserve = field(child, "a size", d).and_then(|e| values::size(e, "the reserve", true, d));
+                    host.reserve = field(child, "a size", d)
+                        .and_then(|e| values::size(e, "the reserve", true, d));
                 }
             }
             "max-utilization" => {
@@ -83,16 +85,26 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Host {
                 }
             }
             "sysctl" => host.sysctl.extend(pair(child, "a key and a value", d)),
-            "module-option" => host.module_options.extend(pair(child, "a module and its option", d)),
+            "module-option" => {
+                host.module_options
+                    .extend(pair(child, "a module and its option", d))
+            }
             "kernel-arg" => {
-                let arg = field(child, "a kernel argument", d).and_then(|e| values::string(e, "a kernel argument", d));
+                let arg = field(child, "a kernel argument", d)
+                    .and_then(|e| values::string(e, "a kernel argument", d));
                 host.kernel_args.extend(arg);
             }
             _ => unknown_node(child, HOST, &FIELDS, d),
         }
     }
     if host.memory.is_none() && !seen.0.contains(&"memory") {
-        d.emit(Kind::MissingField { node: "`host`".into(), field: "memory" }, node.name().span());
+        d.emit(
+            Kind::MissingField {
+                node: "`host`".into(),
+                field: "memory",
+            },
+            node.name().span(),
+        );
     }
     host
 }
@@ -104,7 +116,9 @@ fn podman_version(entry: &kdl::KdlEntry, d: &mut Diagnostics) -> Option<Spanned<
     let minor = parts.next().and_then(|p| p.parse().ok());
     let patch_ok = parts.next().is_none_or(|p| p.parse::<u32>().is_ok()) && parts.next().is_none();
     match (major, minor) {
-        (Some(major), Some(minor)) if patch_ok => Some(Spanned::new(PodmanVersion { major, minor }, text.span)),
+        (Some(major), Some(minor)) if patch_ok => {
+            Some(Spanned::new(PodmanVersion { major, minor }, text.span))
+        }
         _ => {
             d.emit(Kind::InvalidPodmanVersion { value: text.value }, text.span);
             None
@@ -121,16 +135,39 @@ fn gpu(node: &KdlNode, d: &mut Diagnostics) -> Option<Gpu> {
     entries.finish(1, &["memory", "unified"], d);
     no_children(node, d);
     let memory = memory.and_then(|e| values::size(e, "GPU memory", false, d));
-    if memory.is_none() && !node.entries().iter().any(|e| e.name().is_some_and(|n| n.value() == "memory")) {
-        d.emit(Kind::MissingField { node: "`gpu`".into(), field: "memory" }, node.name().span());
+    if memory.is_none()
+        && !node
+            .entries()
+            .iter()
+            .any(|e| e.name().is_some_and(|n| n.value() == "memory"))
+    {
+        d.emit(
+            Kind::MissingField {
+                node: "`gpu`".into(),
+                field: "memory",
+            },
+            node.name().span(),
+        );
     }
-    let unified = unified.and_then(|e| values::boolean(e, "unified", d)).is_none_or(|u| u.value);
+    let unified = unified
+        .and_then(|e| values::boolean(e, "unified", d))
+        .is_none_or(|u| u.value);
     let Some(arch) = arch else {
-        d.emit(Kind::MissingArgument { node: "gpu".into(), what: "the GPU's architecture, like \"gfx1151\"" }, node.name().span());
+        d.emit(
+            Kind::MissingArgument {
+                node: "gpu".into(),
+                what: "the GPU's architecture, like \"gfx1151\"",
+            },
+            node.name().span(),
+        );
         return None;
     };
     let arch = values::string(arch, "the GPU architecture", d)?;
-    Some(Gpu { arch, memory, unified })
+    Some(Gpu {
+        arch,
+        memory,
+        unified,
+    })
 }
 
 /// `swap "/swap.img" size="128GiB"`
@@ -142,7 +179,13 @@ fn swap(node: &KdlNode, d: &mut Diagnostics) -> Option<Swap> {
     no_children(node, d);
     let size = size.and_then(|e| values::size(e, "the swap size", false, d));
     let Some(path) = path else {
-        d.emit(Kind::MissingArgument { node: "swap".into(), what: "the swap file's absolute path" }, node.name().span());
+        d.emit(
+            Kind::MissingArgument {
+                node: "swap".into(),
+                what: "the swap file's absolute path",
+            },
+            node.name().span(),
+        );
         return None;
     };
     let path = values::string(path, "the swap path", d)?;
@@ -183,16 +226,30 @@ fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text
     entries.finish(2, &[], d);
     no_children(node, d);
     let (Some(key), Some(value)) = (key, value) else {
-        d.emit(Kind::MissingArgument { node: node.name().value().to_owned(), what }, node.name().span());
+        d.emit(
+            Kind::MissingArgument {
+                node: node.name().value().to_owned(),
+                what,
+            },
+            node.name().span(),
+        );
         return None;
     };
     let key = values::string(key, "a key", d);
     let value = values::scalar_text(value, "a value", d);
     let key = key.filter(|k| {
-        let ok = !k.value.is_empty() && k.value.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+        let ok = !k.value.is_empty()
+            && k.value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
         if !ok {
             d.emit(
-                Kind::InvalidValue { what: "key".into(), value: k.value.clone(), expected: vec!["letters, digits, '.', '_', '-', '/'"], suggestion: None },
+                Kind::InvalidValue {
+                    what: "key".into(),
+                    value: k.value.clone(),
+                    expected: vec!["letters, digits, '.', '_', '-', '/'"],
+                    suggestion: None,
+                },
                 k.span,
             );
         }

@@ -80,7 +80,13 @@ impl Seen {
     }
 
     /// True the first time `field` is seen; reports it otherwise.
-    fn first(&mut self, field: &'static str, node: &KdlNode, parent: &str, d: &mut Diagnostics) -> bool {
+    fn first(
+        &mut self,
+        field: &'static str,
+        node: &KdlNode,
+        parent: &str,
+        d: &mut Diagnostics,
+    ) -> bool {
         if self.0.contains(&field) {
             d.emit(
                 Kind::DuplicateField {
@@ -135,14 +141,25 @@ fn quadlet_entry(node: &KdlNode, d: &mut Diagnostics) -> Option<QuadletEntry> {
     }
     if let Some(k) = &key {
         let valid = k.value.starts_with(|c: char| c.is_ascii_alphabetic())
-            && k.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            && k.value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid {
-            d.emit(Kind::InvalidQuadletKey { key: k.value.clone() }, k.span);
+            d.emit(
+                Kind::InvalidQuadletKey {
+                    key: k.value.clone(),
+                },
+                k.span,
+            );
             ok = false;
         }
     }
     match (section, key, value) {
-        (Some(section), Some(key), Some(value)) if ok => Some(QuadletEntry { section, key, value }),
+        (Some(section), Some(key), Some(value)) if ok => Some(QuadletEntry {
+            section,
+            key,
+            value,
+        }),
         _ => None,
     }
 }

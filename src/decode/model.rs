@@ -2,12 +2,19 @@
 
 use kdl::KdlNode;
 
-use super::{children, field, unknown_node, values, Seen};
+use super::{Seen, children, field, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind, Thing};
 use crate::model::{Model, Quant};
 
 const FIELDS: [&str; 8] = [
-    "repo", "path", "quant", "weights", "layers", "kv-heads", "head-dim", "max-context",
+    "repo",
+    "path",
+    "quant",
+    "weights",
+    "layers",
+    "kv-heads",
+    "head-dim",
+    "max-context",
 ];
 
 pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Model> {
@@ -37,7 +44,9 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Model> {
         if !seen.first(known, child, &parent, d) {
             continue;
         }
-        let Some(entry) = field(child, "a value", d) else { continue };
+        let Some(entry) = field(child, "a value", d) else {
+            continue;
+        };
         match known {
             "repo" => model.repo = values::string(entry, "the repo", d),
             "path" => model.path = values::string(entry, "the model path", d),
@@ -56,7 +65,10 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Model> {
     for required in ["weights", "layers", "kv-heads", "head-dim", "max-context"] {
         if !seen.0.contains(&required) {
             d.emit(
-                Kind::MissingField { node: format!("model `{}`", name.value), field: required },
+                Kind::MissingField {
+                    node: format!("model `{}`", name.value),
+                    field: required,
+                },
                 name.span,
             );
         }

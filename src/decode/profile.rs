@@ -39,7 +39,11 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Profile> {
                 child.name().span(),
             );
         }
-        agents.extend(names.into_iter().filter_map(|e| values::name(e, Thing::Agent, d)));
+        agents.extend(
+            names
+                .into_iter()
+                .filter_map(|e| values::name(e, Thing::Agent, d)),
+        );
     }
     Some(Profile {
         name: name?,

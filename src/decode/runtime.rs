@@ -3,7 +3,7 @@
 use kdl::KdlNode;
 
 use super::entries::Entries;
-use super::{children, field, no_children, quadlet_entry, unknown_node, values, Seen};
+use super::{Seen, children, field, no_children, quadlet_entry, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind, Thing};
 use crate::model::{Engine, Health, Launch, Runtime, Secret, Spanned, Text};
 
@@ -34,11 +34,17 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Runtime> {
             "engine" => {
                 if seen.first("engine", child, &parent, d) {
                     engine = field(child, "an engine", d).and_then(|e| {
-                        values::choice(e, "engine", &ENGINES, |s| match s {
-                            "vllm" => Some(Engine::Vllm),
-                            "llama.cpp" => Some(Engine::LlamaCpp),
-                            _ => None,
-                        }, d)
+                        values::choice(
+                            e,
+                            "engine",
+                            &ENGINES,
+                            |s| match s {
+                                "vllm" => Some(Engine::Vllm),
+                                "llama.cpp" => Some(Engine::LlamaCpp),
+                                _ => None,
+                            },
+                            d,
+                        )
                     });
                 }
             }
@@ -47,7 +53,8 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Runtime> {
                     if seen.0.contains(&"command") {
                         kind_conflict = Some(child.name().span());
                     }
-                    image = field(child, "an image reference", d).and_then(|e| values::string(e, "the image", d));
+                    image = field(child, "an image reference", d)
+                        .and_then(|e| values::string(e, "the image", d));
                 }
             }
             "command" => {
@@ -59,7 +66,8 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Runtime> {
                 }
             }
             "device" => {
-                let device = field(child, "a device path", d).and_then(|e| values::string(e, "a device", d));
+                let device =
+                    field(child, "a device path", d).and_then(|e| values::string(e, "a device", d));
                 runtime_devices.extend(device);
             }
             "env" => env.extend(pair(child, "a variable name and its value", d)),
@@ -76,13 +84,23 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Runtime> {
     }
     let name = name?;
     if let Some(span) = kind_conflict {
-        d.emit(Kind::RuntimeKindAmbiguous { runtime: name.value.clone() }, span);
+        d.emit(
+            Kind::RuntimeKindAmbiguous {
+                runtime: name.value.clone(),
+            },
+            span,
+        );
     }
     let launch = match (image, command) {
         (Some(image), None) => Some(Launch::Container { image }),
         (None, Some(command)) if !command.is_empty() => Some(Launch::Native { command }),
         (None, _) if !seen.0.contains(&"image") && !seen.0.contains(&"command") => {
-            d.emit(Kind::RuntimeKindMissing { runtime: name.value.clone() }, name.span);
+            d.emit(
+                Kind::RuntimeKindMissing {
+                    runtime: name.value.clone(),
+                },
+                name.span,
+            );
             None
         }
         _ => None,
@@ -108,9 +126,18 @@ fn command_args(node: &KdlNode, d: &mut Diagnostics) -> Vec<Text> {
     entries.finish(usize::MAX, &[], d);
     no_children(node, d);
     if args.is_empty() {
-        d.emit(Kind::MissingArgument { node: "command".into(), what: "the program and its arguments" }, node.name().span());
+        d.emit(
+            Kind::MissingArgument {
+                node: "command".into(),
+                what: "the program and its arguments",
+            },
+            node.name().span(),
+        );
     }
-    let args: Vec<Text> = args.into_iter().filter_map(|e| values::string(e, "a command argument", d)).collect();
+    let args: Vec<Text> = args
+        .into_iter()
+        .filter_map(|e| values::string(e, "a command argument", d))
+        .collect();
     if let Some(program) = args.first() {
         if !program.value.starts_with('/') {
             d.emit(
@@ -134,7 +161,13 @@ fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text
     entries.finish(2, &[], d);
     no_children(node, d);
     let (Some(first), Some(second)) = (first, second) else {
-        d.emit(Kind::MissingArgument { node: node.name().value().to_owned(), what }, node.name().span());
+        d.emit(
+            Kind::MissingArgument {
+                node: node.name().value().to_owned(),
+                what,
+            },
+            node.name().span(),
+        );
         return None;
     };
     // Name each half in a diagnostic: "the value of `HF_HOME`", not "a variable and its value".
@@ -143,17 +176,30 @@ fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text
         _ => None,
     };
     let (first_what, second_what) = match (node.name().value(), key) {
-        ("env", Some(key)) => ("an environment variable name".to_owned(), format!("the value of `{key}`")),
-        ("env", None) => ("an environment variable name".to_owned(), "an environment variable's value".to_owned()),
-        ("volume", _) => ("a volume's host path".to_owned(), "a volume's container path".to_owned()),
+        ("env", Some(key)) => (
+            "an environment variable name".to_owned(),
+            format!("the value of `{key}`"),
+        ),
+        ("env", None) => (
+            "an environment variable name".to_owned(),
+            "an environment variable's value".to_owned(),
+        ),
+        ("volume", _) => (
+            "a volume's host path".to_owned(),
+            "a volume's container path".to_owned(),
+        ),
         _ => (what.to_owned(), what.to_owned()),
     };
     let first = values::string(first, &first_what, d);
     let second = values::scalar_text(second, &second_what, d);
     let first = first.filter(|k| {
         let valid = node.name().value() != "env"
-            || (k.value.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && k.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            || (k
+                .value
+                .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && k.value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_'));
         if !valid {
             d.emit(
                 Kind::InvalidValue {
@@ -192,14 +238,24 @@ fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<Health> {
     entries.finish(1, &["interval", "start-period"], d);
     no_children(node, d);
     let interval_ms = interval.and_then(|e| values::duration(e, "the health interval", d));
-    let start_period_ms = start_period.and_then(|e| values::duration(e, "the health start period", d));
+    let start_period_ms =
+        start_period.and_then(|e| values::duration(e, "the health start period", d));
     let Some(path) = path else {
-        d.emit(Kind::MissingArgument { node: "health".into(), what: "the health endpoint's path, like \"/health\"" }, node.name().span());
+        d.emit(
+            Kind::MissingArgument {
+                node: "health".into(),
+                what: "the health endpoint's path, like \"/health\"",
+            },
+            node.name().span(),
+        );
         return None;
     };
     let path = values::string(path, "the health path", d)?;
     let valid = path.value.starts_with('/')
-        && path.value.chars().all(|c| c.is_ascii_graphic() && !"'\"\\%$`".contains(c));
+        && path
+            .value
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"'\"\\%$`".contains(c));
     if !valid {
         d.emit(
             Kind::InvalidValue {
@@ -212,5 +268,9 @@ fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<Health> {
         );
         return None;
     }
-    Some(Health { path, interval_ms, start_period_ms })
+    Some(Health {
+        path,
+        interval_ms,
+        start_period_ms,
+    })
 }

@@ -3,7 +3,7 @@
 use kdl::{KdlDocument, KdlNode};
 
 use super::entries::Entries;
-use super::{children, field, file_start, unknown_node, values, Seen};
+use super::{Seen, children, field, file_start, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind, Thing};
 use crate::model::{Name, Spanned, Stack, Text};
 

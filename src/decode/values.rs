@@ -63,7 +63,8 @@ pub fn is_valid_name(name: &str) -> bool {
 fn is_valid(name: &str, dots: bool) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (dots && c == '.'))
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (dots && c == '.'))
         && name.len() <= 64
 }
 
@@ -96,7 +97,12 @@ pub fn boolean(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Span
 pub fn positive(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spanned<u64>> {
     match entry.value() {
         KdlValue::Integer(i) if *i <= 0 => {
-            d.emit(Kind::NotPositive { what: what.to_owned() }, entry.span());
+            d.emit(
+                Kind::NotPositive {
+                    what: what.to_owned(),
+                },
+                entry.span(),
+            );
             None
         }
         KdlValue::Integer(i) => match u64::try_from(*i) {
@@ -145,7 +151,12 @@ pub fn size(
     let text = match entry.value() {
         KdlValue::String(s) => s,
         KdlValue::Integer(i) if *i <= 0 && !allow_zero => {
-            d.emit(Kind::NotPositive { what: what.to_owned() }, entry.span());
+            d.emit(
+                Kind::NotPositive {
+                    what: what.to_owned(),
+                },
+                entry.span(),
+            );
             return None;
         }
         _ => {
@@ -154,12 +165,22 @@ pub fn size(
         }
     };
     if text.trim_start().starts_with('-') {
-        d.emit(Kind::NotPositive { what: what.to_owned() }, entry.span());
+        d.emit(
+            Kind::NotPositive {
+                what: what.to_owned(),
+            },
+            entry.span(),
+        );
         return None;
     }
     match units::parse_size(text) {
         Some(0) if !allow_zero => {
-            d.emit(Kind::NotPositive { what: what.to_owned() }, entry.span());
+            d.emit(
+                Kind::NotPositive {
+                    what: what.to_owned(),
+                },
+                entry.span(),
+            );
             None
         }
         Some(bytes) => Some(Spanned::new(bytes, entry.span())),
@@ -183,7 +204,12 @@ pub fn duration(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spa
     };
     match units::parse_duration(text) {
         Some(0) => {
-            d.emit(Kind::NotPositive { what: what.to_owned() }, entry.span());
+            d.emit(
+                Kind::NotPositive {
+                    what: what.to_owned(),
+                },
+                entry.span(),
+            );
             None
         }
         Some(ms) => Some(Spanned::new(ms, entry.span())),

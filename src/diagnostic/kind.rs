@@ -40,72 +40,239 @@ impl Thing {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
     // ── the source text ──
-    Syntax { message: String, label: Option<String>, help: Option<String> },
+    Syntax {
+        message: String,
+        label: Option<String>,
+        help: Option<String>,
+    },
     NotUtf8,
-    TooLarge { bytes: usize, limit: usize },
-    TooDeep { limit: usize },
+    TooLarge {
+        bytes: usize,
+        limit: usize,
+    },
+    TooDeep {
+        limit: usize,
+    },
 
     // ── decoding nodes into the model ──
-    UnknownNode { name: String, parent: String, suggestion: Option<String>, known: Vec<&'static str> },
-    UnknownProperty { name: String, node: String, suggestion: Option<String>, known: Vec<&'static str> },
-    UnexpectedArgument { node: String, expected: usize },
-    MissingArgument { node: String, what: &'static str },
-    MissingField { node: String, field: &'static str },
-    MissingNode { name: &'static str },
-    DuplicateField { node: String, field: String },
-    WrongType { what: String, expected: &'static str, found: &'static str },
-    InvalidValue { what: String, value: String, expected: Vec<&'static str>, suggestion: Option<String> },
-    InvalidSize { what: String, value: String },
-    InvalidDuration { what: String, value: String },
-    NotPositive { what: String },
-    OutOfRange { what: String, min: String, max: String },
-    PortOutOfRange { port: i128 },
-    InvalidName { thing: Thing, name: String },
-    ControlCharacter { what: String, character: char },
-    InvalidQuadletSection { section: String, suggestion: Option<String> },
-    InvalidQuadletKey { key: String },
-    InvalidPodmanVersion { value: String },
-    RuntimeKindAmbiguous { runtime: String },
-    RuntimeKindMissing { runtime: String },
-    HostAddressInvalid { value: String },
+    UnknownNode {
+        name: String,
+        parent: String,
+        suggestion: Option<String>,
+        known: Vec<&'static str>,
+    },
+    UnknownProperty {
+        name: String,
+        node: String,
+        suggestion: Option<String>,
+        known: Vec<&'static str>,
+    },
+    UnexpectedArgument {
+        node: String,
+        expected: usize,
+    },
+    MissingArgument {
+        node: String,
+        what: &'static str,
+    },
+    MissingField {
+        node: String,
+        field: &'static str,
+    },
+    MissingNode {
+        name: &'static str,
+    },
+    DuplicateField {
+        node: String,
+        field: String,
+    },
+    WrongType {
+        what: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+    InvalidValue {
+        what: String,
+        value: String,
+        expected: Vec<&'static str>,
+        suggestion: Option<String>,
+    },
+    InvalidSize {
+        what: String,
+        value: String,
+    },
+    InvalidDuration {
+        what: String,
+        value: String,
+    },
+    NotPositive {
+        what: String,
+    },
+    OutOfRange {
+        what: String,
+        min: String,
+        max: String,
+    },
+    PortOutOfRange {
+        port: i128,
+    },
+    InvalidName {
+        thing: Thing,
+        name: String,
+    },
+    ControlCharacter {
+        what: String,
+        character: char,
+    },
+    InvalidQuadletSection {
+        section: String,
+        suggestion: Option<String>,
+    },
+    InvalidQuadletKey {
+        key: String,
+    },
+    InvalidPodmanVersion {
+        value: String,
+    },
+    RuntimeKindAmbiguous {
+        runtime: String,
+    },
+    RuntimeKindMissing {
+        runtime: String,
+    },
+    HostAddressInvalid {
+        value: String,
+    },
 
     // ── references, names, structure ──
-    Duplicate { thing: Thing, name: String },
-    UnknownReference { thing: Thing, name: String, suggestion: Option<String> },
-    Cycle { relation: &'static str, path: Vec<String> },
+    Duplicate {
+        thing: Thing,
+        name: String,
+    },
+    UnknownReference {
+        thing: Thing,
+        name: String,
+        suggestion: Option<String>,
+    },
+    Cycle {
+        relation: &'static str,
+        path: Vec<String>,
+    },
     NoDefaultProfile,
-    SeveralDefaultProfiles { names: Vec<String> },
+    SeveralDefaultProfiles {
+        names: Vec<String>,
+    },
     NoProfiles,
-    PortConflict { port: u16, first: String, second: String },
-    RuntimeRequired { agent: String, runtimes: usize },
-    ModelLocationMissing { model: String, engine: &'static str, field: &'static str },
-    EngineModelMismatch { agent: String, engine: &'static str, model: String, format: &'static str },
-    GpuRequired { agent: String },
-    OpencodeNameTaken { name: String, first: String },
-    AgentInNoProfile { agent: String },
-    SecretInEnvironment { key: String },
-    ExposedBind { agent: String, address: String },
-    UnknownPlaceholder { placeholder: String },
+    PortConflict {
+        port: u16,
+        first: String,
+        second: String,
+    },
+    RuntimeRequired {
+        agent: String,
+        runtimes: usize,
+    },
+    ModelLocationMissing {
+        model: String,
+        engine: &'static str,
+        field: &'static str,
+    },
+    EngineModelMismatch {
+        agent: String,
+        engine: &'static str,
+        model: String,
+        format: &'static str,
+    },
+    GpuRequired {
+        agent: String,
+    },
+    OpencodeNameTaken {
+        name: String,
+        first: String,
+    },
+    AgentInNoProfile {
+        agent: String,
+    },
+    SecretInEnvironment {
+        key: String,
+    },
+    ExposedBind {
+        agent: String,
+        address: String,
+    },
+    UnknownPlaceholder {
+        placeholder: String,
+    },
 
     // ── numbers ──
-    ContextAboveModelMax { context: u64, max: u64, model: String },
-    MaxTokensNotBelowContext { max_tokens: u64, context: u64 },
-    KvTokensBelowContext { kv_tokens: u64, context: u64 },
-    UtilizationTooSmall { agent: String, pinned: String, needed: String, context: u64 },
-    UtilizationAboveCap { agent: String, utilization: String, cap: String, pinned: bool, largest_context: Option<u64> },
-    ProfileOverBudget { profile: String, total: String, budget: String, over: String, largest_context: Option<u64> },
-    ProfileOverGpu { profile: String, sum: String },
-    ReserveAboveMemory { reserve: String, memory: String },
-    GpuMemoryAboveHost { gpu: String, memory: String },
+    ContextAboveModelMax {
+        context: u64,
+        max: u64,
+        model: String,
+    },
+    MaxTokensNotBelowContext {
+        max_tokens: u64,
+        context: u64,
+    },
+    KvTokensBelowContext {
+        kv_tokens: u64,
+        context: u64,
+    },
+    UtilizationTooSmall {
+        agent: String,
+        pinned: String,
+        needed: String,
+        context: u64,
+    },
+    UtilizationAboveCap {
+        agent: String,
+        utilization: String,
+        cap: String,
+        pinned: bool,
+        largest_context: Option<u64>,
+    },
+    ProfileOverBudget {
+        profile: String,
+        total: String,
+        budget: String,
+        over: String,
+        largest_context: Option<u64>,
+    },
+    ProfileOverGpu {
+        profile: String,
+        sum: String,
+    },
+    ReserveAboveMemory {
+        reserve: String,
+        memory: String,
+    },
+    GpuMemoryAboveHost {
+        gpu: String,
+        memory: String,
+    },
 
     // ── what the hardware and tools can do ──
-    Fp8Weights { model: String, gpu: String },
-    GptqOnRocm { model: String, quant: &'static str },
-    Fp8KvCache { agent: String },
-    PodmanTooOld { feature: &'static str, needs: &'static str, declared: String },
+    Fp8Weights {
+        model: String,
+        gpu: String,
+    },
+    GptqOnRocm {
+        model: String,
+        quant: &'static str,
+    },
+    Fp8KvCache {
+        agent: String,
+    },
+    PodmanTooOld {
+        feature: &'static str,
+        needs: &'static str,
+        declared: String,
+    },
 
     /// A bug in strixc, reported instead of panicking.
-    Internal { message: String },
+    Internal {
+        message: String,
+    },
 }
 
 impl Kind {
@@ -164,7 +331,9 @@ impl Kind {
             Kind::ExposedBind { .. } => "strixc::security::exposed_bind",
             Kind::UnknownPlaceholder { .. } => "strixc::runtime::unknown_placeholder",
             Kind::ContextAboveModelMax { .. } => "strixc::agent::context_above_model_max",
-            Kind::MaxTokensNotBelowContext { .. } => "strixc::opencode::max_tokens_not_below_context",
+            Kind::MaxTokensNotBelowContext { .. } => {
+                "strixc::opencode::max_tokens_not_below_context"
+            }
             Kind::KvTokensBelowContext { .. } => "strixc::budget::kv_tokens_below_context",
             Kind::UtilizationTooSmall { .. } => "strixc::budget::utilization_too_small",
             Kind::UtilizationAboveCap { .. } => "strixc::budget::above_max_utilization",
@@ -201,7 +370,11 @@ impl Kind {
             Kind::MissingField { node, field } => format!("{node} has no `{field}`"),
             Kind::MissingNode { name } => format!("the stack has no `{name}` node"),
             Kind::DuplicateField { node, field } => format!("`{field}` is set twice in {node}"),
-            Kind::WrongType { what, expected, found } => {
+            Kind::WrongType {
+                what,
+                expected,
+                found,
+            } => {
                 format!("{what} must be {expected}, not {found}")
             }
             Kind::InvalidValue { what, value, .. } => format!("`{value}` is not a valid {what}"),
@@ -245,17 +418,30 @@ impl Kind {
             }
             Kind::NoDefaultProfile => "no profile is marked default=#true".into(),
             Kind::SeveralDefaultProfiles { names } => {
-                format!("{} profiles are marked default: {}", names.len(), names.join(", "))
+                format!(
+                    "{} profiles are marked default: {}",
+                    names.len(),
+                    names.join(", ")
+                )
             }
             Kind::NoProfiles => "the stack defines no profile".into(),
-            Kind::PortConflict { port, first, second } => {
+            Kind::PortConflict {
+                port,
+                first,
+                second,
+            } => {
                 format!("agents `{first}` and `{second}` both listen on port {port}")
             }
             Kind::RuntimeRequired { agent, .. } => format!("agent `{agent}` names no runtime"),
             Kind::ModelLocationMissing { model, field, .. } => {
                 format!("model `{model}` has no `{field}`")
             }
-            Kind::EngineModelMismatch { agent, engine, model, format } => format!(
+            Kind::EngineModelMismatch {
+                agent,
+                engine,
+                model,
+                format,
+            } => format!(
                 "agent `{agent}` runs {}, which cannot load model `{model}` ({format})",
                 if *engine == "vllm" { "vLLM" } else { engine }
             ),
@@ -277,51 +463,81 @@ impl Kind {
             Kind::UnknownPlaceholder { placeholder } => {
                 format!("unknown placeholder `{{{placeholder}}}` in a command")
             }
-            Kind::ContextAboveModelMax { context, max, model } => format!(
-                "context {context} is above model `{model}`'s max-context of {max}"
-            ),
-            Kind::MaxTokensNotBelowContext { max_tokens, context } => format!(
+            Kind::ContextAboveModelMax {
+                context,
+                max,
+                model,
+            } => format!("context {context} is above model `{model}`'s max-context of {max}"),
+            Kind::MaxTokensNotBelowContext {
+                max_tokens,
+                context,
+            } => format!(
                 "max-tokens {max_tokens} leaves no room for input in a context of {context}"
             ),
-            Kind::KvTokensBelowContext { kv_tokens, context } => format!(
-                "kv-tokens {kv_tokens} cannot hold one full context of {context} tokens"
-            ),
-            Kind::UtilizationTooSmall { agent, pinned, needed, context } => format!(
+            Kind::KvTokensBelowContext { kv_tokens, context } => {
+                format!("kv-tokens {kv_tokens} cannot hold one full context of {context} tokens")
+            }
+            Kind::UtilizationTooSmall {
+                agent,
+                pinned,
+                needed,
+                context,
+            } => format!(
                 "agent `{agent}`'s gpu-memory-utilization {pinned} is too small for one \
                  {context}-token context (needs at least {needed})"
             ),
-            Kind::UtilizationAboveCap { agent, utilization, cap, pinned: true, .. } => format!(
+            Kind::UtilizationAboveCap {
+                agent,
+                utilization,
+                cap,
+                pinned: true,
+                ..
+            } => format!(
                 "agent `{agent}` pins gpu-memory-utilization {utilization}, above the host's \
                  max-utilization {cap}"
             ),
-            Kind::UtilizationAboveCap { agent, utilization, cap, pinned: false, .. } => format!(
+            Kind::UtilizationAboveCap {
+                agent,
+                utilization,
+                cap,
+                pinned: false,
+                ..
+            } => format!(
                 "agent `{agent}` needs gpu-memory-utilization {utilization}, above the host's \
                  max-utilization {cap}"
             ),
-            Kind::ProfileOverBudget { profile, total, budget, over, .. } => format!(
-                "profile `{profile}` needs {total} but the host has {budget} ({over} over)"
-            ),
-            Kind::ProfileOverGpu { profile, sum } => format!(
-                "profile `{profile}` asks the GPU for {sum} of its memory (more than 1.00)"
-            ),
+            Kind::ProfileOverBudget {
+                profile,
+                total,
+                budget,
+                over,
+                ..
+            } => {
+                format!("profile `{profile}` needs {total} but the host has {budget} ({over} over)")
+            }
+            Kind::ProfileOverGpu { profile, sum } => {
+                format!("profile `{profile}` asks the GPU for {sum} of its memory (more than 1.00)")
+            }
             Kind::ReserveAboveMemory { reserve, memory } => {
                 format!("reserve {reserve} is not below the host's memory {memory}")
             }
-            Kind::GpuMemoryAboveHost { gpu, memory } => format!(
-                "a unified GPU cannot have {gpu} when the host has {memory} in all"
-            ),
+            Kind::GpuMemoryAboveHost { gpu, memory } => {
+                format!("a unified GPU cannot have {gpu} when the host has {memory} in all")
+            }
             Kind::Fp8Weights { model, gpu } => {
                 format!("model `{model}` uses fp8 weights, which crash on {gpu}")
             }
             Kind::GptqOnRocm { model, quant } => {
                 format!("model `{model}` uses {quant}, whose kernels are CUDA-only")
             }
-            Kind::Fp8KvCache { agent } => format!(
-                "agent `{agent}` uses an fp8 KV cache, which loses accuracy on this GPU"
-            ),
-            Kind::PodmanTooOld { feature, needs, declared } => format!(
-                "{feature} needs podman {needs}, but the host declares podman {declared}"
-            ),
+            Kind::Fp8KvCache { agent } => {
+                format!("agent `{agent}` uses an fp8 KV cache, which loses accuracy on this GPU")
+            }
+            Kind::PodmanTooOld {
+                feature,
+                needs,
+                declared,
+            } => format!("{feature} needs podman {needs}, but the host declares podman {declared}"),
             Kind::Internal { message } => format!("internal error: {message}"),
         }
     }

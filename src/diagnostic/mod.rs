@@ -5,7 +5,7 @@ mod kind;
 mod render;
 
 pub use kind::{Kind, Thing};
-pub use render::{render, render_summary, RenderStyle};
+pub use render::{RenderStyle, render, render_summary};
 
 use miette::SourceSpan;
 
@@ -78,7 +78,10 @@ impl Diagnostics {
     }
 
     pub fn error_count(&self) -> usize {
-        self.items.iter().filter(|d| d.severity() == Severity::Error).count()
+        self.items
+            .iter()
+            .filter(|d| d.severity() == Severity::Error)
+            .count()
     }
 
     pub fn warning_count(&self) -> usize {

@@ -3,9 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{
-    GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
-};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
 
 use super::{Diagnostic, Diagnostics, Severity};
 use crate::source::Source;

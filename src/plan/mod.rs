@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::budget::{
     self, AgentBudget, AgentDemand, AgentLoad, KvDtype, ProfileBudget, Utilization,
 };
-use crate::model::{defaults, Agent, Engine, Model, PodmanVersion, Profile, Runtime, Stack};
+use crate::model::{Agent, Engine, Model, PodmanVersion, Profile, Runtime, Stack, defaults};
 
 #[derive(Debug, Clone)]
 pub struct Plan<'s> {
@@ -175,11 +175,18 @@ fn host_numbers(stack: &Stack) -> budget::Host {
     }
 }
 
-fn agent_plan<'s>(stack: &'s Stack, agent: &'s Agent, host: &budget::Host) -> Option<AgentPlan<'s>> {
+fn agent_plan<'s>(
+    stack: &'s Stack,
+    agent: &'s Agent,
+    host: &budget::Host,
+) -> Option<AgentPlan<'s>> {
     let model = stack.model(agent.model.as_ref()?)?;
     let runtime = stack.runtime_of(agent)?;
     let context = agent.context.as_ref()?.value;
-    let kv_dtype = agent.kv_cache_dtype.as_ref().map_or(KvDtype::Auto, |d| d.value);
+    let kv_dtype = agent
+        .kv_cache_dtype
+        .as_ref()
+        .map_or(KvDtype::Auto, |d| d.value);
     let weights = model.weights.as_ref()?.value;
     let kv_bytes_per_token = budget::kv_bytes_per_token(
         model.layers.as_ref()?.value,
@@ -199,13 +206,19 @@ fn agent_plan<'s>(stack: &'s Stack, agent: &'s Agent, host: &budget::Host) -> Op
     let load = match runtime.engine.value {
         Engine::Vllm => AgentLoad::Gpu {
             demand,
-            pinned: agent.gpu_memory_utilization.as_ref().map(|u| Utilization(u.value)),
+            pinned: agent
+                .gpu_memory_utilization
+                .as_ref()
+                .map(|u| Utilization(u.value)),
         },
         Engine::LlamaCpp => AgentLoad::Memory {
             bytes: demand.required_bytes(),
         },
     };
-    let budget = budget::profile_budget(host, &[load]).agents.first().copied()?;
+    let budget = budget::profile_budget(host, &[load])
+        .agents
+        .first()
+        .copied()?;
     Some(AgentPlan {
         agent,
         model,
@@ -217,7 +230,10 @@ fn agent_plan<'s>(stack: &'s Stack, agent: &'s Agent, host: &budget::Host) -> Op
             .as_ref()
             .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |b| b.value),
         context,
-        max_seqs: agent.max_seqs.as_ref().map_or(defaults::MAX_SEQS as u64, |m| m.value),
+        max_seqs: agent
+            .max_seqs
+            .as_ref()
+            .map_or(defaults::MAX_SEQS as u64, |m| m.value),
         kv_dtype,
         load,
         budget,

@@ -27,8 +27,10 @@ pub fn start_order(stack: &Stack) -> Vec<usize> {
             }
         }
     }
-    let mut ready: BinaryHeap<Reverse<usize>> =
-        (0..count).filter(|&i| waiting_on[i] == 0).map(Reverse).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..count)
+        .filter(|&i| waiting_on[i] == 0)
+        .map(Reverse)
+        .collect();
     let mut order = Vec::with_capacity(count);
     let mut placed = vec![false; count];
     while let Some(Reverse(i)) = ready.pop() {
