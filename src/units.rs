@@ -63,12 +63,24 @@ fn scale(number: &str, multiplier: u128) -> Option<u64> {
 
 /// A duration in systemd's syntax (`15min`, `30s`, `500ms`), exact.
 pub fn systemd_timespan(ms: u64) -> String {
+    timespan(ms, "0", "min")
+}
+
+/// A duration as Go's `time.ParseDuration` reads it (podman's `--health-*` options):
+/// `15m`, `30s`, `1500ms`; podman rejects systemd's `15min`.
+pub fn go_duration(ms: u64) -> String {
+    timespan(ms, "0s", "m")
+}
+
+/// The largest unit that divides `ms` exactly; the two syntaxes differ only in how they
+/// write zero and minutes.
+fn timespan(ms: u64, zero: &str, minutes: &str) -> String {
     if ms == 0 {
-        "0".into()
+        zero.into()
     } else if ms % 3_600_000 == 0 {
         format!("{}h", ms / 3_600_000)
     } else if ms % 60_000 == 0 {
-        format!("{}min", ms / 60_000)
+        format!("{}{minutes}", ms / 60_000)
     } else if ms % 1_000 == 0 {
         format!("{}s", ms / 1_000)
     } else {

@@ -5,7 +5,7 @@ use kdl::KdlNode;
 use miette::SourceSpan;
 
 use super::entries::Entries;
-use super::{Seen, children, field, no_children, unknown_node, values};
+use super::{Seen, children, field, no_children, two_args, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind};
 use crate::model::{Earlyoom, Gpu, Host, PodmanVersion, Spanned, Swap, Text};
 
@@ -220,21 +220,7 @@ fn earlyoom(node: &KdlNode, d: &mut Diagnostics) -> Earlyoom {
 
 /// `sysctl "vm.swappiness" "80"`, `module-option "amdgpu" "gttsize=126976"`: two texts.
 fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text, Text)> {
-    let mut entries = Entries::new(node);
-    let key = entries.arg(0);
-    let value = entries.arg(1);
-    entries.finish(2, &[], d);
-    no_children(node, d);
-    let (Some(key), Some(value)) = (key, value) else {
-        d.emit(
-            Kind::MissingArgument {
-                node: node.name().value().to_owned(),
-                what,
-            },
-            node.name().span(),
-        );
-        return None;
-    };
+    let (key, value) = two_args(node, what, d)?;
     let key = values::string(key, "a key", d);
     let value = values::scalar_text(value, "a value", d);
     let key = key.filter(|k| {

@@ -53,6 +53,31 @@ fn no_children(node: &KdlNode, d: &mut Diagnostics) {
     }
 }
 
+/// A two-argument node such as `sysctl "vm.swappiness" "80"` or `env "K" "V"`: both
+/// arguments, no properties, no block; `None` (reported) when one is missing.
+fn two_args<'a>(
+    node: &'a KdlNode,
+    what: &'static str,
+    d: &mut Diagnostics,
+) -> Option<(&'a KdlEntry, &'a KdlEntry)> {
+    let mut entries = Entries::new(node);
+    let first = entries.arg(0);
+    let second = entries.arg(1);
+    entries.finish(2, &[], d);
+    no_children(node, d);
+    let pair = first.zip(second);
+    if pair.is_none() {
+        d.emit(
+            Kind::MissingArgument {
+                node: node.name().value().to_owned(),
+                what,
+            },
+            node.name().span(),
+        );
+    }
+    pair
+}
+
 /// A one-value field such as `port 8001`: exactly one argument, no properties, no block.
 fn field<'a>(node: &'a KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<&'a KdlEntry> {
     let mut entries = Entries::new(node);

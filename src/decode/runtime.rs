@@ -3,7 +3,7 @@
 use kdl::KdlNode;
 
 use super::entries::Entries;
-use super::{Seen, children, field, no_children, quadlet_entry, unknown_node, values};
+use super::{Seen, children, field, no_children, quadlet_entry, two_args, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind, Thing};
 use crate::model::{Engine, Health, Launch, Runtime, Secret, Spanned, Text};
 
@@ -155,21 +155,7 @@ fn command_args(node: &KdlNode, d: &mut Diagnostics) -> Vec<Text> {
 }
 
 fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text, Text)> {
-    let mut entries = Entries::new(node);
-    let first = entries.arg(0);
-    let second = entries.arg(1);
-    entries.finish(2, &[], d);
-    no_children(node, d);
-    let (Some(first), Some(second)) = (first, second) else {
-        d.emit(
-            Kind::MissingArgument {
-                node: node.name().value().to_owned(),
-                what,
-            },
-            node.name().span(),
-        );
-        return None;
-    };
+    let (first, second) = two_args(node, what, d)?;
     // Name each half in a diagnostic: "the value of `HF_HOME`", not "a variable and its value".
     let key = match first.value() {
         kdl::KdlValue::String(k) if !k.chars().any(char::is_control) => Some(k.as_str()),

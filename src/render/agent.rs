@@ -215,16 +215,22 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
     let health = match (&runtime.health, health_url(agent)) {
         (Some(h), Some(url)) => Some(Health {
             cmd: format!("curl -fsS {url}"),
-            interval: super::escape::go_duration(
+            interval: crate::units::go_duration(
                 h.interval_ms
                     .as_ref()
                     .map_or(crate::model::defaults::HEALTH_INTERVAL_MS, |i| i.value),
             ),
-            start_period: super::escape::go_duration(start_period),
+            start_period: crate::units::go_duration(start_period),
             wait: vec![
                 "/bin/sh".into(),
                 "-c".into(),
-                format!("until curl -fsS -o /dev/null {url}; do sleep 0.5; done"),
+                // Poll until healthy; give up at once when the server is gone (systemd
+                // sets $MAINPID for ExecStartPost=; `$$` keeps systemd from expanding it,
+                // so sh reads it from the environment), instead of polling a dead port
+                // until TimeoutStartSec.
+                format!(
+                    "until curl -fsS -o /dev/null {url}; do kill -0 $MAINPID 2>/dev/null || exit 1; sleep 0.5; done"
+                ),
             ],
         }),
         _ => None,

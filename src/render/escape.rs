@@ -101,25 +101,10 @@ pub fn path_escape(path: &str) -> String {
     escaped
 }
 
-/// A duration as Go's `time.ParseDuration` reads it (podman's `--health-*` options):
-/// `15m`, `30s`, `1500ms` — systemd's `15min` would be rejected by podman at start.
-pub fn go_duration(ms: u64) -> String {
-    if ms == 0 {
-        "0s".into()
-    } else if ms % 3_600_000 == 0 {
-        format!("{}h", ms / 3_600_000)
-    } else if ms % 60_000 == 0 {
-        format!("{}m", ms / 60_000)
-    } else if ms % 1_000 == 0 {
-        format!("{}s", ms / 1_000)
-    } else {
-        format!("{ms}ms")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::go_duration;
 
     #[test]
     fn exec_args() {
