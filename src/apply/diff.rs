@@ -88,13 +88,15 @@ pub fn diff(ctx: &ApplyContext, tree: &Tree, profile: Option<&str>) -> Result<Di
                 .into_iter()
                 .map(|s| (s.name.clone(), s))
                 .collect();
-            Ok(units::plan(
+            let mut actions = units::plan(
                 &manifest,
                 profile,
                 old_manifest.as_ref(),
                 &plan.changed_paths(),
                 &states,
-            ))
+            );
+            super::switch::plan_boot(&sd, tree, &manifest, old_manifest.as_ref(), &mut actions);
+            Ok(actions)
         })
     } else {
         Err(Error::Usage(
@@ -135,6 +137,12 @@ impl Diff {
             }
             if a.start_target {
                 out.push_str(&format!("start    {} (replace)\n", a.target));
+            }
+            for u in &a.enable {
+                out.push_str(&format!("enable   {u} (boot)\n"));
+            }
+            for u in &a.disable {
+                out.push_str(&format!("disable  {u} (boot)\n"));
             }
         }
         if let Some(note) = &self.note {

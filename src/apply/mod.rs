@@ -263,6 +263,11 @@ impl ApplyReport {
                 out.push_str(&format!("  {verb:<9}{u}\n"));
             }
         }
+        for (verb, units) in [("enabled", &a.enable), ("disabled", &a.disable)] {
+            for u in units {
+                out.push_str(&format!("  {verb:<9}{u} (boot)\n"));
+            }
+        }
         out.push_str(&render_skipped(&self.skipped));
         out
     }

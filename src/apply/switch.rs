@@ -157,6 +157,9 @@ pub fn run(
         None => HashMap::new(),
     };
     let mut actions = units::plan(manifest, &profile, old_manifest.as_ref(), &changed, &states);
+    if let Some(sd) = &systemd {
+        plan_boot(sd, tree, manifest, old_manifest.as_ref(), &mut actions);
+    }
     if systemd.is_none() {
         actions = UnitActions {
             target: profile.target.clone(),
@@ -192,11 +195,19 @@ pub fn run(
         return Ok(report);
     }
 
+    // The old default target's boot links go before its file changes or goes away.
+    if let Some(sd) = &systemd {
+        disable(sd, &actions.disable)?;
+    }
     if let Err(e) = install::execute(&install) {
         // Put back what was there: the current generation's files (best effort).
         let back = current_tree.clone().unwrap_or_default();
         if let Ok(undo) = install::plan(layout, &back, Some(tree)) {
             let _ = install::execute(&undo);
+        }
+        if let (Some(sd), false) = (&systemd, actions.disable.is_empty()) {
+            let names: Vec<&str> = actions.disable.iter().map(String::as_str).collect();
+            let _ = sd.enable(&names);
         }
         return Err(e);
     }
@@ -244,6 +255,39 @@ pub fn run(
     Ok(report)
 }
 
+/// Fills `actions.enable` and `actions.disable` (see [`units::boot_targets`]): the default
+/// profile's target is enabled for boot unless it already is, and the previous default's
+/// target is disabled when it is no longer the one; a no-op apply makes no call.
+pub(super) fn plan_boot(
+    sd: &dyn Systemd,
+    tree: &Tree,
+    manifest: &Manifest,
+    old: Option<&Manifest>,
+    actions: &mut UnitActions,
+) {
+    let (want, stale) = units::boot_targets(tree, manifest, old);
+    // Not installed yet (an error): it will need enabling.
+    if let Some(target) = want.filter(|t| !is_enabled(sd, t)) {
+        actions.enable.push(target);
+    }
+    if let Some(target) = stale.filter(|t| is_enabled(sd, t)) {
+        actions.disable.push(target);
+    }
+}
+
+fn is_enabled(sd: &dyn Systemd, unit: &str) -> bool {
+    sd.unit_file_state(unit)
+        .is_ok_and(|state| state == "enabled")
+}
+
+fn disable(sd: &dyn Systemd, units: &[String]) -> Result<(), Error> {
+    if units.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = units.iter().map(String::as_str).collect();
+    sd.disable(&names)
+}
+
 fn unit_states(sd: &dyn Systemd, units: &[String]) -> Result<HashMap<String, UnitStatus>, Error> {
     let names: Vec<&str> = units.iter().map(String::as_str).collect();
     Ok(sd
@@ -284,6 +328,12 @@ fn activate(
             return vec![failure("daemon-reload", "reload", e.to_string())];
         }
     }
+    if !actions.enable.is_empty() {
+        let names: Vec<&str> = actions.enable.iter().map(String::as_str).collect();
+        if let Err(e) = sd.enable(&names) {
+            return vec![failure(&actions.enable[0], "enable", e.to_string())];
+        }
+    }
     let mut progress = Progress::new(
         opts.progress,
         manifest
@@ -316,19 +366,23 @@ fn activate(
             Err(e) => failures.push(failure(unit, kind, e.to_string())),
         }
     }
-    // A native agent whose server dies while its ExecStartPost polls health stays
-    // "activating (start-post)" until TimeoutStartSec (systemd lets start-post finish):
-    // notice the dead main process and stop waiting at once.
+    // A native agent whose server dies while its ExecStartPost polls health: the generated
+    // wait exits 1 then (without it, and with hand-written units, the unit would stay
+    // "activating (start-post)" until TimeoutStartSec), and Restart=on-failure keeps the
+    // start job pending through "auto-restart" until the start limit is hit. Either way
+    // the main process is gone before the agent was ever healthy: fail at once, with its
+    // exit status.
     let mut crashed: Vec<(String, String)> = Vec::new();
     let outcomes: Vec<JobOutcome> = sd.wait(&jobs, deadline, &mut || {
         let Ok(states) = sd.units(&progress.units()) else {
             return true;
         };
         progress.update(&states);
-        for s in states
-            .iter()
-            .filter(|s| s.active_state == "activating" && s.sub_state == "start-post")
-        {
+        for s in states.iter().filter(|s| {
+            s.active_state == "activating"
+                && (s.sub_state == "start-post"
+                    || (s.sub_state == "auto-restart" && s.job.is_some()))
+        }) {
             if let Ok(d) = sd.details(&s.name) {
                 if d.main_pid == Some(0) && d.exec_main_start_usec > 0 {
                     let status = d.exec_main_status.unwrap_or(-1);
@@ -443,6 +497,11 @@ fn restore(
 ) -> RollbackOutcome {
     let layout = &ctx.layout;
     let Some((generation, tree)) = previous else {
+        // Boot must not start what is being removed.
+        let (want, _) = units::boot_targets(failed, failed_manifest, None);
+        if let Some(target) = want.filter(|t| is_enabled(sd, t)) {
+            let _ = sd.disable(&[&target]);
+        }
         let mut jobs = Vec::new();
         for unit in failed_manifest
             .profiles
@@ -470,17 +529,21 @@ fn restore(
     let attempt = || -> Result<Vec<UnitFailure>, Error> {
         let manifest = manifest_of(tree)?;
         let profile = resolve_profile(&manifest, &generation.profile)?;
+        let mut boot = UnitActions::default();
+        plan_boot(sd, tree, &manifest, Some(failed_manifest), &mut boot);
+        disable(sd, &boot.disable)?;
         let plan = install::plan(layout, tree, Some(failed))?;
         install::execute(&plan)?;
         let states = unit_states(sd, &units::relevant_units(&manifest, Some(failed_manifest)))?;
         let changed = plan.changed_paths();
-        let actions = units::plan(
+        let mut actions = units::plan(
             &manifest,
             &profile,
             Some(failed_manifest),
             &changed,
             &states,
         );
+        actions.enable = boot.enable;
         let deadline = opts
             .timeout
             .unwrap_or_else(|| units::default_deadline(tree, &manifest, &profile));

@@ -24,6 +24,12 @@ pub struct UnitActions {
     /// Host services that read files strixc changed (system mode): `systemd-sysctl`
     /// re-applies sysctl.d, earlyoom rereads its settings. Only those the manager has.
     pub host_restart: Vec<String>,
+    /// Targets to enable for boot (`EnableUnitFiles`): the default profile's, when it is not
+    /// enabled yet.
+    pub enable: Vec<String>,
+    /// Targets to disable (`DisableUnitFiles`): the previous generation's default profile
+    /// target, when it is no longer the one to boot into and is still enabled.
+    pub disable: Vec<String>,
 }
 
 impl UnitActions {
@@ -34,7 +40,32 @@ impl UnitActions {
             && self.stop.is_empty()
             && self.stop_explicit.is_empty()
             && self.host_restart.is_empty()
+            && self.enable.is_empty()
+            && self.disable.is_empty()
     }
+}
+
+/// Which targets boot should start (DESIGN §5: the default profile's target, through the
+/// `[Install]` section of its file): `(want, stale)` — the default target of `new` if its
+/// file in `tree` has an `[Install]` section, and the default target of `old` when it is
+/// not that one. Which of them really need a call depends on their unit file state.
+pub fn boot_targets(
+    tree: &Tree,
+    new: &Manifest,
+    old: Option<&Manifest>,
+) -> (Option<String>, Option<String>) {
+    let default_target = |m: &Manifest| m.profile(&m.default_profile).map(|p| p.target.clone());
+    let want = default_target(new).filter(|target| {
+        tree.get(&format!("systemd/{target}")).is_some_and(|body| {
+            String::from_utf8_lossy(body)
+                .lines()
+                .any(|l| l.trim() == "[Install]")
+        })
+    });
+    let stale = old
+        .and_then(default_target)
+        .filter(|t| Some(t) != want.as_ref());
+    (want, stale)
 }
 
 /// Tree path prefix → the host service to restart when such a file changes.
@@ -221,6 +252,27 @@ mod tests {
             agents: vec![agent("thor"), agent("valkyrie"), agent("odin")],
             files: Default::default(),
         }
+    }
+
+    #[test]
+    fn boot_wants_the_default_target_with_an_install_section_and_drops_the_old_one() {
+        let new = manifest();
+        let mut tree = Tree::new();
+        tree.insert("systemd/t-standard.target", "[Unit]\n");
+        // No [Install] section: nothing to enable (hand-made trees, tests).
+        assert_eq!(boot_targets(&tree, &new, None), (None, None));
+        tree.insert(
+            "systemd/t-standard.target",
+            "[Unit]\n\n[Install]\nWantedBy=default.target\n",
+        );
+        let want = Some("t-standard.target".to_string());
+        assert_eq!(boot_targets(&tree, &new, Some(&new)), (want.clone(), None));
+        let mut old = manifest();
+        old.default_profile = "odin".into();
+        assert_eq!(
+            boot_targets(&tree, &new, Some(&old)),
+            (want, Some("t-odin.target".to_string()))
+        );
     }
 
     fn active(units: &[&str]) -> HashMap<String, UnitStatus> {

@@ -58,7 +58,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Model> {
             "kv-heads" => model.kv_heads = values::positive(entry, "kv-heads", d),
             "head-dim" => model.head_dim = values::positive(entry, "head-dim", d),
             "max-context" => model.max_context = values::positive(entry, "max-context", d),
-            _ => unreachable!("every field of FIELDS is handled"),
+            _ => unknown_node(child, &parent, &FIELDS, d),
         }
     }
     let name = name?;

@@ -15,6 +15,8 @@ use super::{ABORTED, DEADLINE, Job, JobMode, JobOutcome, Systemd, UnitDetails, U
 use crate::error::Error;
 
 type AffectedJob = (u32, OwnedObjectPath, String, OwnedObjectPath, String);
+/// (type: `symlink`/`unlink`, file, destination) of `EnableUnitFiles`/`DisableUnitFiles`.
+type UnitFileChange = (String, String, String);
 type ListedUnit = (
     String,
     String,
@@ -53,6 +55,18 @@ trait Manager {
         Vec<AffectedJob>,
     )>;
     fn list_units_by_names(&self, names: &[&str]) -> zbus::Result<Vec<ListedUnit>>;
+    fn get_unit_file_state(&self, file: &str) -> zbus::Result<String>;
+    fn enable_unit_files(
+        &self,
+        files: &[&str],
+        runtime: bool,
+        force: bool,
+    ) -> zbus::Result<(bool, Vec<UnitFileChange>)>;
+    fn disable_unit_files(
+        &self,
+        files: &[&str],
+        runtime: bool,
+    ) -> zbus::Result<Vec<UnitFileChange>>;
     #[zbus(signal)]
     fn job_removed(
         &self,
@@ -207,6 +221,26 @@ impl Systemd for DbusSystemd {
             }
         }
         Ok(jobs)
+    }
+
+    fn unit_file_state(&self, unit: &str) -> Result<String, Error> {
+        self.manager
+            .get_unit_file_state(unit)
+            .map_err(dbus(format!("GetUnitFileState {unit}")))
+    }
+
+    fn enable(&self, units: &[&str]) -> Result<(), Error> {
+        self.manager
+            .enable_unit_files(units, false, false)
+            .map(drop)
+            .map_err(dbus(format!("EnableUnitFiles {}", units.join(" "))))
+    }
+
+    fn disable(&self, units: &[&str]) -> Result<(), Error> {
+        self.manager
+            .disable_unit_files(units, false)
+            .map(drop)
+            .map_err(dbus(format!("DisableUnitFiles {}", units.join(" "))))
     }
 
     fn units(&self, names: &[&str]) -> Result<Vec<UnitStatus>, Error> {

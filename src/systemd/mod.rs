@@ -114,6 +114,17 @@ pub trait Systemd {
     /// wanted units, stops of conflicting ones).
     fn enqueue(&self, unit: &str, kind: &str, mode: JobMode) -> Result<Vec<Job>, Error>;
 
+    /// `GetUnitFileState`: `enabled`, `disabled`, `static`, `linked`, `masked`, ... (an
+    /// error when no such unit file is installed).
+    fn unit_file_state(&self, unit: &str) -> Result<String, Error>;
+
+    /// `EnableUnitFiles` (persistent, no force): the symlinks its `[Install]` section names.
+    /// Like `systemctl enable --no-reload`: it changes what boot starts, nothing now.
+    fn enable(&self, units: &[&str]) -> Result<(), Error>;
+
+    /// `DisableUnitFiles` (persistent): removes the symlinks to the units.
+    fn disable(&self, units: &[&str]) -> Result<(), Error>;
+
     /// Current state of each named unit, in order (unknown units come back `not-found`).
     fn units(&self, names: &[&str]) -> Result<Vec<UnitStatus>, Error>;
 

@@ -37,6 +37,11 @@ pub fn test_server() -> &'static str {
     env!("CARGO_BIN_EXE_strixc-test-server")
 }
 
+/// The `strixc` binary of this build.
+pub fn strixc_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_strixc")
+}
+
 impl Sandbox {
     pub fn start() -> Self {
         Self::start_with(false)
@@ -212,6 +217,28 @@ impl Sandbox {
 
     pub fn active_state(&self, unit: &str) -> String {
         self.details(unit).status.active_state
+    }
+
+    /// The environment `strixc --user` needs to use this sandbox: its bus, and
+    /// `$XDG_CONFIG_HOME`, `$XDG_STATE_HOME` and `$HOME` inside it.
+    pub fn cli_env(&self) -> Vec<(String, String)> {
+        let mut env = self.env();
+        env.push((
+            "XDG_STATE_HOME".into(),
+            self.dir.path().join("state").display().to_string(),
+        ));
+        env
+    }
+
+    /// Runs the real `strixc` binary against this sandbox (`--user` is up to `args`).
+    pub fn strixc(&self, args: &[&str]) -> Output {
+        Command::new(strixc_bin())
+            .args(args)
+            .env_clear()
+            .envs(self.cli_env())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run strixc")
     }
 
     pub fn systemctl(&self, args: &[&str]) -> Output {

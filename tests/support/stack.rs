@@ -138,6 +138,9 @@ impl Stack {
             if !conflicts.is_empty() {
                 unit.push_str(&format!("Conflicts={}\n", conflicts.join(" ")));
             }
+            if *profile == self.default_profile {
+                unit.push_str("\n[Install]\nWantedBy=default.target multi-user.target\n");
+            }
             tree.insert(format!("systemd/{}", self.target(profile)), unit);
             manifest_profiles.push(ManifestProfile {
                 name: profile.clone(),
@@ -188,4 +191,69 @@ pub fn ports(n: usize) -> Vec<u16> {
         }
     }
     ports
+}
+
+/// A `stack.kdl` for the real build (stack "r": thor, valkyrie, odin; profiles standard =
+/// thor + valkyrie (default) and odin = thor + odin) whose native agents run
+/// `strixc-test-server`; odin's server gets `odin_args` (KDL strings), and both runtimes
+/// the lines `runtime_extra` (e.g. `quadlet "Unit" "StartLimitIntervalSec" "0"`).
+pub fn native_kdl(ports: &[u16; 3], odin_args: &str, runtime_extra: &str) -> String {
+    let server = super::test_server();
+    let [thor, valkyrie, odin] = *ports;
+    format!(
+        r#"
+stack "r" {{
+    description "apply tests on the real build"
+}}
+host {{
+    memory "64GiB"
+    gpu "gfx1151" memory="60GiB" unified=#true
+    reserve "6GiB"
+    podman "5.4"
+}}
+runtime "fake" {{
+    engine "llama.cpp"
+    command "{server}" "--port" "{{port}}" "--ready-after" "0.2"
+    health "/health" interval="10s" start-period="30s"
+{runtime_extra}}}
+runtime "odin-fake" {{
+    engine "llama.cpp"
+    command "{server}" "--port" "{{port}}" {odin_args}
+    health "/health" interval="10s" start-period="30s"
+{runtime_extra}}}
+model "m" {{
+    path "/srv/models/m.gguf"
+    quant "gguf"
+    weights "1GB"
+    layers 28
+    kv-heads 4
+    head-dim 128
+    max-context 4096
+}}
+agent "thor" {{
+    model "m"
+    runtime "fake"
+    port {thor}
+    context 4096
+}}
+agent "valkyrie" {{
+    model "m"
+    runtime "fake"
+    port {valkyrie}
+    context 4096
+}}
+agent "odin" {{
+    model "m"
+    runtime "odin-fake"
+    port {odin}
+    context 4096
+}}
+profile "standard" default=#true {{
+    agents "thor" "valkyrie"
+}}
+profile "odin" {{
+    agents "thor" "odin"
+}}
+"#
+    )
 }
