@@ -100,20 +100,26 @@ fn resolve(dir: &Path, rel: &str) -> Result<Option<PathBuf>, Error> {
         if parts.peek().is_none() {
             break;
         }
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => {
-                return Err(io(
-                    "not a directory (symlinks are not followed):",
-                    &path,
-                    std::io::Error::from(std::io::ErrorKind::NotADirectory),
-                ));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io("cannot inspect", &path, e)),
+        if !is_real_dir(&path)? {
+            return Ok(None);
         }
     }
     Ok(Some(path))
+}
+
+/// Whether `path` is a real directory (`false`: absent). Anything else, a symlink
+/// included, is an error: a link planted in the tree is never followed out of it.
+fn is_real_dir(path: &Path) -> Result<bool, Error> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => Ok(true),
+        Ok(_) => Err(io(
+            "not a directory (symlinks are not followed):",
+            path,
+            std::io::Error::from(std::io::ErrorKind::NotADirectory),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io("cannot inspect", path, e)),
+    }
 }
 
 /// The bytes at `dir/rel` if it is a regular file.
@@ -249,22 +255,11 @@ fn create_parents(dir: &Path, rel: &str) -> Result<PathBuf, Error> {
     let parts: Vec<&str> = rel.split('/').collect();
     for part in &parts[..parts.len() - 1] {
         path.push(part);
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => {
-                return Err(io(
-                    "not a directory (symlinks are not followed):",
-                    &path,
-                    std::io::Error::from(std::io::ErrorKind::NotADirectory),
-                ));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir(&path).map_err(|source| Error::Write {
-                    path: path.clone(),
-                    source,
-                })?;
-            }
-            Err(e) => return Err(io("cannot inspect", &path, e)),
+        if !is_real_dir(&path)? {
+            std::fs::create_dir(&path).map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })?;
         }
     }
     path.push(parts[parts.len() - 1]);
