@@ -151,7 +151,30 @@ pub fn record(state: &Path, tree: &Tree, profile: &str) -> Result<Generation, Er
     // The directory appears complete or not at all.
     std::fs::rename(&tmp, &dir).map_err(io("cannot rename to", &dir))?;
     set_current(state, number)?;
+    prune(state, KEEP)?;
     Ok(generation)
+}
+
+/// How many generations are kept: enough to roll back several times, bounded so a state
+/// directory of a machine applied daily does not grow forever (each holds its tree).
+pub const KEEP: usize = 10;
+
+/// Removes all but the newest `keep` generations; the current one is always kept.
+fn prune(state: &Path, keep: usize) -> Result<(), Error> {
+    let all = list(state)?;
+    let current = current_number(state);
+    let excess = all.len().saturating_sub(keep);
+    for generation in all.iter().take(excess) {
+        if Some(generation.number) == current {
+            continue;
+        }
+        std::fs::remove_dir_all(&generation.dir).map_err(|source| Error::Io {
+            what: "cannot remove old generation",
+            path: generation.dir.clone(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) for seconds since the epoch.
@@ -193,6 +216,19 @@ mod tests {
         assert_eq!(list(dir.path()).unwrap().len(), 2);
         assert_eq!(g1.load_tree().unwrap(), tree);
         assert_eq!(current(dir.path()).unwrap().profile, "odin");
+        for _ in 0..KEEP {
+            record(dir.path(), &tree, "standard").unwrap();
+        }
+        let numbers: Vec<u64> = list(dir.path()).unwrap().iter().map(|g| g.number).collect();
+        assert_eq!(
+            numbers,
+            (3..=12).collect::<Vec<u64>>(),
+            "the newest {KEEP} are kept"
+        );
+        set_current(dir.path(), 3).unwrap();
+        prune(dir.path(), 1).unwrap();
+        let numbers: Vec<u64> = list(dir.path()).unwrap().iter().map(|g| g.number).collect();
+        assert_eq!(numbers, [3, 12], "the current generation survives pruning");
     }
 
     #[test]
