@@ -116,7 +116,11 @@ impl DbusSystemd {
             Bus::Address(address) => zbus::blocking::connection::Builder::address(address.as_str())
                 .and_then(|b| b.build()),
         }
-        .map_err(dbus(format!("cannot connect to the {} bus", bus_name(bus))))?;
+        .map_err(dbus(format!(
+            "cannot connect to the {} bus{}",
+            bus_name(bus),
+            connect_hint(bus)
+        )))?;
         let manager = ManagerProxy::new(&connection).map_err(dbus("systemd manager proxy"))?;
         // The stream's match rule is registered here, before Subscribe and before any job.
         let stream = manager
@@ -172,6 +176,18 @@ impl Drop for DbusSystemd {
     /// of keeping the connection (and itself) alive for the rest of the process.
     fn drop(&mut self) {
         let _ = self.connection.clone().close();
+    }
+}
+
+/// What usually explains a failed connection, and what to do about it.
+fn connect_hint(bus: &Bus) -> &'static str {
+    match bus {
+        Bus::Session => {
+            " (is there a systemd user session? run it from a login session, or enable \
+             lingering with `loginctl enable-linger`; or use --system as root)"
+        }
+        Bus::System => " (is systemd the init system here? --system needs it, and root)",
+        Bus::Address(_) => "",
     }
 }
 
