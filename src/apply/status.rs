@@ -60,8 +60,11 @@ const HEALTH_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// `strixc status [--json]`: needs a current generation (exit 3 otherwise) and the bus.
 pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
-    let current = generations::current(&ctx.layout.state_dir)
-        .ok_or_else(|| Error::Generation("nothing applied yet: no current generation (run `strixc apply` first)".into()))?;
+    let current = generations::current(&ctx.layout.state_dir).ok_or_else(|| {
+        Error::Generation(
+            "nothing applied yet: no current generation (run `strixc apply` first)".into(),
+        )
+    })?;
     let manifest = manifest_of(&current.load_tree()?)?;
     let sd = DbusSystemd::connect(&ctx.bus)?;
     let targets: Vec<&str> = manifest
