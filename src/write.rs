@@ -186,6 +186,13 @@ fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> Option<String> {
 /// Writes `tree` into `dir` (created if missing), prunes what the previous manifest owned
 /// and the tree no longer has, and reports what it did.
 pub fn write_tree(tree: &Tree, dir: &Path) -> Result<WriteSummary, Error> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(io(
+            "cannot build into",
+            dir,
+            std::io::Error::from(std::io::ErrorKind::NotADirectory),
+        ));
+    }
     std::fs::create_dir_all(dir).map_err(|source| Error::Write {
         path: dir.to_owned(),
         source,
