@@ -53,47 +53,46 @@ fn no_children(node: &KdlNode, d: &mut Diagnostics) {
     }
 }
 
-/// A two-argument node such as `sysctl "vm.swappiness" "80"` or `env "K" "V"`: both
-/// arguments, no properties, no block; `None` (reported) when one is missing.
+/// A node of exactly `N` positional arguments, no properties and no block, such as
+/// `port 8001`, `sysctl "vm.swappiness" "80"` or `quadlet "Unit" "Key" "value"`; `None`
+/// (reported, saying `what` is expected) when one is missing.
+fn args<'a, const N: usize>(
+    node: &'a KdlNode,
+    what: &'static str,
+    d: &mut Diagnostics,
+) -> Option<[&'a KdlEntry; N]> {
+    let mut entries = Entries::new(node);
+    let found: [Option<&KdlEntry>; N] = std::array::from_fn(|i| entries.arg(i));
+    entries.finish(N, &[], d);
+    no_children(node, d);
+    let all: Option<[&KdlEntry; N]> = found
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .and_then(|entries| entries.try_into().ok());
+    if all.is_none() {
+        d.emit(
+            Kind::MissingArgument {
+                node: node.name().value().to_owned(),
+                what,
+            },
+            node.name().span(),
+        );
+    }
+    all
+}
+
+/// A one-value field such as `port 8001`.
+fn field<'a>(node: &'a KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<&'a KdlEntry> {
+    args::<1>(node, what, d).map(|[value]| value)
+}
+
+/// A two-argument node such as `sysctl "vm.swappiness" "80"` or `env "K" "V"`.
 fn two_args<'a>(
     node: &'a KdlNode,
     what: &'static str,
     d: &mut Diagnostics,
 ) -> Option<(&'a KdlEntry, &'a KdlEntry)> {
-    let mut entries = Entries::new(node);
-    let first = entries.arg(0);
-    let second = entries.arg(1);
-    entries.finish(2, &[], d);
-    no_children(node, d);
-    let pair = first.zip(second);
-    if pair.is_none() {
-        d.emit(
-            Kind::MissingArgument {
-                node: node.name().value().to_owned(),
-                what,
-            },
-            node.name().span(),
-        );
-    }
-    pair
-}
-
-/// A one-value field such as `port 8001`: exactly one argument, no properties, no block.
-fn field<'a>(node: &'a KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<&'a KdlEntry> {
-    let mut entries = Entries::new(node);
-    let value = entries.arg(0);
-    entries.finish(1, &[], d);
-    no_children(node, d);
-    if value.is_none() {
-        d.emit(
-            Kind::MissingArgument {
-                node: node.name().value().to_owned(),
-                what,
-            },
-            node.name().span(),
-        );
-    }
-    value
+    args::<2>(node, what, d).map(|[first, second]| (first, second))
 }
 
 /// Reports a singleton field seen twice, even when both values were broken.
@@ -132,22 +131,7 @@ const QUADLET_SECTIONS: [&str; 5] = ["Unit", "Container", "Service", "Install", 
 
 /// `quadlet "Section" "Key" "value"`.
 fn quadlet_entry(node: &KdlNode, d: &mut Diagnostics) -> Option<QuadletEntry> {
-    let mut entries = Entries::new(node);
-    let section = entries.arg(0);
-    let key = entries.arg(1);
-    let value = entries.arg(2);
-    entries.finish(3, &[], d);
-    no_children(node, d);
-    let (Some(section), Some(key), Some(value)) = (section, key, value) else {
-        d.emit(
-            Kind::MissingArgument {
-                node: "quadlet".into(),
-                what: "a section, a key and a value",
-            },
-            node.name().span(),
-        );
-        return None;
-    };
+    let [section, key, value] = args::<3>(node, "a section, a key and a value", d)?;
     let section = values::string(section, "a quadlet section", d);
     let key = values::string(key, "a quadlet key", d);
     let value = values::string(value, "a quadlet value", d);
