@@ -275,6 +275,15 @@ mod tests {
         );
     }
 
+    /// The actions of an apply to profile `standard` when `m` is already installed.
+    fn switch_to_standard(
+        m: &Manifest,
+        changed: &BTreeSet<&str>,
+        states: &HashMap<String, UnitStatus>,
+    ) -> UnitActions {
+        plan(m, m.profile("standard").unwrap(), Some(m), changed, states)
+    }
+
     fn active(units: &[&str]) -> HashMap<String, UnitStatus> {
         units
             .iter()
@@ -312,22 +321,10 @@ mod tests {
     fn nothing_to_do_when_active_and_unchanged() {
         let m = manifest();
         let states = active(&["t-standard.target", "t-thor.service", "t-valkyrie.service"]);
-        let a = plan(
-            &m,
-            m.profile("standard").unwrap(),
-            Some(&m),
-            &BTreeSet::new(),
-            &states,
-        );
+        let a = switch_to_standard(&m, &BTreeSet::new(), &states);
         assert!(a.is_noop(), "{a:?}");
         let changed = BTreeSet::from(["systemd/t-thor.service"]);
-        let a = plan(
-            &m,
-            m.profile("standard").unwrap(),
-            Some(&m),
-            &changed,
-            &states,
-        );
+        let a = switch_to_standard(&m, &changed, &states);
         assert_eq!(a.restart, ["t-thor.service"]);
     }
 
@@ -336,13 +333,7 @@ mod tests {
         let m = manifest();
         let mut states = active(&["t-standard.target", "t-thor.service", "t-valkyrie.service"]);
         let changed = BTreeSet::from(["sysctl.d/90-t.conf"]);
-        let a = plan(
-            &m,
-            m.profile("standard").unwrap(),
-            Some(&m),
-            &changed,
-            &states,
-        );
+        let a = switch_to_standard(&m, &changed, &states);
         assert!(a.host_restart.is_empty());
         states.insert(
             "systemd-sysctl.service".into(),
@@ -351,13 +342,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let a = plan(
-            &m,
-            m.profile("standard").unwrap(),
-            Some(&m),
-            &changed,
-            &states,
-        );
+        let a = switch_to_standard(&m, &changed, &states);
         assert_eq!(a.host_restart, ["systemd-sysctl.service"]);
     }
 
