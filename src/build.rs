@@ -8,6 +8,7 @@
 //! | `containers/systemd/S-A.container` | a container agent (quadlet) |
 //! | `systemd/S-A.service` | a native agent |
 //! | `systemd/S-P.target` | one per profile |
+//! | `systemd/S.slice` | the slice every agent runs in |
 //! | `systemd/<escaped path>.swap`, `systemd/S-swapfile.service` | `swap` (the creator only with a size) |
 //! | `sysctl.d/90-S.conf`, `modprobe.d/S.conf`, `earlyoom/earlyoom`, `kernel/cmdline.txt` | host tuning, each only when declared |
 //! | `opencode/oh-my-opencode.json`, `opencode/opencode.json` | OpenCode client files |
@@ -45,7 +46,7 @@ pub fn build_tree(source: &Source) -> Result<(Tree, Diagnostics), Diagnostics> {
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
-    match render_tree(&plan, source.file_name()) {
+    match render_tree(&plan) {
         Ok(tree) => Ok((tree, diagnostics)),
         Err(error) => {
             diagnostics.emit(internal(&error.to_string()), (0, 0));
@@ -81,12 +82,11 @@ fn check_renderable(plan: &Plan, d: &mut Diagnostics) {
     }
 }
 
-/// Renders every file of a planned stack. `source_name` is the file name shown in headers
-/// and the manifest (never a full path).
-pub fn render_tree(plan: &Plan, source_name: &str) -> Result<Tree, RenderError> {
+/// Renders every file of a planned stack: a function of the stack's content alone.
+pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
     let stack = plan.stack;
     let name = &stack.name.value;
-    let header = render::header(source_name);
+    let header = render::header(name);
     let mut tree = Tree::new();
 
     let units: Vec<String> = plan.agents.iter().map(|a| a.unit()).collect();
@@ -142,6 +142,11 @@ pub fn render_tree(plan: &Plan, source_name: &str) -> Result<Tree, RenderError> 
         });
     }
 
+    tree.insert(
+        format!("systemd/{}", plan.slice),
+        render::slice(plan, &header)?,
+    );
+
     let host = &stack.host;
     if let Some(swap) = &host.swap {
         let path = swap.path.value.as_str();
@@ -186,7 +191,6 @@ pub fn render_tree(plan: &Plan, source_name: &str) -> Result<Tree, RenderError> 
         .collect();
     let manifest = Manifest {
         generator: GENERATOR.into(),
-        source: source_name.into(),
         stack: name.clone(),
         default_profile: plan.profiles[plan.default_profile].name().to_owned(),
         profiles: manifest_profiles,

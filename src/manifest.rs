@@ -14,8 +14,6 @@ pub const MANIFEST_PATH: &str = "manifest.json";
 pub struct Manifest {
     /// `strixc X.Y.Z`.
     pub generator: String,
-    /// The source file name the tree was built from (`stack.kdl`).
-    pub source: String,
     pub stack: String,
     pub default_profile: String,
     pub profiles: Vec<ManifestProfile>,
