@@ -242,7 +242,6 @@ mod tests {
         };
         Manifest {
             generator: "strixc".into(),
-            source: "stack.kdl".into(),
             stack: "t".into(),
             default_profile: "standard".into(),
             profiles: vec![
