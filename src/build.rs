@@ -20,7 +20,9 @@ use sha2::{Digest, Sha256};
 
 use crate::compile::compile;
 use crate::diagnostic::{Diagnostics, Kind};
-use crate::manifest::{MANIFEST_PATH, Manifest, ManifestAgent, ManifestProfile};
+use crate::manifest::{MANIFEST_PATH, Manifest, ManifestAgent, ManifestProfile, ManifestSwap};
+use crate::model::Launch;
+use crate::plan::AgentPlan;
 use crate::plan::{Plan, plan};
 use crate::render::{self, RenderError};
 use crate::source::Source;
@@ -125,6 +127,8 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
             files: vec![file.path.clone()],
             health_url: render::health_url(agent),
             port: agent.port,
+            devices: container_devices(agent),
+            volumes: container_volumes(agent),
         });
         tree.insert(file.path, file.text);
     }
@@ -196,6 +200,11 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
         profiles: manifest_profiles,
         agents: manifest_agents,
         files,
+        swap: host.swap.as_ref().map(|swap| ManifestSwap {
+            unit: render::swap_unit_name(&swap.path.value),
+            path: swap.path.value.clone(),
+            size: swap.size.as_ref().map(|s| s.value),
+        }),
     };
     let mut json = serde_json::to_vec_pretty(&manifest).map_err(|e| RenderError {
         template: "manifest.json",
@@ -204,6 +213,34 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
     json.push(b'\n');
     tree.insert(MANIFEST_PATH, json);
     Ok(tree)
+}
+
+fn is_container(agent: &AgentPlan) -> bool {
+    matches!(agent.runtime.launch, Some(Launch::Container { .. }))
+}
+
+fn container_devices(agent: &AgentPlan) -> Vec<String> {
+    if !is_container(agent) {
+        return Vec::new();
+    }
+    agent
+        .runtime
+        .devices
+        .iter()
+        .map(|d| d.value.clone())
+        .collect()
+}
+
+fn container_volumes(agent: &AgentPlan) -> Vec<String> {
+    if !is_container(agent) {
+        return Vec::new();
+    }
+    agent
+        .runtime
+        .volumes
+        .iter()
+        .map(|(host, _)| host.value.clone())
+        .collect()
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -778,6 +778,10 @@ fn a_profile_target_is_active_exactly_while_its_agents_serve() {
         "start of a failing profile succeeded"
     );
     assert_ne!(show(&sbx, "t-broken.target", "ActiveState"), "active");
+    // And it does not spin: one restart at most in two seconds (RestartSec=5s).
+    std::thread::sleep(Duration::from_secs(2));
+    let restarts = show_u64(&sbx, "t-c.service", "NRestarts");
+    assert!(restarts <= 1, "{restarts} restarts in 2 s");
 
     // Serving again; then one agent dies: the target goes down with it.
     start(&sbx, "t-serving.target");

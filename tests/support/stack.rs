@@ -113,6 +113,7 @@ impl Stack {
                 files: vec![path],
                 health_url: Some(format!("http://127.0.0.1:{}/health", agent.port)),
                 port: agent.port,
+                ..Default::default()
             });
         }
         let mut manifest_profiles = Vec::new();
@@ -162,6 +163,7 @@ impl Stack {
             profiles: manifest_profiles,
             agents: manifest_agents,
             files,
+            swap: None,
         };
         tree.insert(
             MANIFEST_PATH,
