@@ -129,6 +129,8 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
             port: agent.port,
             devices: container_devices(agent),
             volumes: container_volumes(agent),
+            served_model: Some(agent.model_source().to_owned()),
+            summon: agent.agent.summon.as_ref().map(|s| s.value.clone()),
         });
         tree.insert(file.path, file.text);
     }
@@ -186,6 +188,13 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
         tree.insert("kernel/cmdline.txt", render::cmdline(stack, &header)?);
     }
 
+    let gateway = render::gateway_manifest(stack);
+    if let Some(gateway) = &gateway {
+        let (socket, service) = render::gateway_units(stack, gateway, &header)?;
+        tree.insert(format!("systemd/{}", gateway.socket), socket);
+        tree.insert(format!("systemd/{}", gateway.service), service);
+    }
+
     tree.insert("opencode/oh-my-opencode.json", render::oh_my_opencode(plan));
     tree.insert("opencode/opencode.json", render::opencode(plan));
 
@@ -205,6 +214,7 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
             path: swap.path.value.clone(),
             size: swap.size.as_ref().map(|s| s.value),
         }),
+        gateway,
     };
     let mut json = serde_json::to_vec_pretty(&manifest).map_err(|e| RenderError {
         template: "manifest.json",

@@ -80,6 +80,11 @@ pub enum Command {
     /// List the generations apply has recorded.
     Generations(SystemdArgs),
 
+    /// Run the stack's gateway: one OpenAI-compatible address for every agent, switching
+    /// profiles when a request needs an agent that is not running. Started by the
+    /// generated `S-gateway.socket`; reads the installed generation, not stack.kdl.
+    Serve(ServeArgs),
+
     /// Work with model definitions.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -153,6 +158,25 @@ pub struct ApplyArgs {
     /// Fail (exit 3) instead of waiting when another apply holds the lock.
     #[arg(long)]
     pub no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Switch through the user manager (the default unless run as root).
+    #[arg(long, conflicts_with = "system")]
+    pub user: bool,
+
+    /// Switch through the system manager (the default as root).
+    #[arg(long)]
+    pub system: bool,
+
+    /// Where the generations are (the unit passes %S/strixc); default: the mode's own.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Listen on ADDRESS (like 127.0.0.1:8000) instead of the socket systemd passes.
+    #[arg(long, value_name = "ADDRESS")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ pub mod compile;
 pub mod decode;
 pub mod diagnostic;
 pub mod error;
+pub mod gateway;
 pub mod import;
 pub mod manifest;
 pub mod model;

@@ -23,6 +23,24 @@ pub struct Manifest {
     /// The stack's swap file, when it declares one (system mode enables and starts it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swap: Option<ManifestSwap>,
+    /// The stack's gateway, when it declares one: what `strixc serve` reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<ManifestGateway>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestGateway {
+    /// `norse-gateway.socket`: apply starts it with every profile.
+    pub socket: String,
+    /// `norse-gateway.service`: the socket starts it on the first connection.
+    pub service: String,
+    /// `127.0.0.1:8000`.
+    pub listen: String,
+    pub idle_ms: u64,
+    pub hold_ms: u64,
+    pub queue: u64,
+    pub wait_ms: u64,
+    pub grace_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +78,13 @@ pub struct ManifestAgent {
     /// Host sides of a container agent's volumes, as written (`%h/...` included).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<String>,
+    /// The model id the server reports and expects in requests (the gateway rewrites a
+    /// request that names the agent instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_model: Option<String>,
+    /// The profile a gateway request for this agent switches to (`summon`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summon: Option<String>,
 }
 
 impl Manifest {

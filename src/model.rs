@@ -41,6 +41,19 @@ pub mod defaults {
     pub const RESERVE_BYTES: u64 = 8 << 30;
     pub const HEALTH_INTERVAL_MS: u64 = 30_000;
     pub const HEALTH_START_PERIOD_MS: u64 = 15 * 60_000;
+    /// The gateway: back to the default profile after this long without a request for a
+    /// summoned agent.
+    pub const GATEWAY_IDLE_MS: u64 = 15 * 60_000;
+    /// The gateway: a summoned profile stays at least this long (no thrash).
+    pub const GATEWAY_HOLD_MS: u64 = 2 * 60_000;
+    /// The gateway: requests waiting for a switch, at most.
+    pub const GATEWAY_QUEUE: u64 = 64;
+    /// The gateway: how long a request may wait for its agent before a 503.
+    pub const GATEWAY_WAIT_MS: u64 = 10 * 60_000;
+    /// The gateway: how long requests in flight on an agent that a switch stops may run on.
+    pub const GATEWAY_GRACE_MS: u64 = 2 * 60_000;
+    /// The gateway's `strixc` binary, found in systemd's fixed search path.
+    pub const GATEWAY_STRIXC: &str = "strixc";
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +65,24 @@ pub struct Stack {
     pub models: Vec<Model>,
     pub agents: Vec<Agent>,
     pub profiles: Vec<Profile>,
+    pub gateway: Option<Gateway>,
+}
+
+/// `gateway { port 8000 ... }`: one OpenAI-compatible address for every agent, switching
+/// profiles when a request needs an agent that is not running.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gateway {
+    /// The `gateway` node's name.
+    pub span: SourceSpan,
+    pub port: Option<Spanned<u16>>,
+    pub bind: Option<Spanned<std::net::IpAddr>>,
+    pub idle_ms: Option<Spanned<u64>>,
+    pub hold_ms: Option<Spanned<u64>>,
+    pub queue: Option<Spanned<u64>>,
+    pub wait_ms: Option<Spanned<u64>>,
+    pub grace_ms: Option<Spanned<u64>>,
+    /// The `strixc` binary its service runs (default: `strixc` from systemd's search path).
+    pub strixc: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -237,6 +268,8 @@ pub struct Agent {
     pub opencode: Vec<OpencodeCap>,
     pub after: Vec<Name>,
     pub quadlet: Vec<QuadletEntry>,
+    /// The profile a gateway request for this agent switches to.
+    pub summon: Option<Name>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -27,6 +27,7 @@ mod lock;
 mod preflight;
 mod progress;
 mod status;
+mod summon;
 mod switch;
 mod units;
 
@@ -39,6 +40,7 @@ pub use install::Skipped;
 pub use layout::{Layout, Mode};
 pub use progress::ProgressMode;
 pub use status::{AgentStatus, GpuMemory, Health, Status, status};
+pub use summon::{active_profile, installed_manifest, switch_profile};
 pub use switch::{ActivationFailure, Outcome, RollbackOutcome, UnitFailure};
 pub use units::{UnitActions, parse_timespan};
 

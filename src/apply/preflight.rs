@@ -120,6 +120,7 @@ mod tests {
             }],
             files: Default::default(),
             swap: None,
+            gateway: None,
         };
         (manifest, profile)
     }

@@ -252,6 +252,7 @@ mod tests {
             agents: vec![agent("thor"), agent("valkyrie"), agent("odin")],
             files: Default::default(),
             swap: None,
+            gateway: None,
         }
     }
 

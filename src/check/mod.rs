@@ -2,6 +2,7 @@
 //! Each file holds one family of rules; all of them run, whatever the others found.
 
 mod budget;
+mod gateway;
 mod hardware;
 mod host;
 mod numbers;
@@ -25,4 +26,5 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     hardware::check(stack, d);
     host::check(stack, d);
     security::check(stack, d);
+    gateway::check(stack, d);
 }

@@ -35,6 +35,9 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         for after in &agent.after {
             reference(Thing::Agent, after, &agents, d);
         }
+        if let Some(summon) = &agent.summon {
+            reference(Thing::Profile, summon, &profiles, d);
+        }
     }
     for profile in &stack.profiles {
         if let Some(extends) = &profile.extends {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{Output, print_bytes};
 use crate::apply::{self, ApplyContext, ApplyOptions, Mode};
 use crate::build::build_tree;
-use crate::cli::{ApplyArgs, Cli, DiffArgs, RollbackArgs, StatusArgs, SystemdArgs};
+use crate::cli::{ApplyArgs, Cli, DiffArgs, RollbackArgs, ServeArgs, StatusArgs, SystemdArgs};
 use crate::error::{Error, ExitCode};
 use crate::source::Source;
 use crate::tree::Tree;
@@ -104,5 +104,24 @@ pub fn rollback(args: &RollbackArgs) -> Result<ExitCode, Error> {
 pub fn generations(args: &SystemdArgs) -> Result<ExitCode, Error> {
     let list = apply::generations(&context(args)?)?;
     print_bytes(apply::render_generations(&list).as_bytes())?;
+    Ok(ExitCode::Ok)
+}
+
+/// `strixc serve`: runs until stopped; returns only on a startup error.
+pub fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
+    let ctx = context(&SystemdArgs {
+        user: args.user,
+        system: args.system,
+        root: None,
+    })?;
+    let options = crate::gateway::ServeOptions {
+        mode: ctx.layout.mode,
+        state_dir: args
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| ctx.layout.state_dir.clone()),
+        listen: args.listen,
+    };
+    crate::gateway::serve(&options)?;
     Ok(ExitCode::Ok)
 }

@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(args) => activate::status(args),
         Command::Rollback(args) => activate::rollback(args),
         Command::Generations(args) => activate::generations(args),
+        Command::Serve(args) => activate::serve(args),
         Command::Model(command) => model::run(command),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

@@ -1,5 +1,5 @@
 //! `agent "thor" { role; model; runtime; port; bind; context; max-seqs; kv-tokens;
-//! gpu-memory-utilization; overhead; kv-cache-dtype; tool-parser; opencode; after; quadlet }`
+//! gpu-memory-utilization; overhead; kv-cache-dtype; tool-parser; opencode; after; quadlet; summon }`
 
 use kdl::KdlNode;
 
@@ -8,7 +8,7 @@ use super::{Seen, children, field, no_children, quadlet_entry, unknown_node, val
 use crate::diagnostic::{Diagnostics, Kind, Thing};
 use crate::model::{Agent, KvDtype, OpencodeCap, Spanned};
 
-const FIELDS: [&str; 15] = [
+const FIELDS: [&str; 16] = [
     "role",
     "model",
     "runtime",
@@ -24,6 +24,7 @@ const FIELDS: [&str; 15] = [
     "opencode",
     "after",
     "quadlet",
+    "summon",
 ];
 const REQUIRED: [&str; 3] = ["model", "port", "context"];
 const KV_DTYPES: [&str; 2] = ["auto", "fp8"];
@@ -52,6 +53,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Agent> {
         opencode: Vec::new(),
         after: Vec::new(),
         quadlet: Vec::new(),
+        summon: None,
     };
     for child in children(node) {
         let key = child.name().value();
@@ -98,6 +100,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Agent> {
                         )
                     }
                     "tool-parser" => agent.tool_parser = tool_parser(entry, d),
+                    "summon" => agent.summon = values::name(entry, Thing::Profile, d),
                     _ => unknown_node(child, &parent, &FIELDS, d),
                 }
             }

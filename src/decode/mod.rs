@@ -4,6 +4,7 @@
 
 mod agent;
 mod entries;
+mod gateway;
 mod host;
 mod model;
 mod profile;

@@ -1,4 +1,4 @@
-//! The top level: `stack`, `host`, `runtime`, `model`, `agent`, `profile`.
+//! The top level: `stack`, `host`, `runtime`, `model`, `agent`, `profile`, `gateway`.
 
 use kdl::{KdlDocument, KdlNode};
 
@@ -7,7 +7,9 @@ use super::{Seen, children, field, file_start, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind, Thing};
 use crate::model::{Name, Spanned, Stack, Text};
 
-const TOP_LEVEL: [&str; 6] = ["stack", "host", "runtime", "model", "agent", "profile"];
+const TOP_LEVEL: [&str; 7] = [
+    "stack", "host", "runtime", "model", "agent", "profile", "gateway",
+];
 
 pub fn decode_document(document: &KdlDocument, d: &mut Diagnostics) -> Stack {
     let mut name: Option<Name> = None;
@@ -22,6 +24,7 @@ pub fn decode_document(document: &KdlDocument, d: &mut Diagnostics) -> Stack {
         models: Vec::new(),
         agents: Vec::new(),
         profiles: Vec::new(),
+        gateway: None,
     };
     for node in document.nodes() {
         match node.name().value() {
@@ -39,6 +42,11 @@ pub fn decode_document(document: &KdlDocument, d: &mut Diagnostics) -> Stack {
             "model" => stack.models.extend(super::model::decode(node, d)),
             "agent" => stack.agents.extend(super::agent::decode(node, d)),
             "profile" => stack.profiles.extend(super::profile::decode(node, d)),
+            "gateway" => {
+                if seen.first("gateway", node, "the file", d) {
+                    stack.gateway = Some(super::gateway::decode(node, d));
+                }
+            }
             _ => unknown_node(node, "the file", &TOP_LEVEL, d),
         }
     }

@@ -203,6 +203,22 @@ pub enum Kind {
     UnknownPlaceholder {
         placeholder: String,
     },
+    GatewayPortTaken {
+        port: u16,
+        agent: String,
+    },
+    GatewayExposedBind {
+        address: String,
+    },
+    GatewayIdleBelowHold {
+        idle: String,
+        hold: String,
+    },
+    SummonWithoutAgent {
+        agent: String,
+        profile: String,
+        suggestion: Option<String>,
+    },
 
     // ── numbers ──
     ContextAboveModelMax {
@@ -278,9 +294,10 @@ pub enum Kind {
 impl Kind {
     pub fn severity(&self) -> Severity {
         match self {
-            Kind::Fp8KvCache { .. } | Kind::AgentInNoProfile { .. } | Kind::ExposedBind { .. } => {
-                Severity::Warning
-            }
+            Kind::Fp8KvCache { .. }
+            | Kind::AgentInNoProfile { .. }
+            | Kind::ExposedBind { .. }
+            | Kind::GatewayExposedBind { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -330,6 +347,10 @@ impl Kind {
             Kind::SecretInEnvironment { .. } => "strixc::security::secret_in_env",
             Kind::ExposedBind { .. } => "strixc::security::exposed_bind",
             Kind::UnknownPlaceholder { .. } => "strixc::runtime::unknown_placeholder",
+            Kind::GatewayPortTaken { .. } => "strixc::gateway::port_conflict",
+            Kind::GatewayExposedBind { .. } => "strixc::security::exposed_gateway",
+            Kind::GatewayIdleBelowHold { .. } => "strixc::gateway::idle_below_hold",
+            Kind::SummonWithoutAgent { .. } => "strixc::gateway::summon_without_agent",
             Kind::ContextAboveModelMax { .. } => "strixc::agent::context_above_model_max",
             Kind::MaxTokensNotBelowContext { .. } => {
                 "strixc::opencode::max_tokens_not_below_context"
@@ -463,6 +484,18 @@ impl Kind {
             Kind::UnknownPlaceholder { placeholder } => {
                 format!("unknown placeholder `{{{placeholder}}}` in a command")
             }
+            Kind::GatewayPortTaken { port, agent } => {
+                format!("the gateway and agent `{agent}` both listen on port {port}")
+            }
+            Kind::GatewayExposedBind { address } => {
+                format!("the gateway listens on {address}, reachable from other machines")
+            }
+            Kind::GatewayIdleBelowHold { idle, hold } => {
+                format!("the gateway's idle ({idle}) is shorter than its hold ({hold})")
+            }
+            Kind::SummonWithoutAgent { agent, profile, .. } => {
+                format!("agent `{agent}` summons profile `{profile}`, which does not run it")
+            }
             Kind::ContextAboveModelMax {
                 context,
                 max,
@@ -587,6 +620,10 @@ impl Kind {
             Kind::SecretInEnvironment { .. } => "a credential's name".into(),
             Kind::ExposedBind { .. } => "not loopback".into(),
             Kind::UnknownPlaceholder { .. } => "unknown placeholder".into(),
+            Kind::GatewayPortTaken { .. } => "port taken".into(),
+            Kind::GatewayExposedBind { .. } => "not loopback".into(),
+            Kind::GatewayIdleBelowHold { .. } => "shorter than hold".into(),
+            Kind::SummonWithoutAgent { .. } => "lacks this agent".into(),
             Kind::ContextAboveModelMax { .. } => "too long for this model".into(),
             Kind::MaxTokensNotBelowContext { .. } => "must be below the context".into(),
             Kind::KvTokensBelowContext { .. } => "below one context".into(),
@@ -703,6 +740,17 @@ impl Kind {
             Kind::UnknownPlaceholder { .. } => {
                 "placeholders are {port}, {host}, {model} and {context}".into()
             }
+            Kind::GatewayPortTaken { .. } => "give the gateway or the agent another `port`".into(),
+            Kind::GatewayExposedBind { .. } => {
+                "the gateway switches profiles for whoever asks: use \"127.0.0.1\" unless other machines must reach it".into()
+            }
+            Kind::GatewayIdleBelowHold { .. } => {
+                "a summoned profile stays at least `hold`: make `idle` at least as long".into()
+            }
+            Kind::SummonWithoutAgent { agent, suggestion, .. } => match suggestion {
+                Some(p) => format!("did you mean profile `{p}`, which runs `{agent}`?"),
+                None => format!("name a profile whose `agents` include `{agent}`, or add it there"),
+            },
             Kind::ContextAboveModelMax { max, .. } => {
                 format!("lower `context` to at most {max}")
             }

@@ -7,6 +7,7 @@
 
 mod agent;
 pub mod escape;
+mod gateway;
 mod host;
 mod opencode;
 mod target;
@@ -18,6 +19,7 @@ use serde::Serialize;
 use tera::{Tera, Value};
 
 pub use agent::{AgentFile, agent_path, agent_unit, health_url};
+pub use gateway::{gateway_manifest, gateway_units};
 pub use host::{
     cmdline, earlyoom, earlyoom_regex_ok, modprobe, swap, swap_creator, swap_creator_name,
     swap_unit_name, sysctl,
@@ -33,7 +35,7 @@ pub struct RenderError {
     pub message: String,
 }
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 12] = [
     ("container", include_str!("../../units/container.tera")),
     ("service", include_str!("../../units/service.tera")),
     ("target", include_str!("../../units/target.tera")),
@@ -44,6 +46,14 @@ const TEMPLATES: [(&str, &str); 10] = [
     ("modprobe", include_str!("../../units/modprobe.tera")),
     ("earlyoom", include_str!("../../units/earlyoom.tera")),
     ("cmdline", include_str!("../../units/cmdline.tera")),
+    (
+        "gateway-socket",
+        include_str!("../../units/gateway-socket.tera"),
+    ),
+    (
+        "gateway-service",
+        include_str!("../../units/gateway-service.tera"),
+    ),
 ];
 
 /// The tera instance, parsed once per process (1,000-agent stacks render 1,200 files).

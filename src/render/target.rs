@@ -25,6 +25,7 @@ struct Context<'a> {
     conflicts_agents: String,
     conflicts_targets: String,
     default: bool,
+    gateway_socket: Option<String>,
 }
 
 /// `units[i]` is `plan.agents[i].unit()`, computed once by the caller.
@@ -73,6 +74,11 @@ pub fn target(
                     .map(|(_, p)| p.target.as_str()),
             ),
             default: index == plan.default_profile,
+            gateway_socket: plan
+                .stack
+                .gateway
+                .as_ref()
+                .map(|_| format!("{}-gateway.socket", plan.stack.name.value)),
         },
     )
 }

@@ -164,6 +164,7 @@ impl Stack {
             agents: manifest_agents,
             files,
             swap: None,
+            gateway: None,
         };
         tree.insert(
             MANIFEST_PATH,

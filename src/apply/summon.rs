@@ -1,0 +1,69 @@
+//! What the gateway (`strixc serve`) needs from activation: the installed generation's
+//! manifest, the profile running now, and a switch of the current generation to another
+//! profile with the same code as `apply` (ordering, waiting, failure handling and rollback),
+//! installing nothing.
+
+use super::generations;
+use super::switch::{self, Record};
+use super::{ApplyContext, ApplyOptions, ApplyReport, manifest_of};
+use crate::error::Error;
+use crate::manifest::Manifest;
+use crate::systemd::{DbusSystemd, Systemd};
+
+/// The current generation's number and manifest.
+pub fn installed_manifest(ctx: &ApplyContext) -> Result<(u64, Manifest), Error> {
+    let generation = generations::current(&ctx.layout.state_dir).ok_or_else(|| {
+        Error::Generation(format!(
+            "nothing applied yet under {}: run `strixc apply` first",
+            ctx.layout.state_dir.display()
+        ))
+    })?;
+    let bytes = generation.manifest_bytes().ok_or_else(|| {
+        Error::Generation(format!(
+            "generation {} has no manifest.json",
+            generation.number
+        ))
+    })?;
+    let mut tree = crate::tree::Tree::new();
+    tree.insert(crate::manifest::MANIFEST_PATH, bytes);
+    Ok((generation.number, manifest_of(&tree)?))
+}
+
+/// The profile whose target is active now (the first, should several be), if any.
+pub fn active_profile(ctx: &ApplyContext, manifest: &Manifest) -> Result<Option<String>, Error> {
+    let sd = DbusSystemd::connect(&ctx.bus)?;
+    let targets: Vec<&str> = manifest
+        .profiles
+        .iter()
+        .map(|p| p.target.as_str())
+        .collect();
+    let states = sd.units(&targets)?;
+    Ok(states
+        .iter()
+        .zip(&manifest.profiles)
+        .find(|(state, _)| state.is_active())
+        .map(|(_, profile)| profile.name.clone()))
+}
+
+/// Switches the current generation to `profile`, as `strixc rollback` switches to an
+/// existing generation: the same activation, nothing built or installed (unless an
+/// installed file differs from the generation's). On failure the generation's own profile
+/// is put back, as after a failed `apply`.
+pub fn switch_profile(
+    ctx: &ApplyContext,
+    profile: &str,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, Error> {
+    let generation = generations::current(&ctx.layout.state_dir)
+        .ok_or_else(|| Error::Generation("nothing applied yet: no generation to switch".into()))?;
+    let tree = generation.load_tree()?;
+    let manifest = manifest_of(&tree)?;
+    switch::run(
+        ctx,
+        &tree,
+        &manifest,
+        profile,
+        opts,
+        Record::Existing(generation.number),
+    )
+}
