@@ -170,7 +170,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub system: bool,
 
-    /// Where the generations are (the unit passes %S/strixc); default: the mode's own.
+    /// Where the generations are; default: the mode's own, as for `apply`.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 

@@ -109,8 +109,11 @@ pub fn generations(args: &SystemdArgs) -> Result<ExitCode, Error> {
 
 /// `strixc serve`: runs until stopped; returns only on a startup error.
 pub fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
+    // The generated unit names no mode (one tree serves both): a user manager gives its
+    // services $XDG_RUNTIME_DIR, the system manager does not.
+    let user = args.user || (!args.system && std::env::var_os("XDG_RUNTIME_DIR").is_some());
     let ctx = context(&SystemdArgs {
-        user: args.user,
+        user,
         system: args.system,
         root: None,
     })?;

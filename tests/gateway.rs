@@ -1,0 +1,358 @@
+//! `strixc serve` on a real systemd user manager: the real build of a stack with a
+//! `gateway` node, applied with the real `strixc apply`, the gateway started by its socket,
+//! and native agents running `strixc-test-server` (which streams).
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::Sandbox;
+use support::stack::{native_kdl, ports};
+
+/// A sandbox with stack "r" applied (profile standard = thor + valkyrie, odin = thor +
+/// odin) and a gateway on its own port.
+struct Gateway {
+    sbx: Sandbox,
+    port: u16,
+    agents: [u16; 3],
+}
+
+impl Gateway {
+    fn start(odin_args: &str, gateway: &str) -> Gateway {
+        let sbx = Sandbox::start();
+        let p = ports(4);
+        let agents = [p[0], p[1], p[2]];
+        let text = format!(
+            "{}\ngateway {{\n    port {}\n    strixc \"{}\"\n{gateway}\n}}\n",
+            native_kdl(
+                &agents,
+                odin_args,
+                r#"quadlet "Unit" "StartLimitIntervalSec" "0""#
+            ),
+            p[3],
+            support::strixc_bin(),
+        );
+        let file = sbx.dir.path().join("stack.kdl");
+        std::fs::write(&file, text).expect("write stack");
+        let gw = Gateway {
+            sbx,
+            port: p[3],
+            agents,
+        };
+        let out = gw.strixc(&["apply", "--user", "-f", file.to_str().expect("utf-8")]);
+        assert!(
+            out.status.success(),
+            "apply failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        gw
+    }
+
+    /// The real `strixc` with this sandbox's environment, its state where the manager's
+    /// `%S` points (the manager has no `$XDG_STATE_HOME`: `~/.local/state`).
+    fn strixc(&self, args: &[&str]) -> std::process::Output {
+        let state = self.sbx.dir.path().join("home/.local/state");
+        Command::new(support::strixc_bin())
+            .args(args)
+            .env_clear()
+            .envs(self.sbx.env())
+            .env("XDG_STATE_HOME", state)
+            .output()
+            .expect("run strixc")
+    }
+
+    /// What the manager says about the gateway, for failure messages.
+    fn logs(&self) -> String {
+        let status = self.sbx.systemctl(&[
+            "show",
+            "-p",
+            "Result,ExecMainStatus,ExecMainCode,ExecStart,Environment,StatusText",
+            "r-gateway.service",
+        ]);
+        let mut manager = String::new();
+        for log in ["log/systemd.log", "log/systemd.err"] {
+            manager.push_str(
+                &std::fs::read_to_string(self.sbx.dir.path().join(log)).unwrap_or_default(),
+            );
+        }
+        let tail: Vec<&str> = manager.lines().rev().take(40).collect();
+        format!(
+            "{}\n--- manager log (last lines, newest first) ---\n{}",
+            String::from_utf8_lossy(&status.stdout),
+            tail.join("\n")
+        )
+    }
+
+    fn active(&self, unit: &str) -> bool {
+        self.sbx.active_state(unit) == "active"
+    }
+
+    fn post(&self, path: &str, body: &str) -> Reply {
+        request(self.port, "POST", path, body)
+    }
+
+    fn chat(&self, model: &str, extra: &str) -> Reply {
+        self.post(
+            "/v1/chat/completions",
+            &format!(
+                r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]{extra}}}"#
+            ),
+        )
+    }
+
+    fn metric(&self, name_and_labels: &str) -> f64 {
+        let text = request(self.port, "GET", "/metrics", "").body;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name_and_labels))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+/// One response: status, body (chunked encoding left in: tests look for substrings), and
+/// when each `data:` event arrived.
+struct Reply {
+    status: u16,
+    body: String,
+    events: Vec<Instant>,
+    /// When the connection closed (the whole response was in).
+    done: Instant,
+}
+
+fn request(port: u16, method: &str, path: &str, body: &str) -> Reply {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the gateway");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut raw = Vec::new();
+    let mut events = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let now = Instant::now();
+        let seen = String::from_utf8_lossy(&buf[..n]).matches("data: ").count();
+        events.extend(std::iter::repeat_n(now, seen));
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_owned());
+    Reply {
+        status,
+        body,
+        events,
+        done: Instant::now(),
+    }
+}
+
+#[test]
+fn a_request_for_an_agent_outside_the_profile_switches_streams_and_idles_back() {
+    let gw = Gateway::start(
+        r#""--ready-after" "0.2""#,
+        "    idle \"3s\"\n    hold \"1s\"",
+    );
+    assert!(
+        gw.active("r-gateway.socket"),
+        "apply starts the gateway's socket"
+    );
+    assert!(gw.active("r-standard.target"));
+
+    let models = request(gw.port, "GET", "/v1/models", "");
+    assert_eq!(models.status, 200, "{}", gw.logs());
+    for agent in ["thor", "valkyrie", "odin"] {
+        assert!(
+            models.body.contains(&format!("\"id\":\"{agent}\"")),
+            "{}",
+            models.body
+        );
+    }
+
+    // An agent of the running profile: straight through, the model rewritten to its id.
+    let thor = gw.chat("thor", "");
+    assert_eq!(thor.status, 200, "{}", thor.body);
+    assert!(
+        thor.body.contains(&format!("\"port\":{}", gw.agents[0])),
+        "{}",
+        thor.body
+    );
+    assert!(
+        thor.body.contains("/srv/models/m.gguf"),
+        "served id: {}",
+        thor.body
+    );
+
+    // Odin is not running: the gateway switches, then streams event by event.
+    let started = Instant::now();
+    let odin = gw.chat("odin", r#","stream":true,"chunks":5,"chunk_delay_ms":300"#);
+    assert_eq!(odin.status, 200, "{}", odin.body);
+    assert!(
+        odin.body.contains(&format!("\"port\":{}", gw.agents[2])),
+        "{}",
+        odin.body
+    );
+    assert_eq!(odin.events.len(), 6, "5 chunks and [DONE]: {}", odin.body);
+    let spread = odin.events[5] - odin.events[0];
+    assert!(
+        spread >= Duration::from_millis(1000),
+        "the first chunk must arrive before the last is produced (spread {spread:?})"
+    );
+    assert!(gw.active("r-odin.target"));
+    assert!(
+        !gw.active("r-valkyrie.service"),
+        "odin's profile replaced valkyrie"
+    );
+    eprintln!("switch + stream took {:?}", started.elapsed());
+    assert_eq!(
+        gw.metric("strixc_gateway_switches_total{profile=\"odin\",result=\"ok\"}"),
+        1.0
+    );
+
+    // Errors, OpenAI-style.
+    let unknown = gw.chat("loki", "");
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.body.contains("model_not_found"), "{}", unknown.body);
+    let malformed = gw.post("/v1/chat/completions", "{\"model\": ");
+    assert_eq!(malformed.status, 400);
+    assert!(
+        malformed.body.contains("invalid_json"),
+        "{}",
+        malformed.body
+    );
+
+    // No request for odin for `idle` (3 s): the default profile comes back by itself.
+    support::wait_for(
+        Duration::from_secs(30),
+        || gw.active("r-standard.target") && gw.active("r-valkyrie.service"),
+        "the default profile after idle",
+    );
+    assert!(!gw.active("r-odin.service"));
+}
+
+#[test]
+fn a_failing_summon_answers_503_with_the_reason_and_keeps_the_profile() {
+    let gw = Gateway::start(r#""--fail""#, "");
+    let odin = gw.chat("odin", "");
+    assert_eq!(odin.status, 503, "{}", odin.body);
+    assert!(odin.body.contains("switch_failed"), "{}", odin.body);
+    assert!(odin.body.contains("\"agent\":\"odin\""), "{}", odin.body);
+    assert!(
+        odin.body.contains("r-odin.service"),
+        "the reason names the unit: {}",
+        odin.body
+    );
+    assert!(
+        gw.active("r-standard.target"),
+        "the previous profile is back"
+    );
+    let valkyrie = gw.chat("valkyrie", "");
+    assert_eq!(valkyrie.status, 200, "{}", valkyrie.body);
+}
+
+#[test]
+fn in_flight_requests_finish_and_twenty_clients_across_two_profiles_all_succeed() {
+    let gw = Gateway::start(
+        r#""--ready-after" "0.2""#,
+        "    idle \"10m\"\n    hold \"1s\"",
+    );
+    // A long stream on valkyrie, which a switch to odin stops: it must finish first.
+    let long = {
+        let port = gw.port;
+        std::thread::spawn(move || {
+            request(
+                port,
+                "POST",
+                "/v1/chat/completions",
+                r#"{"model":"valkyrie","stream":true,"chunks":10,"chunk_delay_ms":150}"#,
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let odin = gw.chat("odin", "");
+    let long = long.join().expect("the long stream");
+    assert_eq!(long.status, 200);
+    assert_eq!(
+        long.events.len(),
+        11,
+        "all 10 chunks and [DONE]: {}",
+        long.body
+    );
+    assert_eq!(odin.status, 200, "{}", odin.body);
+    let last_chunk = *long.events.last().expect("events");
+    assert!(
+        odin.done > last_chunk,
+        "the switch waited for valkyrie's stream to end"
+    );
+
+    // 20 clients at once, half for each of two profiles that cannot run together.
+    let clients: Vec<_> = (0..20)
+        .map(|i| {
+            let port = gw.port;
+            let model = if i % 2 == 0 { "valkyrie" } else { "odin" };
+            std::thread::spawn(move || {
+                let reply = request(
+                    port,
+                    "POST",
+                    "/v1/chat/completions",
+                    &format!(r#"{{"model":"{model}","stream":true,"chunks":3}}"#),
+                );
+                (model, reply)
+            })
+        })
+        .collect();
+    for client in clients {
+        let (model, reply) = client.join().expect("client");
+        assert_eq!(reply.status, 200, "{model}: {}", reply.body);
+        assert_eq!(reply.events.len(), 4, "{model}: {}", reply.body);
+    }
+    let switches = gw.metric("strixc_gateway_switches_total{profile=\"odin\",result=\"ok\"}")
+        + gw.metric("strixc_gateway_switches_total{profile=\"standard\",result=\"ok\"}");
+    // One to odin for the first request; then at most one per batch: back and forth once.
+    assert!(
+        switches <= 3.0,
+        "{switches} switches: batches, not one per request"
+    );
+}
+
+#[test]
+fn malformed_oversized_and_slow_clients_do_not_hold_up_others() {
+    let gw = Gateway::start(r#""--ready-after" "0.2""#, "");
+    // A client that sends half a request and waits.
+    let mut slow = TcpStream::connect(("127.0.0.1", gw.port)).expect("connect");
+    slow.write_all(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nContent-Length: 100\r\n\r\n{\"mo",
+    )
+    .expect("write");
+    let started = Instant::now();
+    let thor = gw.chat("thor", "");
+    assert_eq!(thor.status, 200, "{}", thor.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let big = format!(r#"{{"model":"thor","prompt":"{}"}}"#, "x".repeat(17 << 20));
+    let oversized = gw.post("/v1/completions", &big);
+    assert_eq!(oversized.status, 413, "{}", oversized.body);
+    let thor = gw.chat("thor", "");
+    assert_eq!(thor.status, 200, "{}", thor.body);
+    drop(slow);
+}
