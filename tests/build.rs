@@ -336,6 +336,45 @@ fn json_files_have_the_shapes_opencode_accepts() {
             );
             assert_eq!(provider["npm"], s_oc["npm"]);
             assert_eq!(keys(&provider["options"]), listed(&s_oc["options"]));
+            if let Some(gateway) = checked
+                .stack
+                .gateway
+                .as_ref()
+                .filter(|_| provider_name == "gateway")
+            {
+                // The gateway's provider: every agent, by name, at the gateway's address.
+                let port = gateway.port.as_ref().unwrap().value;
+                assert_eq!(
+                    provider["options"]["baseURL"],
+                    format!("http://127.0.0.1:{port}/v1")
+                );
+                let models = provider["models"].as_object().unwrap();
+                let agents: Vec<&str> = checked
+                    .stack
+                    .agents
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect();
+                let mut sorted = agents.clone();
+                sorted.sort_unstable();
+                assert_eq!(
+                    models.keys().map(String::as_str).collect::<Vec<_>>(),
+                    sorted
+                );
+                for (agent, model) in models {
+                    assert_eq!(keys(model), listed(&s_oc["model"]));
+                    let context = checked
+                        .stack
+                        .agent(agent)
+                        .unwrap()
+                        .context
+                        .as_ref()
+                        .unwrap()
+                        .value;
+                    assert_eq!(model["limit"]["context"], context);
+                }
+                continue;
+            }
             let agent = checked
                 .stack
                 .agent(provider_name)

@@ -85,21 +85,29 @@ pub fn oh_my_opencode(plan: &Plan) -> Vec<u8> {
     })
 }
 
+/// The provider key of the gateway in `opencode.json`, when the stack has one.
+pub const GATEWAY_PROVIDER: &str = "gateway";
+
 /// One OpenAI-compatible provider per agent, keyed by the agent's name; its one model is
 /// keyed by the id the server reports (vLLM and llama-server serve the model argument).
+/// With a gateway, one more provider, `gateway`, has every agent as a model keyed by the
+/// agent's name (what the gateway routes by), at the gateway's address.
 /// `limit.output` is the largest cap among the oh-my-opencode agents it serves (so it equals
 /// their `maxTokens` when there is one), or half the context when it serves none.
 pub fn opencode(plan: &Plan) -> Vec<u8> {
-    let provider = plan
+    let output_of = |agent: &crate::plan::AgentPlan| {
+        agent
+            .opencode
+            .iter()
+            .map(|&(_, max)| max)
+            .max()
+            .unwrap_or(agent.context / 2)
+    };
+    let mut provider: BTreeMap<&str, Provider> = plan
         .agents
         .iter()
         .map(|agent| {
-            let output = agent
-                .opencode
-                .iter()
-                .map(|&(_, max)| max)
-                .max()
-                .unwrap_or(agent.context / 2);
+            let output = output_of(agent);
             let name = match &agent.agent.role {
                 Some(role) => format!("{} ({})", agent.name(), role.value),
                 None => agent.name().to_owned(),
@@ -122,6 +130,40 @@ pub fn opencode(plan: &Plan) -> Vec<u8> {
             (agent.name(), provider)
         })
         .collect();
+    if let Some(gateway) = crate::render::gateway_manifest(plan.stack) {
+        let models = plan
+            .agents
+            .iter()
+            .map(|agent| {
+                let model = ModelEntry {
+                    limit: Limit {
+                        context: agent.context,
+                        output: output_of(agent),
+                    },
+                    name: agent.name(),
+                };
+                (agent.name(), model)
+            })
+            .collect();
+        let listen: std::net::SocketAddr = gateway
+            .listen
+            .parse()
+            .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        provider.insert(
+            GATEWAY_PROVIDER,
+            Provider {
+                models,
+                name: format!(
+                    "{} gateway (every agent, switching profiles)",
+                    plan.stack.name.value
+                ),
+                npm: PROVIDER_NPM,
+                options: Options {
+                    base_url: format!("http://{}:{}/v1", reach_host(listen.ip()), listen.port()),
+                },
+            },
+        );
+    }
     pretty(&Opencode {
         schema: OPENCODE_SCHEMA,
         provider,
