@@ -356,3 +356,154 @@ fn malformed_oversized_and_slow_clients_do_not_hold_up_others() {
     assert_eq!(thor.status, 200, "{}", thor.body);
     drop(slow);
 }
+
+#[test]
+fn a_switch_made_by_apply_behind_the_gateways_back_is_noticed() {
+    let gw = Gateway::start(r#""--ready-after" "0.2""#, "");
+    assert_eq!(gw.chat("valkyrie", "").status, 200);
+    let file = gw.sbx.dir.path().join("stack.kdl");
+    let out = gw.strixc(&[
+        "apply",
+        "--user",
+        "--profile",
+        "odin",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!gw.active("r-valkyrie.service"));
+    // The gateway still believes standard runs: valkyrie refuses the connection, the
+    // gateway asks systemd, and switches back.
+    let valkyrie = gw.chat("valkyrie", "");
+    assert_eq!(valkyrie.status, 200, "{}", valkyrie.body);
+    assert!(gw.active("r-standard.target"));
+}
+
+/// Median of a sample, in microseconds.
+fn median_us(mut v: Vec<Duration>) -> f64 {
+    v.sort_unstable();
+    v[v.len() / 2].as_secs_f64() * 1e6
+}
+
+/// The numbers of the gateway's performance goals, in one run, alternating gateway and
+/// direct: `cargo test --release --test gateway bench -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark: run it on purpose, with --release"]
+fn bench_gateway_against_direct() {
+    let gw = Gateway::start(r#""--ready-after" "0.2""#, "    hold \"1ms\"");
+    let thor = gw.agents[0];
+    let body = r#"{"model":"thor","messages":[{"role":"user","content":"hi"}]}"#;
+    for _ in 0..20 {
+        request(gw.port, "POST", "/v1/chat/completions", body);
+        request(thor, "POST", "/v1/chat/completions", body);
+    }
+    // 1. Added latency, median over alternating requests.
+    let (mut via, mut direct) = (Vec::new(), Vec::new());
+    for _ in 0..300 {
+        let t = Instant::now();
+        assert_eq!(
+            request(gw.port, "POST", "/v1/chat/completions", body).status,
+            200
+        );
+        via.push(t.elapsed());
+        let t = Instant::now();
+        assert_eq!(
+            request(thor, "POST", "/v1/chat/completions", body).status,
+            200
+        );
+        direct.push(t.elapsed());
+    }
+    let (via_us, direct_us) = (median_us(via), median_us(direct));
+    eprintln!(
+        "latency median: gateway {via_us:.0} µs, direct {direct_us:.0} µs, added {:.0} µs",
+        via_us - direct_us
+    );
+
+    // 2. Streamed throughput, 32 concurrent streams of 400 events each.
+    let streams = |port: u16| {
+        let started = Instant::now();
+        let clients: Vec<_> = (0..32)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    request(
+                        port,
+                        "POST",
+                        "/v1/chat/completions",
+                        r#"{"model":"thor","stream":true,"chunks":400,"chunk_delay_ms":0}"#,
+                    )
+                    .events
+                    .len()
+                })
+            })
+            .collect();
+        let events: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+        events as f64 / started.elapsed().as_secs_f64()
+    };
+    let (mut via, mut direct) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        via.push(streams(gw.port));
+        direct.push(streams(thor));
+    }
+    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    eprintln!(
+        "32 streams: gateway {:.0} events/s, direct {:.0} events/s, ratio {:.3}",
+        best(&via),
+        best(&direct),
+        best(&via) / best(&direct)
+    );
+
+    // 3. The gateway's resident memory.
+    let sandbox = gw.sbx.dir.path().display().to_string();
+    let rss_kb = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| {
+            let cmdline = std::fs::read(p.path().join("cmdline")).ok()?;
+            let environ = std::fs::read(p.path().join("environ")).ok()?;
+            let serve = String::from_utf8_lossy(&cmdline).ends_with("\0serve\0")
+                && String::from_utf8_lossy(&environ).contains(&sandbox);
+            serve.then(|| std::fs::read_to_string(p.path().join("status")).ok())?
+        })
+        .find_map(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        })
+        .expect("the gateway's process");
+    eprintln!("gateway RSS {:.1} MB", rss_kb as f64 / 1024.0);
+
+    // 4. A request that needs a switch, vs `strixc apply --profile` + the same request.
+    let file = gw.sbx.dir.path().join("stack.kdl");
+    let file = file.to_str().unwrap();
+    let odin = r#"{"model":"odin","messages":[{"role":"user","content":"hi"}]}"#;
+    let (mut via, mut direct) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        // From standard, known to the gateway.
+        assert_eq!(gw.chat("valkyrie", "").status, 200);
+        let t = Instant::now();
+        assert_eq!(
+            request(gw.port, "POST", "/v1/chat/completions", odin).status,
+            200
+        );
+        via.push(t.elapsed());
+        assert_eq!(gw.chat("valkyrie", "").status, 200);
+        let t = Instant::now();
+        let out = gw.strixc(&["apply", "--user", "--profile", "odin", "-f", file]);
+        assert!(out.status.success());
+        assert_eq!(
+            request(gw.agents[2], "POST", "/v1/chat/completions", odin).status,
+            200
+        );
+        direct.push(t.elapsed());
+    }
+    let (via_ms, direct_ms) = (median_us(via) / 1e3, median_us(direct) / 1e3);
+    eprintln!(
+        "switch + request: gateway {via_ms:.0} ms, apply --profile + request {direct_ms:.0} ms, ratio {:.3}",
+        via_ms / direct_ms
+    );
+}

@@ -165,24 +165,34 @@ async fn proxy(request: Request<Incoming>, scheduler: Arc<Scheduler>) -> Respons
         }
         _ => bytes,
     };
-    let admission = match scheduler.admit(&agent.name).await {
-        Ok(admission) => admission,
-        Err(refusal) => {
-            scheduler.record(&agent.name, 503);
-            return refused(&refusal);
-        }
-    };
     let address = upstream(agent);
-    let response = match forward(&address, parts, body).await {
-        Ok(response) => response,
-        Err(why) => {
-            scheduler.record(&agent.name, 502);
-            return error(
-                StatusCode::BAD_GATEWAY,
-                "upstream_error",
-                &format!("agent {} at {address}: {why}", agent.name),
-                Some(&agent.name),
-            );
+    let mut attempt = 0;
+    let (response, admission) = loop {
+        let admission = match scheduler.admit(&agent.name).await {
+            Ok(admission) => admission,
+            Err(refusal) => {
+                scheduler.record(&agent.name, 503);
+                return refused(&refusal);
+            }
+        };
+        match forward(&address, &parts, body.clone()).await {
+            Ok(response) => break (response, admission),
+            // Not listening: the profile changed behind the gateway's back (`strixc apply`,
+            // a crash). Ask systemd what runs, and try once more (switching if need be).
+            Err(Upstream::Connect(_)) if attempt == 0 => {
+                attempt += 1;
+                drop(admission);
+                scheduler.refresh_active().await;
+            }
+            Err(why) => {
+                scheduler.record(&agent.name, 502);
+                return error(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_error",
+                    &format!("agent {} at {address}: {why}", agent.name),
+                    Some(&agent.name),
+                );
+            }
         }
     };
     scheduler.record(&agent.name, response.status().as_u16());
@@ -219,25 +229,42 @@ const HOP_BY_HOP: [&str; 8] = [
     "content-length",
 ];
 
+/// Why the agent gave no response.
+#[derive(Debug)]
+enum Upstream {
+    Connect(std::io::Error),
+    Http(String),
+}
+
+impl std::fmt::Display for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Upstream::Connect(e) => write!(f, "cannot connect: {e}"),
+            Upstream::Http(e) => f.write_str(e),
+        }
+    }
+}
+
 async fn forward(
     address: &str,
-    parts: hyper::http::request::Parts,
+    parts: &hyper::http::request::Parts,
     body: Bytes,
-) -> Result<Response<Incoming>, String> {
+) -> Result<Response<Incoming>, Upstream> {
     let stream = tokio::net::TcpStream::connect(address)
         .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
+        .map_err(Upstream::Connect)?;
     let _ = stream.set_nodelay(true);
+    let http = |e: hyper::Error| Upstream::Http(e.to_string());
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(http)?;
     tokio::spawn(connection);
     let uri = parts
         .uri
         .path_and_query()
         .map_or("/", |pq| pq.as_str())
         .to_owned();
-    let mut upstream = Request::builder().method(parts.method).uri(uri);
+    let mut upstream = Request::builder().method(parts.method.clone()).uri(uri);
     for (name, value) in &parts.headers {
         if name != header::HOST && !HOP_BY_HOP.contains(&name.as_str()) {
             upstream = upstream.header(name, value);
@@ -247,11 +274,8 @@ async fn forward(
         .header(header::HOST, address)
         .header(header::CONTENT_LENGTH, body.len())
         .body(Full::new(body))
-        .map_err(|e| e.to_string())?;
-    sender
-        .send_request(upstream)
-        .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| Upstream::Http(e.to_string()))?;
+    sender.send_request(upstream).await.map_err(http)
 }
 
 fn refused(refusal: &Refusal) -> Response<Body> {

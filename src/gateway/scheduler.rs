@@ -128,15 +128,16 @@ impl Scheduler {
         })
         .await?;
         let now = Instant::now();
+        let config = Config::of(&manifest);
         let scheduler = Arc::new(Scheduler {
             ctx,
             state: Mutex::new(State {
-                config: Config::of(&manifest),
+                config,
                 manifest: Arc::new(manifest),
                 generation,
                 active,
                 target: None,
-                since: now,
+                since: not_held(config.hold),
                 last_summoned: now,
                 in_flight: HashMap::new(),
                 queue: VecDeque::new(),
@@ -232,6 +233,21 @@ impl Scheduler {
             self.lock().metrics.error(agent, refusal.code);
         }
         result
+    }
+
+    /// Asks systemd which profile runs (someone may have switched with `strixc apply`, or
+    /// an agent stopped), unless a switch of ours is under way.
+    pub async fn refresh_active(&self) {
+        let (ctx, manifest) = (self.ctx.clone(), self.manifest());
+        let Ok(active) = blocking(move || apply::active_profile(&ctx, &manifest)).await else {
+            return;
+        };
+        let mut state = self.lock();
+        if state.target.is_none() && state.active != active {
+            state.active = active;
+            // `hold` protects what the gateway summoned, not a switch made by someone else.
+            state.since = not_held(state.config.hold);
+        }
     }
 
     async fn run(self: Arc<Self>) {
@@ -478,6 +494,12 @@ impl State {
         }
         Action::Sleep(None)
     }
+}
+
+/// A start time whose `hold` has passed already.
+fn not_held(hold: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_sub(hold).unwrap_or(now)
 }
 
 fn quiet() -> ApplyOptions {
