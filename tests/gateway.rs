@@ -355,6 +355,27 @@ fn malformed_oversized_and_slow_clients_do_not_hold_up_others() {
     let thor = gw.chat("thor", "");
     assert_eq!(thor.status, 200, "{}", thor.body);
     drop(slow);
+
+    // `strixc status` during a stream: the gateway's count and the engine's own numbers.
+    let port = gw.port;
+    let stream = std::thread::spawn(move || {
+        request(
+            port,
+            "POST",
+            "/v1/chat/completions",
+            r#"{"model":"thor","stream":true,"chunks":40,"chunk_delay_ms":100}"#,
+        )
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let status = gw.strixc(&["status", "--user"]);
+    let text = String::from_utf8_lossy(&status.stdout).to_string();
+    let line = text
+        .lines()
+        .find(|l| l.contains(" thor "))
+        .unwrap_or_else(|| panic!("no thor line: {text}"));
+    assert!(line.contains("gateway: 1 in flight, 0 waiting"), "{line}");
+    assert!(line.contains("KV cache 10%, 1 running, 0 queued"), "{line}");
+    assert_eq!(stream.join().expect("stream").status, 200);
 }
 
 #[test]

@@ -39,6 +39,9 @@ pub struct AgentStatus {
     pub health: Option<Health>,
     /// The unit's cgroup memory (MemoryCurrent), when systemd accounts it.
     pub memory_bytes: Option<u64>,
+    /// Requests at the gateway and in the engine, when either reports them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load: Option<super::load::AgentLoad>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,8 +112,9 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
             .map(|p| p.join().ok().flatten())
             .collect()
     });
+    let loads = super::load::loads(&sd, &manifest);
     let mut agents = Vec::new();
-    for (agent, health) in manifest.agents.iter().zip(health) {
+    for ((agent, health), load) in manifest.agents.iter().zip(health).zip(loads) {
         let d = sd.details(&agent.unit)?;
         agents.push(AgentStatus {
             name: agent.name.clone(),
@@ -122,6 +126,7 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
             since_usec: d.state_change_usec,
             health,
             memory_bytes: d.memory_current,
+            load,
         });
     }
     Ok(Status {
@@ -191,9 +196,12 @@ impl Status {
                 Some(Health { error: Some(e), .. }) => format!("health: {e}"),
                 _ => "no health check".into(),
             };
-            let memory = a
+            let mut memory = a
                 .memory_bytes
                 .map_or_else(String::new, |m| format!(", {}", bytes(m)));
+            if let Some(load) = a.load.as_ref().filter(|l| !l.is_empty()) {
+                memory.push_str(&format!("; {}", load.render()));
+            }
             out.push_str(&format!(
                 "{} {:<12} {:<28} {} ({}){since}, {health}{memory}\n",
                 if a.in_profile { "*" } else { " " },

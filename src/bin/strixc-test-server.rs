@@ -17,7 +17,11 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Completions being answered now (`/metrics`).
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
 fn usage(problem: &str) -> ! {
     eprintln!("strixc-test-server: {problem}");
@@ -119,17 +123,32 @@ fn answer(mut stream: TcpStream, ready: bool, streaming: Streaming) {
             return;
         }
         drop(reader);
+        RUNNING.fetch_add(1, Ordering::SeqCst);
         complete(
             &mut stream,
             path,
             &String::from_utf8_lossy(&body),
             streaming,
         );
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
         return;
     }
     let (status, body) = match path {
         "/health" if ready => ("200 OK", "{\"status\":\"ok\"}"),
         "/health" => ("503 Service Unavailable", "{\"status\":\"loading\"}"),
+        "/metrics" => {
+            let running = RUNNING.load(Ordering::SeqCst);
+            let text = format!(
+                "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{{model_name=\"test-model\"}} {running}.0\nvllm:num_requests_waiting{{model_name=\"test-model\"}} 0.0\nvllm:kv_cache_usage_perc{{model_name=\"test-model\"}} {}\n",
+                (running as f64 * 0.1).min(1.0)
+            );
+            let response = format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+            return;
+        }
         "/v1/models" => (
             "200 OK",
             "{\"object\":\"list\",\"data\":[{\"id\":\"test-model\",\"object\":\"model\"}]}",

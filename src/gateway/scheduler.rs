@@ -486,6 +486,14 @@ impl State {
             return Action::Switch(profile);
         }
         if summoned {
+            // A summoned agent still answering (a long stream) is not idle.
+            let busy = self
+                .in_flight
+                .iter()
+                .any(|(agent, n)| *n > 0 && !self.in_default(agent));
+            if busy {
+                self.last_summoned = now;
+            }
             let idle_at = (self.last_summoned + self.config.idle).max(held_until);
             if now >= idle_at {
                 return Action::Switch(self.manifest.default_profile.clone());
