@@ -226,6 +226,12 @@ fn only_agents_whose_files_changed_restart() {
         thor_after.exec_main_start_usec, thor.exec_main_start_usec,
         "thor restarted"
     );
+    // The verb and the unit are two words ("restartedt-valkyrie.service" before).
+    let text = report.render();
+    assert!(
+        text.contains(&format!("  restarted {}\n", stack.unit("valkyrie"))),
+        "{text}"
+    );
 }
 
 #[test]
@@ -781,7 +787,7 @@ fn the_default_profile_is_enabled_for_boot_and_a_replaced_default_disabled() {
     assert!(
         report
             .render()
-            .contains("enabled  t-standard.target (boot)")
+            .contains("enabled   t-standard.target (boot)")
     );
     assert_eq!(state(&stack.target("standard")), "enabled");
     assert!(wants.join(stack.target("standard")).exists());
