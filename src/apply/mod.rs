@@ -24,10 +24,12 @@ mod diff;
 mod fsmode;
 mod generations;
 mod health;
+mod host;
 mod install;
 mod journal;
 mod layout;
 mod lock;
+mod preflight;
 mod progress;
 mod status;
 mod switch;
@@ -117,10 +119,10 @@ pub struct ApplyReport {
     pub actions: UnitActions,
     /// `--dry-run`: the full plan with unified diffs.
     pub plan: Option<Diff>,
-    pub elapsed: Duration,
-    /// What was done before the switch (an interrupted switch undone), or why a dry run
-    /// shows no unit actions.
+    /// Things the user should know that did not stop the switch (the swap file, `%h` in
+    /// system mode, an interrupted switch undone first).
     pub notes: Vec<String>,
+    pub elapsed: Duration,
 }
 
 /// Test hook for crash safety: `STRIXC_TEST_KILL_AT=STEP` makes strixc kill itself with
@@ -238,9 +240,7 @@ impl ApplyReport {
     /// Human-readable summary (stdout).
     pub fn render(&self) -> String {
         let mut out = String::new();
-        for note in &self.notes {
-            out.push_str(&format!("note: {note}\n"));
-        }
+        let notes: String = self.notes.iter().map(|n| format!("note: {n}\n")).collect();
         match self.outcome {
             Outcome::Unchanged => {
                 out.push_str(&format!(
@@ -248,6 +248,7 @@ impl ApplyReport {
                     self.profile,
                     self.generation.unwrap_or(0)
                 ));
+                out.push_str(&notes);
                 return out;
             }
             Outcome::DryRun => {
@@ -258,6 +259,7 @@ impl ApplyReport {
                 if let Some(plan) = &self.plan {
                     out.push_str(&plan.render());
                 }
+                out.push_str(&notes);
                 return out;
             }
             Outcome::Installed => out.push_str(&format!(
@@ -295,6 +297,7 @@ impl ApplyReport {
             }
         }
         out.push_str(&render_skipped(&self.skipped));
+        out.push_str(&notes);
         out
     }
 }

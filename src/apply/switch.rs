@@ -11,6 +11,7 @@ use super::layout::Mode;
 use super::progress::Progress;
 use super::units::{self, UnitActions};
 use super::{ApplyContext, ApplyOptions, ApplyReport, diff, journal, lock, manifest_of};
+use super::{host, preflight};
 use crate::error::Error;
 use crate::manifest::{MANIFEST_PATH, Manifest, ManifestProfile};
 use crate::systemd::{DbusSystemd, Job, JobMode, JobOutcome, Systemd, UnitStatus};
@@ -145,8 +146,12 @@ pub fn run(
     };
     // A damaged state folder stops everything before anything changes.
     generations::check(state)?;
+    let mut notes = if ctx.activate && !opts.dry_run {
+        preflight::check(layout.mode, manifest, &profile).into_result()?
+    } else {
+        Vec::new()
+    };
     let pending = journal::pending(state)?;
-    let mut notes = Vec::new();
     let mut bus_note = None;
     let systemd = if ctx.activate {
         match DbusSystemd::connect(&ctx.bus) {
@@ -203,8 +208,8 @@ pub fn run(
         skipped: install.skipped.clone(),
         actions: actions.clone(),
         plan: None,
-        elapsed: Duration::ZERO,
         notes,
+        elapsed: Duration::ZERO,
     };
     let record_matches = match record {
         Record::New => same_generation,
@@ -329,6 +334,9 @@ pub fn run(
             })));
         }
         report.outcome = Outcome::Applied;
+        if layout.mode == Mode::System {
+            report.notes.extend(host::activate_swap(sd, manifest));
+        }
     } else {
         report.outcome = Outcome::Installed;
     }
@@ -647,6 +655,12 @@ fn activate(
             .map(|a| (a.name.clone(), a.unit.clone()))
             .collect(),
     );
+    // An agent that failed before (its start limit hit, say) would refuse this start.
+    if let Ok(states) = sd.units(&progress.units()) {
+        for s in states.iter().filter(|s| s.active_state == "failed") {
+            let _ = sd.reset_failed(&s.name);
+        }
+    }
     let deadline = Instant::now() + deadline;
     let mut jobs: Vec<Job> = Vec::new();
     let mut failures = Vec::new();
