@@ -297,6 +297,26 @@ fn a_failure_without_rollback_leaves_the_new_files() {
     };
     assert_eq!(failure.rollback, RollbackOutcome::Disabled);
     assert!(sbx.unit_dir().join(bad.unit("valkyrie")).exists());
+    // Not lost: status shows the kept tree and says why; the next apply undoes it first.
+    let status = apply::status(&sbx.ctx()).unwrap();
+    assert!(
+        status.notes.iter().any(|n| n.contains("--no-rollback")),
+        "{:?}",
+        status.notes
+    );
+    assert!(status.render().contains(&bad.unit("valkyrie")));
+    let good = Stack::norse();
+    let report = apply_ok(&sbx, &good, "standard");
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("undid the failed switch --no-rollback kept")),
+        "{:?}",
+        report.notes
+    );
+    assert!(!sbx.state_dir().join("transaction").exists());
+    assert_eq!(sbx.active_state(&good.unit("valkyrie")), "active");
 }
 
 #[test]

@@ -612,7 +612,7 @@ fn a_killed_apply_is_undone_by_the_next_status_apply_or_rollback() {
         assert_exit(&out, 0);
         let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
         assert!(
-            said.contains("undid the interrupted apply of profile standard"),
+            said.contains("undid the interrupted switch, the apply of profile standard"),
             "{step}, then {next}: {}",
             text(&out)
         );
@@ -631,7 +631,7 @@ fn a_killed_apply_is_undone_by_the_next_status_apply_or_rollback() {
     let out = run(&sbx, &a, &["rollback"]);
     assert_exit(&out, 0);
     assert!(
-        stdout(&out).contains("undid the interrupted apply")
+        stdout(&out).contains("undid the interrupted switch")
             && stdout(&out).contains("profile standard (generation 1)"),
         "{}",
         text(&out)
@@ -761,7 +761,7 @@ fn a_bus_that_dies_mid_apply_is_noticed_at_once() {
         }
         assert_exit(&status, 0);
         assert!(
-            stdout(&status).contains("undid the interrupted apply of profile odin"),
+            stdout(&status).contains("undid the interrupted switch, the apply of profile odin"),
             "{}",
             text(&status)
         );

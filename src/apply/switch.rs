@@ -546,8 +546,13 @@ pub(super) fn recover(
         }
     }
     journal::finish(state)?;
+    let what = if intent.kept {
+        "failed switch --no-rollback kept"
+    } else {
+        "interrupted switch"
+    };
     Ok(format!(
-        "undid the interrupted {}: back to {back}",
+        "undid the {what}, the {}: back to {back}",
         intent.describe()
     ))
 }

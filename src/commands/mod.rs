@@ -5,6 +5,7 @@ mod activate;
 mod budget;
 mod build;
 mod check;
+mod completions;
 mod model;
 
 pub use budget::{budget_json, budget_table};
@@ -30,10 +31,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Generations(args) => activate::generations(args),
         Command::Model(command) => model::run(command),
         Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut command, "strixc", &mut std::io::stdout());
-            Ok(ExitCode::Ok)
+            print_bytes(completions::script(*shell).as_bytes()).map(|()| ExitCode::Ok)
         }
+        Command::CompleteProfiles => completions::profiles(&cli),
         Command::Man => {
             let command = <Cli as clap::CommandFactory>::command();
             let mut page = Vec::new();
