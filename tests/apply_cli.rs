@@ -460,6 +460,16 @@ fn status_and_rollback_with_nothing_applied_exit_5() {
         "{}",
         text(&out)
     );
+    // --help documents it.
+    let help = std::process::Command::new(support::strixc_bin())
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&help).contains("5  nothing to act on"),
+        "{}",
+        text(&help)
+    );
 }
 
 #[test]
@@ -606,6 +616,7 @@ fn a_killed_apply_is_undone_by_the_next_status_apply_or_rollback() {
         ("installed", "status"),
         ("started", "status"),
         ("started", "apply"),
+        ("stored", "status"),
     ] {
         killed_at(&sbx, &b, step);
         let out = run(&sbx, &a, &[next]);
@@ -618,6 +629,14 @@ fn a_killed_apply_is_undone_by_the_next_status_apply_or_rollback() {
         );
         assert_no_loki(&sbx, step, &out);
         assert_eq!(files(&sbx.config_home()), installed, "{step}, then {next}");
+        // Only generation 1 is recorded: an undone switch leaves no record to roll back to.
+        let listed = run(&sbx, &a, &["generations"]);
+        assert_eq!(
+            stdout(&listed).lines().count(),
+            1,
+            "{step}: {}",
+            text(&listed)
+        );
         if next == "status" {
             assert!(!stdout(&out).contains("loki"), "{}", text(&out));
         } else {

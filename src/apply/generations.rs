@@ -216,9 +216,28 @@ pub fn record(state: &Path, tree: &Tree, profile: &str) -> Result<Generation, Er
     fsmode::write_file(&tmp.join("generation.json"), &json)?;
     // The directory appears complete or not at all.
     std::fs::rename(&tmp, &dir).map_err(io("cannot rename to", &dir))?;
+    super::kill_point("stored");
     set_current(state, number)?;
     prune(state, KEEP)?;
     Ok(generation)
+}
+
+/// Removes generation `number` unless it is current (a record of a switch that was undone
+/// before it became current).
+pub fn discard(state: &Path, number: u64) -> Result<(), Error> {
+    if current_number(state)? == Some(number) {
+        return Ok(());
+    }
+    let dir = generations_dir(state).join(number.to_string());
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Io {
+            what: "cannot remove",
+            path: dir,
+            source,
+        }),
+    }
 }
 
 /// Writes every file of `tree` under `root` (folders 0755, files 0644, whatever the umask).

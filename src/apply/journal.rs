@@ -40,7 +40,8 @@ pub struct Intent {
     /// The generation current when the switch began (`None`: nothing applied yet). Undoing
     /// the switch puts this one back.
     pub previous: Option<u64>,
-    /// `rollback`: the generation that becomes current. `apply`: `None` (the next number).
+    /// The generation that becomes current: `rollback`'s, or the number `apply` records
+    /// (`None` when the tree equals the current generation's and none is recorded).
     pub target: Option<u64>,
     /// The profile switched to.
     pub profile: String,

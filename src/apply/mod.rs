@@ -128,7 +128,8 @@ pub struct ApplyReport {
 /// Test hook for crash safety: `STRIXC_TEST_KILL_AT=STEP` makes strixc kill itself with
 /// SIGKILL at STEP of a switch: `journal` (intent written, nothing touched), `installing`
 /// (first file written), `installed` (all files, before reload), `started` (jobs enqueued),
-/// `recorded` (generation recorded, journal not yet retired). Unset: no effect.
+/// `stored` (generation folder in place, not yet current), `recorded` (generation current,
+/// journal not yet retired). Unset: no effect.
 pub(crate) fn kill_point(step: &str) {
     if std::env::var_os("STRIXC_TEST_KILL_AT").is_some_and(|s| s == step) {
         let _ = std::process::Command::new("kill")

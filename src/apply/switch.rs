@@ -239,9 +239,11 @@ pub fn run(
         return Ok(report);
     }
     // A new generation needs a number: know there is one before changing anything.
-    if matches!(record, Record::New) && !same_generation {
-        generations::next_number(state)?;
-    }
+    let next = if matches!(record, Record::New) && !same_generation {
+        Some(generations::next_number(state)?)
+    } else {
+        None
+    };
 
     // The intent goes to disk before any unit folder changes (see `journal`).
     journal::begin(
@@ -255,7 +257,7 @@ pub fn run(
             started: now_secs(),
             previous: current.as_ref().map(|g| g.number),
             target: match record {
-                Record::New => None,
+                Record::New => next,
                 Record::Existing(n) => Some(n),
             },
             profile: profile.name.clone(),
@@ -490,6 +492,11 @@ pub(super) fn recover(
             intent.describe(),
             current.unwrap_or(0)
         ));
+    }
+    // Killed between storing its generation and making it current: that record is of a
+    // switch being undone, and must not become a rollback target later.
+    if let (journal::Kind::Apply, Some(n)) = (intent.kind, intent.target) {
+        generations::discard(state, n)?;
     }
     let failed_manifest = manifest_of(&pending.tree)?;
     let previous_gen = match intent.previous {
