@@ -1,5 +1,5 @@
 //! OpenCode's two client files, driven by the same numbers as the units: each agent's
-//! context and its oh-my-opencode output caps (DESIGN §5). Struct fields are declared in
+//! context and its oh-my-opencode output caps. Struct fields are declared in
 //! sorted order and maps are `BTreeMap`s, so keys come out sorted whatever serde_json's
 //! features are.
 
