@@ -12,7 +12,7 @@ use crate::systemd::{DbusSystemd, Systemd};
 
 /// The current generation's number and manifest.
 pub fn installed_manifest(ctx: &ApplyContext) -> Result<(u64, Manifest), Error> {
-    let generation = generations::current(&ctx.layout.state_dir).ok_or_else(|| {
+    let generation = generations::current(&ctx.layout.state_dir)?.ok_or_else(|| {
         Error::Generation(format!(
             "nothing applied yet under {}: run `strixc apply` first",
             ctx.layout.state_dir.display()
@@ -54,7 +54,7 @@ pub fn switch_profile(
     profile: &str,
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, Error> {
-    let generation = generations::current(&ctx.layout.state_dir)
+    let generation = generations::current(&ctx.layout.state_dir)?
         .ok_or_else(|| Error::Generation("nothing applied yet: no generation to switch".into()))?;
     let tree = generation.load_tree()?;
     let manifest = manifest_of(&tree)?;
