@@ -69,8 +69,10 @@ fn templates() -> Result<&'static Templates, RenderError> {
             let mut env = Environment::new();
             // Unit files are not HTML: nothing is escaped but by the filters below.
             env.set_auto_escape_callback(|_| AutoEscape::None);
-            // A misspelt variable is a bug, not an empty string in a unit.
-            env.set_undefined_behavior(UndefinedBehavior::Strict);
+            // A misspelt variable is a bug, not an empty string in a unit. As in tera, an
+            // `{% if %}` on a missing variable is false (SemiStrict); printing or looping
+            // over one is an error.
+            env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
             for (name, source) in TEMPLATES {
                 env.add_template(name, source).map_err(|e| RenderError {
                     template: "units/*.tera",
@@ -187,7 +189,13 @@ mod tests {
     #[test]
     fn an_undefined_variable_is_an_error_not_an_empty_value() {
         assert!(render_str("After={{ after_agnets }}", context! {}).is_err());
+        assert!(render_str("{% for d in devcies %}{{ d }}{% endfor %}", context! {}).is_err());
         assert!(render_str("{{ health.cmd }}", context! { health => () }).is_err());
+        // As with tera: a test on a missing variable is false, not an error.
+        assert_eq!(
+            render_str("a{% if gone %}b{% endif %}", context! {}).expect("renders"),
+            "a"
+        );
     }
 
     #[test]
