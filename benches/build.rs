@@ -65,5 +65,5 @@ fn render_1000_agents(bencher: divan::Bencher) {
     let source = thousand_agents();
     let checked = compile(&source).expect("checks");
     let plan = strixc::plan::plan(&checked.stack).expect("plans");
-    bencher.bench(|| render_tree(divan::black_box(&plan), "big.kdl").expect("renders"));
+    bencher.bench(|| render_tree(divan::black_box(&plan)).expect("renders"));
 }

@@ -8,6 +8,7 @@
 //! | `containers/systemd/S-A.container` | a container agent (quadlet) |
 //! | `systemd/S-A.service` | a native agent |
 //! | `systemd/S-P.target` | one per profile |
+//! | `systemd/S.slice` | the slice every agent runs in |
 //! | `systemd/<escaped path>.swap`, `systemd/S-swapfile.service` | `swap` (the creator only with a size) |
 //! | `sysctl.d/90-S.conf`, `modprobe.d/S.conf`, `earlyoom/earlyoom`, `kernel/cmdline.txt` | host tuning, each only when declared |
 //! | `opencode/oh-my-opencode.json`, `opencode/opencode.json` | OpenCode client files |
@@ -19,7 +20,9 @@ use sha2::{Digest, Sha256};
 
 use crate::compile::compile;
 use crate::diagnostic::{Diagnostics, Kind};
-use crate::manifest::{MANIFEST_PATH, Manifest, ManifestAgent, ManifestProfile};
+use crate::manifest::{MANIFEST_PATH, Manifest, ManifestAgent, ManifestProfile, ManifestSwap};
+use crate::model::Launch;
+use crate::plan::AgentPlan;
 use crate::plan::{Plan, plan};
 use crate::render::{self, RenderError};
 use crate::source::Source;
@@ -45,7 +48,7 @@ pub fn build_tree(source: &Source) -> Result<(Tree, Diagnostics), Diagnostics> {
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
-    match render_tree(&plan, source.file_name()) {
+    match render_tree(&plan) {
         Ok(tree) => Ok((tree, diagnostics)),
         Err(error) => {
             diagnostics.emit(internal(&error.to_string()), (0, 0));
@@ -81,12 +84,11 @@ fn check_renderable(plan: &Plan, d: &mut Diagnostics) {
     }
 }
 
-/// Renders every file of a planned stack. `source_name` is the file name shown in headers
-/// and the manifest (never a full path).
-pub fn render_tree(plan: &Plan, source_name: &str) -> Result<Tree, RenderError> {
+/// Renders every file of a planned stack: a function of the stack's content alone.
+pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
     let stack = plan.stack;
     let name = &stack.name.value;
-    let header = render::header(source_name);
+    let header = render::header(name);
     let mut tree = Tree::new();
 
     let units: Vec<String> = plan.agents.iter().map(|a| a.unit()).collect();
@@ -125,6 +127,8 @@ pub fn render_tree(plan: &Plan, source_name: &str) -> Result<Tree, RenderError> 
             files: vec![file.path.clone()],
             health_url: render::health_url(agent),
             port: agent.port,
+            devices: container_devices(agent),
+            volumes: container_volumes(agent),
         });
         tree.insert(file.path, file.text);
     }
@@ -141,6 +145,11 @@ pub fn render_tree(plan: &Plan, source_name: &str) -> Result<Tree, RenderError> 
                 .collect(),
         });
     }
+
+    tree.insert(
+        format!("systemd/{}", plan.slice),
+        render::slice(plan, &header)?,
+    );
 
     let host = &stack.host;
     if let Some(swap) = &host.swap {
@@ -186,12 +195,16 @@ pub fn render_tree(plan: &Plan, source_name: &str) -> Result<Tree, RenderError> 
         .collect();
     let manifest = Manifest {
         generator: GENERATOR.into(),
-        source: source_name.into(),
         stack: name.clone(),
         default_profile: plan.profiles[plan.default_profile].name().to_owned(),
         profiles: manifest_profiles,
         agents: manifest_agents,
         files,
+        swap: host.swap.as_ref().map(|swap| ManifestSwap {
+            unit: render::swap_unit_name(&swap.path.value),
+            path: swap.path.value.clone(),
+            size: swap.size.as_ref().map(|s| s.value),
+        }),
     };
     let mut json = serde_json::to_vec_pretty(&manifest).map_err(|e| RenderError {
         template: "manifest.json",
@@ -200,6 +213,34 @@ pub fn render_tree(plan: &Plan, source_name: &str) -> Result<Tree, RenderError> 
     json.push(b'\n');
     tree.insert(MANIFEST_PATH, json);
     Ok(tree)
+}
+
+fn is_container(agent: &AgentPlan) -> bool {
+    matches!(agent.runtime.launch, Some(Launch::Container { .. }))
+}
+
+fn container_devices(agent: &AgentPlan) -> Vec<String> {
+    if !is_container(agent) {
+        return Vec::new();
+    }
+    agent
+        .runtime
+        .devices
+        .iter()
+        .map(|d| d.value.clone())
+        .collect()
+}
+
+fn container_volumes(agent: &AgentPlan) -> Vec<String> {
+    if !is_container(agent) {
+        return Vec::new();
+    }
+    agent
+        .runtime
+        .volumes
+        .iter()
+        .map(|(host, _)| host.value.clone())
+        .collect()
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -16,7 +16,8 @@ pub enum ExitCode {
     Usage = 2,
     /// A system call or D-Bus call failed.
     System = 3,
-    /// Activation ran but units failed (after rollback where enabled).
+    /// Activation ran but units failed (after rollback where enabled), or the machine
+    /// cannot run them (a missing device: nothing was changed).
     UnitsFailed = 4,
 }
 
@@ -66,6 +67,10 @@ pub enum Error {
     /// `rollback` with no earlier generation, or a generation that cannot be read.
     #[error("{0}")]
     Generation(String),
+    /// The machine cannot run the profile (a missing device, a runtime that drops the
+    /// GPU groups): found before anything changed.
+    #[error("cannot switch, nothing was changed:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Preflight(Vec<String>),
 }
 
 impl Error {
@@ -76,7 +81,7 @@ impl Error {
             // but not a model strixc understands is bad input, like a broken stack.
             Error::Import(crate::import::ImportError::Read { .. }) => ExitCode::System,
             Error::Import(_) => ExitCode::StackErrors,
-            Error::UnitsFailed(_) => ExitCode::UnitsFailed,
+            Error::UnitsFailed(_) | Error::Preflight(_) => ExitCode::UnitsFailed,
             _ => ExitCode::System,
         }
     }

@@ -14,14 +14,24 @@ pub const MANIFEST_PATH: &str = "manifest.json";
 pub struct Manifest {
     /// `strixc X.Y.Z`.
     pub generator: String,
-    /// The source file name the tree was built from (`stack.kdl`).
-    pub source: String,
     pub stack: String,
     pub default_profile: String,
     pub profiles: Vec<ManifestProfile>,
     pub agents: Vec<ManifestAgent>,
     /// Every file of the tree but the manifest itself, with its SHA-256 (hex).
     pub files: BTreeMap<String, String>,
+    /// The stack's swap file, when it declares one (system mode enables and starts it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swap: Option<ManifestSwap>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestSwap {
+    /// `swap.img.swap`.
+    pub unit: String,
+    pub path: String,
+    /// Bytes, when the stack says how large to make it.
+    pub size: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +43,7 @@ pub struct ManifestProfile {
     pub agents: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ManifestAgent {
     pub name: String,
     /// The systemd unit that runs it, e.g. `norse-thor.service` (quadlet makes it from
@@ -44,6 +54,12 @@ pub struct ManifestAgent {
     /// `http://127.0.0.1:8001/health`, or absent when the runtime declares no health check.
     pub health_url: Option<String>,
     pub port: u16,
+    /// Host devices a container agent needs (`AddDevice=`): `apply` checks they exist.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    /// Host sides of a container agent's volumes, as written (`%h/...` included).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
 }
 
 impl Manifest {

@@ -213,3 +213,57 @@ fn a_broken_stack_exits_1_and_a_failing_agent_exits_4() {
         text(&out)
     );
 }
+
+#[test]
+fn a_missing_device_is_named_before_anything_changes() {
+    let sbx = Sandbox::start();
+    let p = ports(1);
+    let kdl = format!(
+        r#"stack "d"
+host {{
+    memory "64GiB"
+    gpu "gfx1151" memory="60GiB" unified=#true
+    podman "5.4"
+}}
+runtime "vllm" {{
+    image "localhost/none:latest"
+    device "/dev/null"
+    device "/dev/strixc-absent-kfd"
+    health "/health"
+}}
+model "m" {{
+    repo "org/m"
+    quant "awq"
+    weights "1GB"
+    layers 2
+    kv-heads 1
+    head-dim 64
+    max-context 4096
+}}
+agent "a" {{
+    model "m"
+    port {}
+    context 1024
+}}
+profile "p" default=#true {{
+    agents "a"
+}}
+"#,
+        p[0]
+    );
+    let stack = write_stack(&sbx, "devices.kdl", &kdl);
+    let out = run(&sbx, &stack, &["apply"]);
+    assert_exit(&out, 4);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("agent a needs the device /dev/strixc-absent-kfd")
+            && !err.contains("/dev/null,"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        files(&sbx.config_home()).is_empty(),
+        "nothing installed: {:?}",
+        files(&sbx.config_home())
+    );
+}

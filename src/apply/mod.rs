@@ -20,9 +20,11 @@
 mod diff;
 mod generations;
 mod health;
+mod host;
 mod install;
 mod layout;
 mod lock;
+mod preflight;
 mod progress;
 mod status;
 mod switch;
@@ -112,6 +114,9 @@ pub struct ApplyReport {
     pub actions: UnitActions,
     /// `--dry-run`: the full plan with unified diffs.
     pub plan: Option<Diff>,
+    /// Things the user should know that did not stop the switch (the swap file, `%h` in
+    /// system mode).
+    pub notes: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -269,6 +274,9 @@ impl ApplyReport {
             }
         }
         out.push_str(&render_skipped(&self.skipped));
+        for note in &self.notes {
+            out.push_str(&format!("note: {note}\n"));
+        }
         out
     }
 }

@@ -11,6 +11,7 @@ use super::layout::Mode;
 use super::progress::Progress;
 use super::units::{self, UnitActions};
 use super::{ApplyContext, ApplyOptions, ApplyReport, diff, lock, manifest_of};
+use super::{host, preflight};
 use crate::error::Error;
 use crate::manifest::{MANIFEST_PATH, Manifest, ManifestProfile};
 use crate::systemd::{DbusSystemd, Job, JobMode, JobOutcome, Systemd, UnitStatus};
@@ -142,6 +143,11 @@ pub fn run(
     } else {
         Some(lock::acquire(&layout.state_dir, opts.no_wait, quiet)?)
     };
+    let notes = if ctx.activate && !opts.dry_run {
+        preflight::check(layout.mode, manifest, &profile).into_result()?
+    } else {
+        Vec::new()
+    };
     let current = generations::current(&layout.state_dir);
     let current_tree = current.as_ref().map(Generation::load_tree).transpose()?;
     let old_manifest = current_tree.as_ref().and_then(|t| manifest_of(t).ok());
@@ -178,6 +184,7 @@ pub fn run(
         skipped: install.skipped.clone(),
         actions: actions.clone(),
         plan: None,
+        notes,
         elapsed: Duration::ZERO,
     };
     let record_matches = match record {
@@ -240,6 +247,9 @@ pub fn run(
             })));
         }
         report.outcome = Outcome::Applied;
+        if layout.mode == Mode::System {
+            report.notes.extend(host::activate_swap(sd, manifest));
+        }
     } else {
         report.outcome = Outcome::Installed;
     }
@@ -343,6 +353,12 @@ fn activate(
             .map(|a| (a.name.clone(), a.unit.clone()))
             .collect(),
     );
+    // An agent that failed before (its start limit hit, say) would refuse this start.
+    if let Ok(states) = sd.units(&progress.units()) {
+        for s in states.iter().filter(|s| s.active_state == "failed") {
+            let _ = sd.reset_failed(&s.name);
+        }
+    }
     let deadline = Instant::now() + deadline;
     let mut jobs: Vec<Job> = Vec::new();
     let mut failures = Vec::new();

@@ -234,6 +234,7 @@ mod tests {
             files: vec![format!("systemd/t-{name}.service")],
             health_url: None,
             port: 1,
+            ..Default::default()
         };
         let profile = |name: &str, agents: &[&str]| ManifestProfile {
             name: name.into(),
@@ -242,7 +243,6 @@ mod tests {
         };
         Manifest {
             generator: "strixc".into(),
-            source: "stack.kdl".into(),
             stack: "t".into(),
             default_profile: "standard".into(),
             profiles: vec![
@@ -251,6 +251,7 @@ mod tests {
             ],
             agents: vec![agent("thor"), agent("valkyrie"), agent("odin")],
             files: Default::default(),
+            swap: None,
         }
     }
 

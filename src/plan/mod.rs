@@ -22,6 +22,8 @@ pub struct Plan<'s> {
     pub profiles: Vec<ProfilePlan<'s>>,
     /// Index into `profiles`.
     pub default_profile: usize,
+    /// `norse.slice`: every agent runs in it.
+    pub slice: String,
 }
 
 #[derive(Debug, Clone)]
@@ -39,8 +41,10 @@ pub struct AgentPlan<'s> {
     pub load: AgentLoad,
     /// The agent's own numbers; the same in every profile, since one unit file serves all.
     pub budget: AgentBudget,
-    /// Agents (indices into `Plan::agents`) earlier in the start order that run in a
-    /// profile together with this one: it starts only once they are up.
+    /// Every agent (index into `Plan::agents`) earlier in the global start order. One total
+    /// order orders every pair of agents: co-running agents start one at a time, and on a
+    /// switch a replaced agent stops before its replacement starts (systemd orders a stop
+    /// before a start whichever way two units are ordered).
     pub after: Vec<usize>,
     /// Profiles (indices into `Plan::profiles`) that run this agent.
     pub profiles: Vec<usize>,
@@ -124,17 +128,12 @@ pub fn plan(stack: &Stack) -> Option<Plan<'_>> {
         });
     }
     for (p, profile) in profiles.iter().enumerate() {
-        for (k, &a) in profile.agents.iter().enumerate() {
+        for &a in &profile.agents {
             agents[a].profiles.push(p);
-            for &earlier in &profile.agents[..k] {
-                if !agents[a].after.contains(&earlier) {
-                    agents[a].after.push(earlier);
-                }
-            }
         }
     }
-    for agent in &mut agents {
-        agent.after.sort_unstable();
+    for (position, agent) in agents.iter_mut().enumerate() {
+        agent.after = (0..position).collect();
     }
     let default_profile = stack.profiles.iter().position(Profile::is_default)?;
     Some(Plan {
@@ -152,6 +151,7 @@ pub fn plan(stack: &Stack) -> Option<Plan<'_>> {
         agents,
         profiles,
         default_profile,
+        slice: format!("{}.slice", stack.name.value),
     })
 }
 

@@ -10,9 +10,15 @@ use crate::model::{Engine, Launch, QuadletEntry, Quant};
 use crate::plan::{AgentPlan, Plan};
 use crate::units::systemd_timespan;
 
-/// How much longer than the health start period systemd waits before it gives up on a
-/// start: the start period is podman's grace time, the margin covers the first probes.
-pub const START_TIMEOUT_MARGIN_MS: u64 = 5 * 60_000;
+/// How often podman probes a loading container: readiness is seen within about this long
+/// of the server answering (podman then reports it within its own 250 ms poll).
+const STARTUP_PROBE_INTERVAL_MS: u64 = 1_000;
+
+/// Pause between automatic restarts, and the start limit: no failing agent restarts in a
+/// tight loop (an absent device fails a container within a quarter of a second).
+const RESTART_SEC_MS: u64 = 5_000;
+const START_LIMIT_INTERVAL_MS: u64 = 10 * 60_000;
+const START_LIMIT_BURST: u32 = 5;
 
 /// Podman learned `GroupAdd=` in 5.1; before, the same flag goes through `PodmanArgs=`.
 const GROUP_ADD_SINCE: (u32, u32) = (5, 1);
@@ -48,7 +54,7 @@ pub struct AgentFile {
 struct Health {
     cmd: String,
     interval: String,
-    start_period: String,
+    startup_interval: String,
     wait: Vec<String>,
 }
 
@@ -68,7 +74,10 @@ struct Context<'a> {
     unit: String,
     description: String,
     after_agents: String,
-    after_targets: String,
+    slice: &'a str,
+    start_limit_interval: String,
+    start_limit_burst: u32,
+    restart_sec: String,
     image: &'a str,
     container_name: &'a str,
     devices: Vec<&'a str>,
@@ -128,12 +137,6 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
         None => format!("{stack} agent {}", agent.name()),
     };
     let after_agents = join_units(agent.after.iter().map(|&i| plan.agents[i].unit()));
-    let after_targets = join_units(
-        agent
-            .profiles
-            .iter()
-            .map(|&p| plan.profiles[p].target.as_str()),
-    );
 
     let host = agent.bind.to_string();
     let port = agent.port.to_string();
@@ -220,7 +223,7 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
                     .as_ref()
                     .map_or(crate::model::defaults::HEALTH_INTERVAL_MS, |i| i.value),
             ),
-            start_period: crate::units::go_duration(start_period),
+            startup_interval: crate::units::go_duration(STARTUP_PROBE_INTERVAL_MS),
             wait: vec![
                 "/bin/sh".into(),
                 "-c".into(),
@@ -261,7 +264,10 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
             unit: agent.unit(),
             description: super::escape::escape_specifiers(&description),
             after_agents,
-            after_targets,
+            slice: &plan.slice,
+            start_limit_interval: systemd_timespan(START_LIMIT_INTERVAL_MS),
+            start_limit_burst: START_LIMIT_BURST,
+            restart_sec: systemd_timespan(RESTART_SEC_MS),
             image,
             container_name: &agent.unit_stem,
             devices: runtime.devices.iter().map(|d| d.value.as_str()).collect(),
@@ -288,7 +294,8 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
                 .collect(),
             exec,
             health,
-            timeout_start: systemd_timespan(start_period + START_TIMEOUT_MARGIN_MS),
+            // The stack's bound on a load: past it systemd kills the start.
+            timeout_start: systemd_timespan(start_period),
             extra,
         },
     )?;

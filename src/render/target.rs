@@ -1,18 +1,13 @@
-//! A profile's target: `Wants=` its agents, `Conflicts=` every agent not in it and every
-//! other profile target, `After=` the profile targets declared before it.
+//! A profile's target: `BindsTo=` and `After=` its agents, `Conflicts=` every agent not in
+//! it and every other profile target.
 //!
-//! Switch ordering, linear in units per file (never pairwise between agents) and acyclic:
-//! an agent is `After=` the targets of the profiles that run it (`agent.rs`), and profile
-//! targets are ordered among themselves. On `start norse-odin.target` (from standard),
-//! systemd queues stop jobs for valkyrie and norse-standard.target (conflicts) and start
-//! jobs for the target and odin. valkyrie `After=` norse-standard.target makes the target's
-//! stop wait for valkyrie's stop; the two targets are ordered, so the old target's stop
-//! precedes the new one's start (systemd orders a stop before a start whichever way two
-//! units are ordered); odin `After=` norse-odin.target starts last. The chain
-//! valkyrie stop → old target stop → new target start → odin start needs no edge between
-//! valkyrie and odin. (A target `After=` the agents it conflicts with, together with agents
-//! `After=` their targets, would be cyclic as soon as two profiles each hold an agent the
-//! other lacks: T_frigga → heimdall → T_heimdall → frigga → T_frigga.)
+//! Ordering comes from one total order of the agents (each agent is `After=` every agent
+//! before it, `agent.rs`), which orders every pair without a cycle: co-running agents load
+//! one at a time, and on a switch systemd runs each replaced agent's stop before any start
+//! (it orders a stop before a start whichever way two units are ordered). The target is
+//! `After=` its own agents only, so its start job finishes once every agent is ready
+//! (`Notify=healthy`, or the native agent's health wait), and `BindsTo=` makes the start
+//! fail when one fails, and the target stop when one stops: active means serving.
 
 use serde::Serialize;
 
@@ -25,10 +20,10 @@ struct Context<'a> {
     header: &'a str,
     profile: &'a str,
     description: String,
-    wants: String,
+    members: String,
+    slice: &'a str,
     conflicts_agents: String,
     conflicts_targets: String,
-    after_targets: String,
     default: bool,
 }
 
@@ -61,7 +56,8 @@ pub fn target(
             header,
             profile: profile.name(),
             description,
-            wants: join_units(profile.agents.iter().map(|&a| units[a].as_str())),
+            members: join_units(profile.agents.iter().map(|&a| units[a].as_str())),
+            slice: &plan.slice,
             conflicts_agents: join_units(
                 units
                     .iter()
@@ -76,8 +72,26 @@ pub fn target(
                     .filter(|(p, _)| *p != index)
                     .map(|(_, p)| p.target.as_str()),
             ),
-            after_targets: join_units(plan.profiles[..index].iter().map(|p| p.target.as_str())),
             default: index == plan.default_profile,
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct SliceContext<'a> {
+    header: &'a str,
+    stack: &'a str,
+    slice: &'a str,
+}
+
+/// `S.slice`, holding every agent: one unit to stop the whole stack.
+pub fn slice(plan: &Plan, header: &str) -> Result<String, RenderError> {
+    render(
+        "slice",
+        &SliceContext {
+            header,
+            stack: &plan.stack.name.value,
+            slice: &plan.slice,
         },
     )
 }

@@ -56,6 +56,7 @@ trait Manager {
     )>;
     fn list_units_by_names(&self, names: &[&str]) -> zbus::Result<Vec<ListedUnit>>;
     fn get_unit_file_state(&self, file: &str) -> zbus::Result<String>;
+    fn reset_failed_unit(&self, name: &str) -> zbus::Result<()>;
     fn enable_unit_files(
         &self,
         files: &[&str],
@@ -243,6 +244,12 @@ impl Systemd for DbusSystemd {
         self.manager
             .get_unit_file_state(unit)
             .map_err(dbus(format!("GetUnitFileState {unit}")))
+    }
+
+    fn reset_failed(&self, unit: &str) -> Result<(), Error> {
+        self.manager
+            .reset_failed_unit(unit)
+            .map_err(dbus(format!("ResetFailedUnit {unit}")))
     }
 
     fn enable(&self, units: &[&str]) -> Result<(), Error> {

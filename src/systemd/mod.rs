@@ -118,6 +118,10 @@ pub trait Systemd {
     /// error when no such unit file is installed).
     fn unit_file_state(&self, unit: &str) -> Result<String, Error>;
 
+    /// `ResetFailedUnit`: forget a unit's failed state and its start-limit count, so a
+    /// start after a crash loop is not refused as `start-limit-hit`.
+    fn reset_failed(&self, unit: &str) -> Result<(), Error>;
+
     /// `EnableUnitFiles` (persistent, no force): the symlinks its `[Install]` section names.
     /// Like `systemctl enable --no-reload`: it changes what boot starts, nothing now.
     fn enable(&self, units: &[&str]) -> Result<(), Error>;
