@@ -5,9 +5,8 @@
 //! root or the cached root the tests print why and skip, except under CI (`CI=true`), where
 //! they fail.
 //!
-//! The tests run one at a time (`SERIAL`): each boots its own root, with its own network
-//! namespace, cgroups and /dev/shm, but two booted systems and their containers at once
-//! would only compete for this machine's two cores and make timings noisy.
+//! Each test boots its own root, with its own network namespace, cgroups, /dev/shm and
+//! overlay: tests share nothing, and at most `$STRIXC_E2E_JOBS` (default 2) run at once.
 //!
 //! Not covered, because this machine (a Debian 12 VM with hybrid cgroups: v1 controllers +
 //! a v2 `unified` hierarchy) cannot run it: rootless podman for a non-root user with linger.
@@ -29,15 +28,38 @@
 
 mod support;
 
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use support::runtime::{self, Mode, Runtime, text};
 
-static SERIAL: Mutex<()> = Mutex::new(());
+/// How many tests boot a root at once: `$STRIXC_E2E_JOBS`, default 2. Each booted root has
+/// its own network namespace, cgroups, /dev/shm and overlay, so they share no port or
+/// path; the limit only keeps this machine's cores (two here) from being swamped.
+static BUSY: Mutex<usize> = Mutex::new(0);
+static FREED: Condvar = Condvar::new();
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+struct Slot;
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *BUSY.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        FREED.notify_one();
+    }
+}
+
+fn slot() -> Slot {
+    let jobs = std::env::var("STRIXC_E2E_JOBS")
+        .ok()
+        .and_then(|j| j.parse::<usize>().ok())
+        .filter(|&j| j > 0)
+        .unwrap_or(2);
+    let mut busy = BUSY.lock().unwrap_or_else(|e| e.into_inner());
+    while *busy >= jobs {
+        busy = FREED.wait(busy).unwrap_or_else(|e| e.into_inner());
+    }
+    *busy += 1;
+    Slot
 }
 
 const STACK: &str = "/root/stack.kdl";
@@ -185,7 +207,7 @@ fn assert_not_serving(rt: &Runtime, port: u16) {
 }
 
 fn first_apply_and_noop(mode: Mode) {
-    let _serial = serial();
+    let _slot = slot();
     let Some(rt) = boot(mode, &norse(FAST_HEALTH, "", "")) else {
         return;
     };
@@ -271,7 +293,7 @@ fn assert_replaced(rt: &Runtime, old: &str, new: &str) {
 }
 
 fn switch(mode: Mode) {
-    let _serial = serial();
+    let _slot = slot();
     let Some(rt) = boot(mode, &norse(FAST_HEALTH, "", "")) else {
         return;
     };
@@ -309,7 +331,7 @@ fn user_switch_standard_odin_standard() {
 
 #[test]
 fn system_rollback() {
-    let _serial = serial();
+    let _slot = slot();
     let Some(rt) = boot(Mode::System, &norse(FAST_HEALTH, "", "")) else {
         return;
     };
@@ -336,7 +358,7 @@ fn assert_rolled_back(rt: &Runtime) {
 
 #[test]
 fn system_container_exiting_at_start_rolls_back_and_shows_its_output() {
-    let _serial = serial();
+    let _slot = slot();
     let Some(rt) = boot(
         Mode::System,
         &norse(FAST_HEALTH, r#"    env "STANDIN_EXIT_AT_START" "3""#, ""),
@@ -359,7 +381,7 @@ fn system_container_exiting_at_start_rolls_back_and_shows_its_output() {
 
 #[test]
 fn system_never_healthy_is_killed_within_the_bound() {
-    let _serial = serial();
+    let _slot = slot();
     let Some(rt) = boot(
         Mode::System,
         &norse(FAST_HEALTH, r#"    env "STANDIN_HANG" "1""#, ""),
@@ -377,7 +399,7 @@ fn system_never_healthy_is_killed_within_the_bound() {
 
 #[test]
 fn system_unhealthy_after_serving_is_killed_and_restarted() {
-    let _serial = serial();
+    let _slot = slot();
     let Some(rt) = boot(
         Mode::System,
         &norse(FAST_HEALTH, "", r#"    env "STANDIN_UNHEALTHY_AFTER" "4""#),
@@ -402,7 +424,7 @@ fn system_unhealthy_after_serving_is_killed_and_restarted() {
 
 #[test]
 fn system_target_alone_switches_profiles() {
-    let _serial = serial();
+    let _slot = slot();
     let Some(rt) = boot(Mode::System, &norse(FAST_HEALTH, "", "")) else {
         return;
     };
@@ -422,7 +444,7 @@ fn system_target_alone_switches_profiles() {
 /// stack stops with its slice.
 #[test]
 fn system_target_start_returns_when_serving_and_fails_with_its_agent() {
-    let _serial = serial();
+    let _slot = slot();
     let Some(rt) = boot(
         Mode::System,
         &norse(FAST_HEALTH, "", r#"    env "STANDIN_READY_AFTER" "3""#),
@@ -465,7 +487,7 @@ fn system_target_start_returns_when_serving_and_fails_with_its_agent() {
 /// back, the agent fails a bounded number of times instead of restarting every 250 ms.
 #[test]
 fn system_missing_device_is_named_and_nothing_spins() {
-    let _serial = serial();
+    let _slot = slot();
     let Some(rt) = boot(
         Mode::System,
         &norse(FAST_HEALTH, r#"    device "/dev/kfd""#, ""),
@@ -492,7 +514,7 @@ fn system_missing_device_is_named_and_nothing_spins() {
 /// stack's default health settings (no interval given).
 #[test]
 fn system_readiness_follows_the_server() {
-    let _serial = serial();
+    let _slot = slot();
     let Some(rt) = boot(Mode::System, &norse(r#"health "/health""#, "", "")) else {
         return;
     };
@@ -579,7 +601,7 @@ profile "chat" default=#true {{
 
 #[test]
 fn system_llama_cpp_chat_right_after_apply() {
-    let _serial = serial();
+    let _slot = slot();
     let Some(rt) = boot(Mode::System, &llama_stack()) else {
         return;
     };
