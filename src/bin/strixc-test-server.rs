@@ -23,7 +23,8 @@
 //! | `STANDIN_UNHEALTHY_AFTER=SECS` | `/health` answers 500 after serving that long |
 //!
 //! It prints `vllm-standin: ready at UNIX_MS ms, uptime SECS s` the instant `/health` starts
-//! answering 200 (the uptime is the kernel's, which systemd's monotonic timestamps share).
+//! answering 200 (/proc/uptime counts from boot like systemd's `...Monotonic` timestamps;
+//! the two differ only by time spent suspended).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
@@ -45,8 +46,13 @@ extern "C" fn on_term(_: i32) {
 }
 
 /// As PID 1 of a container, a signal without a handler is ignored: install one, so that
-/// `podman stop` (SIGTERM) ends the server at once instead of after the stop timeout.
-fn exit_on_sigterm() {
+/// `podman stop` (SIGTERM) ends the server at once instead of after the stop timeout. Only
+/// there: anywhere else SIGTERM's default action ends the process *by the signal*, which
+/// systemd counts as a clean stop (an exit status of 143 would be a failure).
+fn exit_on_sigterm_as_pid1() {
+    if std::process::id() != 1 {
+        return;
+    }
     let handler = on_term as extern "C" fn(i32) as usize;
     unsafe {
         signal(SIGTERM, handler);
@@ -78,7 +84,7 @@ fn seconds(value: Option<String>, flag: &str) -> Duration {
 }
 
 fn main() {
-    exit_on_sigterm();
+    exit_on_sigterm_as_pid1();
     let argv0 = std::env::args().next().unwrap_or_default();
     if argv0.ends_with("vllm") {
         vllm::main();
