@@ -41,12 +41,19 @@ pub mod defaults {
     pub const RESERVE_BYTES: u64 = 8 << 30;
     pub const HEALTH_INTERVAL_MS: u64 = 30_000;
     pub const HEALTH_START_PERIOD_MS: u64 = 15 * 60_000;
+    /// Tokens of OpenCode's first request before the user's own words (its system prompt
+    /// and tool definitions), measured with OpenCode 1.18.33 against llama-server. Every
+    /// OpenCode request is at least this long, so an agent's context must hold it plus the
+    /// output cap. `stack { opencode prompt-tokens=N }` overrides it.
+    pub const OPENCODE_PROMPT_TOKENS: u64 = 7769;
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stack {
     pub name: Name,
     pub description: Option<Text>,
+    /// `stack { opencode prompt-tokens=N }`: the size of OpenCode's smallest request.
+    pub opencode_prompt_tokens: Option<Spanned<u64>>,
     pub host: Host,
     pub runtimes: Vec<Runtime>,
     pub models: Vec<Model>,
@@ -273,6 +280,13 @@ impl Stack {
     }
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| p.name.value == name)
+    }
+    /// Tokens of OpenCode's first request before the user's message: the stack's
+    /// `opencode prompt-tokens=` or the measured default.
+    pub fn opencode_prompt_tokens(&self) -> u64 {
+        self.opencode_prompt_tokens
+            .as_ref()
+            .map_or(defaults::OPENCODE_PROMPT_TOKENS, |p| p.value)
     }
 }
 

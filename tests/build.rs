@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use serde_json::Value;
 use strixc::build::build_tree;
 use strixc::manifest::Manifest;
 use strixc::source::Source;
@@ -295,90 +294,7 @@ fn swap_unit_name_is_systemds_own_path_escaping() {
     }
 }
 
-#[test]
-fn json_files_have_the_shapes_opencode_accepts() {
-    let shapes: Value = serde_json::from_slice(
-        &std::fs::read(root().join("tests/data/opencode/shapes.json")).unwrap(),
-    )
-    .unwrap();
-    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
-    let listed = |v: &Value| {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s.as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
-    };
-    for name in STACKS {
-        let tree = build(name);
-        let omo: Value =
-            serde_json::from_slice(tree.get("opencode/oh-my-opencode.json").unwrap()).unwrap();
-        let oc: Value =
-            serde_json::from_slice(tree.get("opencode/opencode.json").unwrap()).unwrap();
-        let (s_omo, s_oc) = (&shapes["oh-my-opencode.json"], &shapes["opencode.json"]);
-        assert_eq!(keys(&omo), listed(&s_omo["top"]), "{name}");
-        assert_eq!(omo["$schema"], s_omo["schema"]);
-        let mut max_tokens = BTreeMap::new();
-        for (agent, settings) in omo["agents"].as_object().unwrap() {
-            assert_eq!(keys(settings), listed(&s_omo["agent"]), "{name}: {agent}");
-            max_tokens.insert(agent.clone(), settings["maxTokens"].as_u64().unwrap());
-        }
-        assert_eq!(keys(&oc), listed(&s_oc["top"]), "{name}");
-        assert_eq!(oc["$schema"], s_oc["schema"]);
-        // Which oh-my-opencode agents each server serves, from the stack itself.
-        let source = Source::read(&stack_path(name)).unwrap();
-        let checked = strixc::compile::compile(&source).unwrap();
-        for (provider_name, provider) in oc["provider"].as_object().unwrap() {
-            assert_eq!(
-                keys(provider),
-                listed(&s_oc["provider"]),
-                "{name}: {provider_name}"
-            );
-            assert_eq!(provider["npm"], s_oc["npm"]);
-            assert_eq!(keys(&provider["options"]), listed(&s_oc["options"]));
-            let agent = checked
-                .stack
-                .agent(provider_name)
-                .expect("provider named after an agent");
-            let port = agent.port.as_ref().unwrap().value;
-            assert_eq!(
-                provider["options"]["baseURL"],
-                format!("http://127.0.0.1:{port}/v1")
-            );
-            let models = provider["models"].as_object().unwrap();
-            assert_eq!(models.len(), 1);
-            let (model_id, model) = models.iter().next().unwrap();
-            let stack_model = checked.stack.model(agent.model.as_ref().unwrap()).unwrap();
-            let served = stack_model
-                .repo
-                .as_ref()
-                .or(stack_model.path.as_ref())
-                .unwrap();
-            assert_eq!(model_id, &served.value, "the served model id");
-            assert_eq!(keys(model), listed(&s_oc["model"]));
-            assert_eq!(keys(&model["limit"]), listed(&s_oc["limit"]));
-            let context = agent.context.as_ref().unwrap().value;
-            assert_eq!(model["limit"]["context"], context);
-            let caps: Vec<u64> = agent
-                .opencode
-                .iter()
-                .map(|c| max_tokens[&c.name.value])
-                .collect();
-            let output = model["limit"]["output"].as_u64().unwrap();
-            assert_eq!(
-                output,
-                caps.iter().copied().max().unwrap_or(context / 2),
-                "{name}: {provider_name}"
-            );
-            for cap in caps {
-                assert!(cap < context);
-                if agent.opencode.len() == 1 {
-                    assert_eq!(output, cap, "limit.output == maxTokens");
-                }
-            }
-        }
-    }
-}
+// OpenCode's files are checked against the upstream schemas in tests/opencode.rs.
 
 // ── podman's quadlet and systemd-analyze ────────────────────────────────────────────
 

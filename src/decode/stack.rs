@@ -3,20 +3,24 @@
 use kdl::{KdlDocument, KdlNode};
 
 use super::entries::Entries;
-use super::{Seen, children, field, file_start, unknown_node, values};
+use super::{Seen, children, field, file_start, no_children, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind, Thing};
 use crate::model::{Name, Spanned, Stack, Text};
+
+/// The children of `stack`.
+const STACK_FIELDS: [&str; 2] = ["description", "opencode"];
 
 const TOP_LEVEL: [&str; 6] = ["stack", "host", "runtime", "model", "agent", "profile"];
 
 pub fn decode_document(document: &KdlDocument, d: &mut Diagnostics) -> Stack {
     let mut name: Option<Name> = None;
-    let mut description = None;
+    let mut about = About::default();
     let mut host = None;
     let mut seen = Seen::new();
     let mut stack = Stack {
         name: Spanned::new(String::new(), file_start()),
         description: None,
+        opencode_prompt_tokens: None,
         host: super::host::empty(file_start()),
         runtimes: Vec::new(),
         models: Vec::new(),
@@ -27,7 +31,7 @@ pub fn decode_document(document: &KdlDocument, d: &mut Diagnostics) -> Stack {
         match node.name().value() {
             "stack" => {
                 if seen.first("stack", node, "the file", d) {
-                    (name, description) = decode_stack_node(node, d);
+                    (name, about) = decode_stack_node(node, d);
                 }
             }
             "host" => {
@@ -51,30 +55,65 @@ pub fn decode_document(document: &KdlDocument, d: &mut Diagnostics) -> Stack {
     if let Some(name) = name {
         stack.name = name;
     }
-    stack.description = description;
+    stack.description = about.description;
+    stack.opencode_prompt_tokens = about.opencode_prompt_tokens;
     if let Some(host) = host {
         stack.host = host;
     }
     stack
 }
 
-/// `stack "norse" { description "..." }`
-fn decode_stack_node(node: &KdlNode, d: &mut Diagnostics) -> (Option<Name>, Option<Text>) {
+/// What the `stack` node's block says about the stack as a whole.
+#[derive(Default)]
+struct About {
+    description: Option<Text>,
+    opencode_prompt_tokens: Option<Spanned<u64>>,
+}
+
+/// `stack "norse" { description "..."; opencode prompt-tokens=7769 }`
+fn decode_stack_node(node: &KdlNode, d: &mut Diagnostics) -> (Option<Name>, About) {
     let name = named_node(node, Thing::Stack, d);
-    let mut description = None;
+    let mut about = About::default();
     let mut seen = Seen::new();
     for child in children(node) {
         match child.name().value() {
             "description" => {
                 if seen.first("description", child, "`stack`", d) {
-                    description = field(child, "a text", d)
+                    about.description = field(child, "a text", d)
                         .and_then(|e| values::string(e, "the description", d));
                 }
             }
-            _ => unknown_node(child, "`stack`", &["description"], d),
+            "opencode" => {
+                if seen.first("opencode", child, "`stack`", d) {
+                    about.opencode_prompt_tokens = opencode(child, d);
+                }
+            }
+            _ => unknown_node(child, "`stack`", &STACK_FIELDS, d),
         }
     }
-    (name, description)
+    (name, about)
+}
+
+/// `opencode prompt-tokens=7769`: the tokens of OpenCode's first request before the
+/// user's message (system prompt and tool definitions).
+fn opencode(node: &KdlNode, d: &mut Diagnostics) -> Option<Spanned<u64>> {
+    let mut entries = Entries::new(node);
+    let prompt_tokens = entries.prop("prompt-tokens");
+    entries.finish(0, &["prompt-tokens"], d);
+    no_children(node, d);
+    match prompt_tokens {
+        Some(entry) => values::positive(entry, "prompt-tokens", d),
+        None => {
+            d.emit(
+                Kind::MissingArgument {
+                    node: "opencode".into(),
+                    what: "`prompt-tokens=N` (the tokens of OpenCode's first request)",
+                },
+                node.name().span(),
+            );
+            None
+        }
+    }
 }
 
 /// The name argument of `agent "thor" { ... }` and its kin (no properties accepted).

@@ -214,6 +214,14 @@ pub enum Kind {
         max_tokens: u64,
         context: u64,
     },
+    /// OpenCode's first request (its prompt) plus the output cap exceed the context.
+    OpencodePromptDoesNotFit {
+        agent: String,
+        served: Vec<String>,
+        context: u64,
+        prompt_tokens: u64,
+        max_tokens: u64,
+    },
     KvTokensBelowContext {
         kv_tokens: u64,
         context: u64,
@@ -334,6 +342,7 @@ impl Kind {
             Kind::MaxTokensNotBelowContext { .. } => {
                 "strixc::opencode::max_tokens_not_below_context"
             }
+            Kind::OpencodePromptDoesNotFit { .. } => "strixc::opencode::prompt_does_not_fit",
             Kind::KvTokensBelowContext { .. } => "strixc::budget::kv_tokens_below_context",
             Kind::UtilizationTooSmall { .. } => "strixc::budget::utilization_too_small",
             Kind::UtilizationAboveCap { .. } => "strixc::budget::above_max_utilization",
@@ -474,6 +483,20 @@ impl Kind {
             } => format!(
                 "max-tokens {max_tokens} leaves no room for input in a context of {context}"
             ),
+            Kind::OpencodePromptDoesNotFit {
+                agent,
+                served,
+                context,
+                prompt_tokens,
+                max_tokens,
+            } => format!(
+                "agent `{agent}` refuses every OpenCode request of {}: its context of {context} tokens cannot hold OpenCode's prompt ({prompt_tokens} tokens) plus max-tokens {max_tokens}",
+                served
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Kind::KvTokensBelowContext { kv_tokens, context } => {
                 format!("kv-tokens {kv_tokens} cannot hold one full context of {context} tokens")
             }
@@ -589,6 +612,14 @@ impl Kind {
             Kind::UnknownPlaceholder { .. } => "unknown placeholder".into(),
             Kind::ContextAboveModelMax { .. } => "too long for this model".into(),
             Kind::MaxTokensNotBelowContext { .. } => "must be below the context".into(),
+            Kind::OpencodePromptDoesNotFit {
+                prompt_tokens,
+                max_tokens,
+                ..
+            } => format!(
+                "{prompt_tokens} + {max_tokens} = {} tokens",
+                prompt_tokens + max_tokens
+            ),
             Kind::KvTokensBelowContext { .. } => "below one context".into(),
             Kind::UtilizationTooSmall { .. } => "too small".into(),
             Kind::UtilizationAboveCap { .. } => "above the cap".into(),
@@ -708,6 +739,22 @@ impl Kind {
             }
             Kind::MaxTokensNotBelowContext { context, .. } => {
                 format!("set max-tokens below {context}; half the context ({}) is the default", context / 2)
+            }
+            Kind::OpencodePromptDoesNotFit {
+                context,
+                prompt_tokens,
+                max_tokens,
+                ..
+            } => {
+                let context_fix = format!("raise the agent's context to at least {}", prompt_tokens + max_tokens);
+                let fix = match context.checked_sub(*prompt_tokens) {
+                    Some(room) if room > 0 => format!("set max-tokens={room} (context {context} − prompt {prompt_tokens}), or {context_fix}"),
+                    _ => context_fix,
+                };
+                format!(
+                    "{fix}; OpenCode's prompt size is `opencode prompt-tokens=N` in `stack` (default {}, measured with OpenCode 1.18.33)",
+                    crate::model::defaults::OPENCODE_PROMPT_TOKENS
+                )
             }
             Kind::KvTokensBelowContext { context, .. } => {
                 format!("vLLM refuses to start unless one full sequence fits: set kv-tokens to at least {context}")

@@ -1,5 +1,5 @@
 //! OpenCode's two client files, driven by the same numbers as the units: each agent's
-//! context and its oh-my-opencode output caps (DESIGN §5). Struct fields are declared in
+//! context and its oh-my-opencode output caps. Struct fields are declared in
 //! sorted order and maps are `BTreeMap`s, so keys come out sorted whatever serde_json's
 //! features are.
 
@@ -10,7 +10,9 @@ use serde::Serialize;
 use super::agent::reach_host;
 use crate::plan::Plan;
 
-pub const OH_MY_OPENCODE_SCHEMA: &str = "https://raw.githubusercontent.com/code-yeongyu/oh-my-opencode/master/assets/oh-my-opencode.schema.json";
+/// The `$id` of oh-my-opencode's published schema (the project now lives at
+/// code-yeongyu/oh-my-openagent; the plugin and its file keep the oh-my-opencode name).
+pub const OH_MY_OPENCODE_SCHEMA: &str = "https://raw.githubusercontent.com/code-yeongyu/oh-my-openagent/dev/assets/oh-my-opencode.schema.json";
 pub const OPENCODE_SCHEMA: &str = "https://opencode.ai/config.json";
 /// The AI SDK provider OpenCode loads for an OpenAI-compatible server (vLLM, llama-server).
 pub const PROVIDER_NPM: &str = "@ai-sdk/openai-compatible";
@@ -19,13 +21,15 @@ pub const PROVIDER_NPM: &str = "@ai-sdk/openai-compatible";
 struct OhMyOpencode<'a> {
     #[serde(rename = "$schema")]
     schema: &'a str,
-    agents: BTreeMap<&'a str, MaxTokens>,
+    agents: BTreeMap<&'a str, AgentOverride>,
 }
 
 #[derive(Serialize)]
-struct MaxTokens {
+struct AgentOverride {
     #[serde(rename = "maxTokens")]
     max_tokens: u64,
+    /// `PROVIDER/MODEL` of `opencode.json`: the agent's name, then the served model id.
+    model: String,
 }
 
 #[derive(Serialize)]
@@ -61,22 +65,38 @@ struct Limit {
     output: u64,
 }
 
+/// OpenCode's `PROVIDER/MODEL`: it splits at the first `/`, so a model id that holds `/`
+/// itself (`Qwen/Qwen2.5-14B-Instruct-AWQ`) stays whole.
+fn model_ref(provider: &str, model: &str) -> String {
+    format!("{provider}/{model}")
+}
+
 fn pretty(value: &impl Serialize) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
     bytes.push(b'\n');
     bytes
 }
 
-/// `{"$schema": ..., "agents": {NAME: {"maxTokens": N}}}` and nothing else: the upstream
-/// schema forbids extra keys.
+/// `{"$schema": ..., "agents": {NAME: {"maxTokens": N, "model": "PROVIDER/MODEL"}}}` and
+/// nothing else: each oh-my-opencode agent is pointed at the provider [`opencode`] writes
+/// for the stack agent serving it, with that agent's output cap. The upstream schema
+/// forbids unknown keys; the sections it marks required all have defaults in the plugin
+/// and are left out (a project file that set them would override the user's own).
 pub fn oh_my_opencode(plan: &Plan) -> Vec<u8> {
     let agents = plan
         .agents
         .iter()
         .flat_map(|a| {
-            a.opencode
-                .iter()
-                .map(|&(name, max)| (name, MaxTokens { max_tokens: max }))
+            a.opencode.iter().map(|&(name, max)| {
+                let model = model_ref(a.name(), a.model_source());
+                (
+                    name,
+                    AgentOverride {
+                        max_tokens: max,
+                        model,
+                    },
+                )
+            })
         })
         .collect();
     pretty(&OhMyOpencode {

@@ -3,6 +3,7 @@
 //! `strixc-test-server`.
 #![allow(dead_code)]
 
+pub mod opencode;
 pub mod runtime;
 pub mod stack;
 
