@@ -19,8 +19,14 @@ Typical use:
   strixc build                 # write generated/ (commit it, review the diff)
   strixc apply --profile odin  # install, reload, switch, wait
 
-Exit codes: 0 ok, 1 the stack has errors (nothing written), 2 usage error, 3 a system or \
-D-Bus call failed, 4 units failed to activate (after rollback).";
+Exit codes:
+  0  done (a closed stdout or stderr does not change it: the switch finished or rolled back)
+  1  the stack has errors; nothing was written
+  2  usage error (bad flag, unknown profile, apply/rollback --system without root)
+  3  a system or D-Bus call failed, the D-Bus connection dropped mid-switch, or the state
+     folder is damaged (the message names the file)
+  4  units failed to activate (after rollback), or the machine cannot run the profile
+  5  nothing to act on: status or rollback with nothing applied, rollback from the oldest";
 
 #[derive(Debug, Parser)]
 #[command(name = "strixc", version, about = ABOUT, long_about = LONG_ABOUT)]
@@ -84,12 +90,20 @@ pub enum Command {
     #[command(subcommand)]
     Model(ModelCommand),
 
-    /// Print shell completions.
+    /// Print shell completions (`--profile <TAB>` completes the stack's profile names).
+    ///
+    /// bash: `source <(strixc completions bash)`; zsh: `strixc completions zsh >
+    /// ~/.zfunc/_strixc` (a folder in $fpath); fish: `strixc completions fish >
+    /// ~/.config/fish/completions/strixc.fish`.
     Completions {
         /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+
+    /// The profile names of the stack file, one a line (used by the completion scripts).
+    #[command(name = "complete-profiles", hide = true)]
+    CompleteProfiles,
 
     /// Print the man page (roff).
     Man,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-/// Process exit codes (DESIGN §2).
+/// Process exit codes (README, "Exit codes"; `strixc --help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
     Ok = 0,
@@ -19,6 +19,9 @@ pub enum ExitCode {
     /// Activation ran but units failed (after rollback where enabled), or the machine
     /// cannot run them (a missing device: nothing was changed).
     UnitsFailed = 4,
+    /// Nothing to act on: `status` or `rollback` with no generation applied yet, or
+    /// `rollback` from the oldest generation. Nothing was changed.
+    NothingApplied = 5,
 }
 
 impl From<ExitCode> for std::process::ExitCode {
@@ -64,9 +67,18 @@ pub enum Error {
     /// Activation ran and units failed; the report says which and what was rolled back.
     #[error("{0}")]
     UnitsFailed(Box<crate::apply::ActivationFailure>),
-    /// `rollback` with no earlier generation, or a generation that cannot be read.
+    /// A generation record, `current` or the journal that cannot be read (the message
+    /// names the path).
     #[error("{0}")]
     Generation(String),
+    /// `status` or `rollback` with nothing applied yet, or `rollback` from the oldest
+    /// generation (exit 5).
+    #[error("{0}")]
+    NothingApplied(String),
+    /// The D-Bus connection to systemd dropped in the middle of a switch; the message says
+    /// what was restored and what the next run will finish.
+    #[error("{0}")]
+    BusLost(String),
     /// The machine cannot run the profile (a missing device, a runtime that drops the
     /// GPU groups): found before anything changed.
     #[error("cannot switch, nothing was changed:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
@@ -82,6 +94,7 @@ impl Error {
             Error::Import(crate::import::ImportError::Read { .. }) => ExitCode::System,
             Error::Import(_) => ExitCode::StackErrors,
             Error::UnitsFailed(_) | Error::Preflight(_) => ExitCode::UnitsFailed,
+            Error::NothingApplied(_) => ExitCode::NothingApplied,
             _ => ExitCode::System,
         }
     }

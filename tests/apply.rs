@@ -226,6 +226,12 @@ fn only_agents_whose_files_changed_restart() {
         thor_after.exec_main_start_usec, thor.exec_main_start_usec,
         "thor restarted"
     );
+    // The verb and the unit are two words ("restartedt-valkyrie.service" before).
+    let text = report.render();
+    assert!(
+        text.contains(&format!("  restarted {}\n", stack.unit("valkyrie"))),
+        "{text}"
+    );
 }
 
 #[test]
@@ -291,6 +297,26 @@ fn a_failure_without_rollback_leaves_the_new_files() {
     };
     assert_eq!(failure.rollback, RollbackOutcome::Disabled);
     assert!(sbx.unit_dir().join(bad.unit("valkyrie")).exists());
+    // Not lost: status shows the kept tree and says why; the next apply undoes it first.
+    let status = apply::status(&sbx.ctx()).unwrap();
+    assert!(
+        status.notes.iter().any(|n| n.contains("--no-rollback")),
+        "{:?}",
+        status.notes
+    );
+    assert!(status.render().contains(&bad.unit("valkyrie")));
+    let good = Stack::norse();
+    let report = apply_ok(&sbx, &good, "standard");
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("undid the failed switch --no-rollback kept")),
+        "{:?}",
+        report.notes
+    );
+    assert!(!sbx.state_dir().join("transaction").exists());
+    assert_eq!(sbx.active_state(&good.unit("valkyrie")), "active");
 }
 
 #[test]
@@ -781,7 +807,7 @@ fn the_default_profile_is_enabled_for_boot_and_a_replaced_default_disabled() {
     assert!(
         report
             .render()
-            .contains("enabled  t-standard.target (boot)")
+            .contains("enabled   t-standard.target (boot)")
     );
     assert_eq!(state(&stack.target("standard")), "enabled");
     assert!(wants.join(stack.target("standard")).exists());

@@ -6,6 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 use support::Sandbox;
 use support::stack::{native_kdl, ports};
@@ -212,6 +213,583 @@ fn a_broken_stack_exits_1_and_a_failing_agent_exits_4() {
         "{}",
         text(&out)
     );
+}
+
+// ---- Without a manager: `--root`, the lock, modes, damaged records, exit codes. ----
+
+/// A folder for `--root` runs, with a stack of native agents in it.
+struct Root {
+    dir: tempfile::TempDir,
+    stack: PathBuf,
+}
+
+impl Root {
+    fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("strixc-root-")
+            .tempdir()
+            .unwrap();
+        let stack = dir.path().join("stack.kdl");
+        std::fs::write(&stack, stack_text(r#""--ready-after" "0.2""#)).unwrap();
+        Self { dir, stack }
+    }
+
+    fn image(&self) -> PathBuf {
+        self.dir.path().join("image")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.image().join("var/lib/strixc")
+    }
+
+    fn unit_dir(&self) -> PathBuf {
+        self.image().join("etc/systemd/system")
+    }
+
+    /// `strixc -f STACK ARGS... --system --root IMAGE`, with `sh_prefix` run first (`umask`).
+    fn run_with(&self, sh_prefix: &str, args: &[&str]) -> Output {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("{sh_prefix} exec \"$@\""))
+            .arg("sh")
+            .arg(support::strixc_bin())
+            .arg("-f")
+            .arg(&self.stack)
+            .args(args)
+            .arg("--system")
+            .arg("--root")
+            .arg(self.image())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path());
+        cmd.output().unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with("", args)
+    }
+
+    /// Every file under the image except the state folder's lock, with a hash of its bytes.
+    fn installed(&self) -> Vec<(PathBuf, u64)> {
+        use std::hash::{Hash, Hasher};
+        files(&self.image())
+            .into_iter()
+            .filter(|(p, _)| !p.ends_with("lock"))
+            .map(|(p, bytes)| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                bytes.hash(&mut h);
+                (p, h.finish())
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn root_apply_under_umask_000_creates_fixed_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = Root::new();
+    let out = root.run_with("umask 000;", &["apply"]);
+    assert_exit(&out, 0);
+    let mut seen = 0;
+    for entry in walkdir::WalkDir::new(root.image()).min_depth(1) {
+        let entry = entry.unwrap();
+        let meta = entry.path().symlink_metadata().unwrap();
+        let mode = meta.permissions().mode() & 0o7777;
+        let want = if meta.is_dir() {
+            0o755
+        } else if meta.file_type().is_symlink() {
+            continue;
+        } else {
+            0o644
+        };
+        assert_eq!(
+            mode,
+            want,
+            "{} is {mode:o} under umask 000",
+            entry.path().display()
+        );
+        seen += 1;
+    }
+    // The state folder, a generation tree and the unit folder were among them.
+    assert!(seen > 10, "{seen}");
+    assert!(root.state().join("generations/1/tree").is_dir());
+}
+
+#[test]
+fn root_apply_enables_the_default_target_like_systemctl_enable() {
+    let root = Root::new();
+    assert_exit(&root.run(&["apply"]), 0);
+    let target = "r-standard.target";
+    let body = std::fs::read_to_string(root.unit_dir().join(target)).unwrap();
+    let wanted_by: Vec<&str> = body
+        .lines()
+        .find_map(|l| l.strip_prefix("WantedBy="))
+        .expect("the target has [Install] WantedBy=")
+        .split_whitespace()
+        .collect();
+    assert!(!wanted_by.is_empty());
+    for by in &wanted_by {
+        let link = root.unit_dir().join(format!("{by}.wants")).join(target);
+        assert_eq!(
+            std::fs::read_link(&link).unwrap_or_else(|e| panic!("{}: {e}", link.display())),
+            Path::new("..").join(target)
+        );
+        // It resolves to the installed target inside the image.
+        assert_eq!(std::fs::read_to_string(&link).unwrap(), body);
+    }
+    // A second apply changes nothing.
+    let out = root.run(&["apply"]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("nothing changed"), "{}", text(&out));
+    // Another default profile: its target is enabled, the old one's links go.
+    let text_now = std::fs::read_to_string(&root.stack).unwrap();
+    std::fs::write(
+        &root.stack,
+        text_now
+            .replace(
+                r#"profile "standard" default=#true {"#,
+                r#"profile "standard" {"#,
+            )
+            .replace(r#"profile "odin" {"#, r#"profile "odin" default=#true {"#),
+    )
+    .unwrap();
+    assert_exit(&root.run(&["apply"]), 0);
+    for by in &wanted_by {
+        let dir = root.unit_dir().join(format!("{by}.wants"));
+        assert!(!dir.join(target).exists(), "{by}: the old default stays");
+        assert_eq!(
+            std::fs::read_link(dir.join("r-odin.target")).unwrap(),
+            Path::new("../r-odin.target")
+        );
+    }
+}
+
+#[test]
+fn a_planted_lock_symlink_is_refused_and_its_target_untouched() {
+    let root = Root::new();
+    std::fs::create_dir_all(root.state()).unwrap();
+    let victim = root.dir.path().join("victim");
+    std::fs::write(&victim, "someone else's file\n").unwrap();
+    std::os::unix::fs::symlink(&victim, root.state().join("lock")).unwrap();
+    let out = root.run(&["apply"]);
+    assert_exit(&out, 3);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("symbolic link") && stderr.contains("lock"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "someone else's file\n"
+    );
+    assert!(!root.unit_dir().exists(), "{}", text(&out));
+}
+
+#[test]
+fn a_damaged_generation_record_stops_apply_before_it_changes_anything() {
+    let root = Root::new();
+    assert_exit(&root.run(&["apply"]), 0);
+    assert_exit(&root.run(&["apply", "--profile", "odin"]), 0);
+    let record = root.state().join("generations/1/generation.json");
+    std::fs::write(&record, "{\"number\": 1, \"profile\"").unwrap();
+    let before = root.installed();
+    // A change to install: nothing of it may happen.
+    let changed = std::fs::read_to_string(&root.stack)
+        .unwrap()
+        .replace("context 4096", "context 2048");
+    std::fs::write(&root.stack, changed).unwrap();
+    for args in [&["apply"][..], &["rollback"], &["generations"], &["status"]] {
+        let out = root.run(args);
+        assert_exit(&out, 3);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&record.display().to_string()),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    assert_eq!(root.installed(), before);
+}
+
+#[test]
+fn a_folder_named_u64_max_is_named_and_never_wraps_numbering() {
+    let root = Root::new();
+    assert_exit(&root.run(&["apply"]), 0);
+    let before = root.installed();
+    let max = root.state().join("generations/18446744073709551615");
+    std::fs::create_dir_all(&max).unwrap();
+    let out = root.run(&["apply", "--profile", "odin"]);
+    assert_exit(&out, 3);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&max.display().to_string()),
+        "{}",
+        text(&out)
+    );
+    assert!(!root.state().join("generations/0").exists());
+    std::fs::remove_dir(&max).unwrap();
+    assert_eq!(
+        root.installed(),
+        before
+            .into_iter()
+            .filter(|(p, _)| !p.starts_with("var/lib/strixc/generations/18446744073709551615"))
+            .collect::<Vec<_>>()
+    );
+    // Without it, numbering goes on from the records.
+    let out = root.run(&["apply", "--profile", "odin"]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("generation 2"), "{}", text(&out));
+}
+
+#[test]
+fn status_and_rollback_with_nothing_applied_exit_5() {
+    let root = Root::new();
+    for args in [&["status"][..], &["rollback"]] {
+        let out = root.run(args);
+        assert_exit(&out, 5);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("nothing applied yet"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    assert_exit(&root.run(&["apply"]), 0);
+    let out = root.run(&["rollback"]);
+    assert_exit(&out, 5);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing to roll back to"),
+        "{}",
+        text(&out)
+    );
+    // --help documents it.
+    let help = std::process::Command::new(support::strixc_bin())
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&help).contains("5  nothing to act on"),
+        "{}",
+        text(&help)
+    );
+}
+
+#[test]
+fn apply_dry_run_without_a_bus_shows_the_files_like_diff() {
+    let root = Root::new();
+    let home = root.dir.path().join("home");
+    let run = |args: &[&str]| {
+        std::process::Command::new(support::strixc_bin())
+            .arg("-f")
+            .arg(&root.stack)
+            .args(args)
+            .arg("--user")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", root.dir.path().join("no-bus").display()),
+            )
+            .output()
+            .unwrap()
+    };
+    let dry = run(&["apply", "--dry-run"]);
+    assert_exit(&dry, 0);
+    let diff = run(&["diff"]);
+    assert_exit(&diff, 0);
+    assert_eq!(
+        stdout(&dry),
+        format!(
+            "dry run: switching to profile standard would\n{}",
+            stdout(&diff)
+        )
+    );
+    for line in ["create ", "r-thor.service", "note: unit actions unknown"] {
+        assert!(stdout(&dry).contains(line), "{line:?}\n{}", text(&dry));
+    }
+    assert!(!home.join(".config").exists(), "{}", text(&dry));
+    assert!(!home.join(".local/state/strixc/generations").exists());
+}
+
+#[test]
+fn system_mode_as_non_root_says_it_needs_root() {
+    let root = Root::new();
+    // `nobody` must be able to read the stack.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(support::strixc_bin())
+            .arg("-f")
+            .arg(&root.stack)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", "/nonexistent")
+            .output()
+            .unwrap()
+    };
+    for args in [&["apply", "--system"][..], &["rollback", "--system"]] {
+        let out = run(args);
+        assert_exit(&out, 2);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("needs root"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+}
+
+// ---- Crashes, closed pipes and a lost bus, on a real manager. ----
+
+/// The stack of `stack_text` with one more agent, `loki`, in the default profile.
+fn with_loki(base: &str, port: u16) -> String {
+    let agent = format!(
+        "agent \"loki\" {{\n    model \"m\"\n    runtime \"fake\"\n    port {port}\n    context 4096\n}}\n"
+    );
+    base.replacen(
+        "profile \"standard\"",
+        &format!("{agent}profile \"standard\""),
+        1,
+    )
+    .replacen(
+        "agents \"thor\" \"valkyrie\"",
+        "agents \"thor\" \"valkyrie\" \"loki\"",
+        1,
+    )
+}
+
+/// `strixc -f STACK apply --user` that SIGKILLs itself at `step`.
+fn killed_at(sbx: &Sandbox, stack: &Path, step: &str) {
+    let out = std::process::Command::new(support::strixc_bin())
+        .arg("-f")
+        .arg(stack)
+        .args(["apply", "--user"])
+        .env_clear()
+        .envs(sbx.cli_env())
+        .env("STRIXC_TEST_KILL_AT", step)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(9), "{step}: {}", text(&out));
+    assert!(
+        sbx.state_dir().join("transaction/intent.json").exists(),
+        "{step}: the journal is there"
+    );
+}
+
+/// loki is not running, not installed, and not in the current generation.
+fn assert_no_loki(sbx: &Sandbox, step: &str, out: &Output) {
+    assert_ne!(
+        sbx.active_state("r-loki.service"),
+        "active",
+        "{step}: loki still runs\n{}",
+        text(out)
+    );
+    assert!(
+        !sbx.unit_dir().join("r-loki.service").exists(),
+        "{step}: loki still installed\n{}",
+        text(out)
+    );
+    assert!(
+        !sbx.state_dir().join("transaction").exists(),
+        "{step}: the journal was not retired\n{}",
+        text(out)
+    );
+    assert_eq!(sbx.active_state("r-valkyrie.service"), "active", "{step}");
+}
+
+#[test]
+fn a_killed_apply_is_undone_by_the_next_status_apply_or_rollback() {
+    let sbx = Sandbox::start();
+    let p = ports(4);
+    let base = native_kdl(&[p[0], p[1], p[2]], r#""--ready-after" "0.2""#, "");
+    let a = write_stack(&sbx, "a.kdl", &base);
+    let b = write_stack(&sbx, "b.kdl", &with_loki(&base, p[3]));
+    assert_exit(&run(&sbx, &a, &["apply"]), 0);
+    let installed = files(&sbx.config_home());
+
+    for (step, next) in [
+        ("journal", "status"),
+        ("installing", "apply"),
+        ("installed", "status"),
+        ("started", "status"),
+        ("started", "apply"),
+        ("stored", "status"),
+    ] {
+        killed_at(&sbx, &b, step);
+        let out = run(&sbx, &a, &[next]);
+        assert_exit(&out, 0);
+        let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            said.contains("undid the interrupted switch, the apply of profile standard"),
+            "{step}, then {next}: {}",
+            text(&out)
+        );
+        assert_no_loki(&sbx, step, &out);
+        assert_eq!(files(&sbx.config_home()), installed, "{step}, then {next}");
+        // Only generation 1 is recorded: an undone switch leaves no record to roll back to.
+        let listed = run(&sbx, &a, &["generations"]);
+        assert_eq!(
+            stdout(&listed).lines().count(),
+            1,
+            "{step}: {}",
+            text(&listed)
+        );
+        if next == "status" {
+            assert!(!stdout(&out).contains("loki"), "{}", text(&out));
+        } else {
+            assert!(stdout(&out).contains("nothing changed"), "{}", text(&out));
+        }
+    }
+
+    // rollback: the interrupted switch is undone, then generation 2 rolls back to 1.
+    assert_exit(&run(&sbx, &a, &["apply", "--profile", "odin"]), 0);
+    killed_at(&sbx, &b, "started");
+    let out = run(&sbx, &a, &["rollback"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("undid the interrupted switch")
+            && stdout(&out).contains("profile standard (generation 1)"),
+        "{}",
+        text(&out)
+    );
+    assert_no_loki(&sbx, "rollback", &out);
+    assert_eq!(sbx.active_state("r-odin.service"), "inactive");
+
+    // Killed after the generation was recorded: the switch was complete, only the journal
+    // is left to clear, and loki is visible.
+    killed_at(&sbx, &b, "recorded");
+    let out = run(&sbx, &a, &["status"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("had completed") && stdout(&out).contains("r-loki.service"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(sbx.active_state("r-loki.service"), "active");
+    assert!(!sbx.state_dir().join("transaction").exists());
+}
+
+#[test]
+fn a_closed_pipe_never_stops_a_switch_halfway() {
+    use std::io::BufRead;
+    let sbx = Sandbox::start();
+    let p = ports(3);
+    let stack = write_stack(
+        &sbx,
+        "stack.kdl",
+        &native_kdl(&[p[0], p[1], p[2]], r#""--ready-after" "0.2""#, ""),
+    );
+    // Slow starters: progress lines keep coming after the reader is gone.
+    let text_now = std::fs::read_to_string(&stack)
+        .unwrap()
+        .replace(r#""--ready-after" "0.2""#, r#""--ready-after" "1.5""#);
+    std::fs::write(&stack, text_now).unwrap();
+    let mut child = std::process::Command::new(support::strixc_bin())
+        .arg("-f")
+        .arg(&stack)
+        .args(["apply", "--user"])
+        .env_clear()
+        .envs(sbx.cli_env())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `| head -1` on both: read one progress line, then close both pipes.
+    drop(child.stdout.take());
+    let mut first = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(!first.is_empty());
+    let status = child.wait().unwrap();
+    // The switch completed and was recorded; the lost report does not change that.
+    assert_eq!(status.code(), Some(0), "{status:?} after {first:?}");
+    for unit in ["r-thor.service", "r-valkyrie.service", "r-standard.target"] {
+        assert_eq!(sbx.active_state(unit), "active", "{unit}");
+    }
+    let out = run(&sbx, &stack, &["status"]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("generation 1"), "{}", text(&out));
+    assert!(!sbx.state_dir().join("transaction").exists());
+}
+
+#[test]
+fn a_bus_that_dies_mid_apply_is_noticed_at_once() {
+    let mut sbx = Sandbox::start();
+    let p = ports(3);
+    let good = write_stack(
+        &sbx,
+        "stack.kdl",
+        &native_kdl(&[p[0], p[1], p[2]], r#""--ready-after" "0.2""#, ""),
+    );
+    assert_exit(&run(&sbx, &good, &["apply"]), 0);
+    let installed = files(&sbx.config_home());
+    // odin takes a minute to be ready: the bus dies while apply waits for it.
+    let slow = write_stack(
+        &sbx,
+        "slow.kdl",
+        &native_kdl(&[p[0], p[1], p[2]], r#""--ready-after" "60""#, ""),
+    );
+    let child = std::process::Command::new(support::strixc_bin())
+        .arg("-f")
+        .arg(&slow)
+        .args(["apply", "--user", "--profile", "odin"])
+        .env_clear()
+        .envs(sbx.cli_env())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    support::wait_for(
+        Duration::from_secs(20),
+        || sbx.active_state("r-odin.service") == "activating",
+        "odin activating",
+    );
+    sbx.kill_bus();
+    let killed = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = killed.elapsed();
+    assert_exit(&out, 3);
+    assert!(took < Duration::from_secs(5), "noticed after {took:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("lost the D-Bus connection") && stderr.contains("generation 1"),
+        "{}",
+        text(&out)
+    );
+    // The files of generation 1 are back.
+    assert_eq!(files(&sbx.config_home()), installed, "{}", text(&out));
+    // The manager's dbus.socket brings a new bus up, as a restarted dbus would: either
+    // strixc reconnected and restored generation 1 itself, or its journal stayed and the
+    // next command does it. Either way, odin ends stopped and nothing is pending.
+    let journal = sbx.state_dir().join("transaction/intent.json");
+    if journal.exists() {
+        assert!(stderr.contains("journal"), "{}", text(&out));
+        let mut status = run(&sbx, &good, &["status"]);
+        for _ in 0..50 {
+            if status.status.code() == Some(0) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            status = run(&sbx, &good, &["status"]);
+        }
+        assert_exit(&status, 0);
+        assert!(
+            stdout(&status).contains("undid the interrupted switch, the apply of profile odin"),
+            "{}",
+            text(&status)
+        );
+    } else {
+        assert!(stderr.contains("reconnected"), "{}", text(&out));
+    }
+    assert!(!journal.exists());
+    assert_ne!(sbx.active_state("r-odin.service"), "active");
+    assert_eq!(sbx.active_state("r-valkyrie.service"), "active");
 }
 
 #[test]

@@ -75,7 +75,7 @@ pub fn diff(ctx: &ApplyContext, tree: &Tree, profile: Option<&str>) -> Result<Di
     let profile = manifest
         .profile(name)
         .ok_or_else(|| Error::Usage(format!("no profile {name:?} in stack {}", manifest.stack)))?;
-    let current = generations::current(&ctx.layout.state_dir);
+    let current = generations::current(&ctx.layout.state_dir)?;
     let current_tree = current.as_ref().map(|g| g.load_tree()).transpose()?;
     let old_manifest = current_tree.as_ref().and_then(|t| manifest_of(t).ok());
     let plan = install::plan(&ctx.layout, tree, current_tree.as_ref())?;

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use super::fsmode;
 use super::layout::{Layout, Placement, host_units, place};
 use crate::error::Error;
 use crate::tree::Tree;
@@ -125,8 +126,11 @@ pub fn plan(layout: &Layout, new: &Tree, old: Option<&Tree>) -> Result<InstallPl
 /// Writes and removes; each write is a temporary file in the same directory renamed over
 /// the destination, so a reader (systemd, quadlet) never sees half a file.
 pub fn execute(plan: &InstallPlan) -> Result<(), Error> {
-    for write in &plan.writes {
+    for (i, write) in plan.writes.iter().enumerate() {
         write_atomic(&write.dest, &write.new)?;
+        if i == 0 {
+            super::kill_point("installing");
+        }
     }
     for remove in &plan.removes {
         match std::fs::remove_file(&remove.dest) {
@@ -150,11 +154,7 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), Error> {
         source,
     };
     let dir = dest.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        what: "cannot create directory",
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    fsmode::create_dir_all(dir, fsmode::DIR)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".strixc-")
         .tempfile_in(dir)
@@ -166,6 +166,112 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), Error> {
     tmp.as_file().sync_all().map_err(write_err)?;
     tmp.persist(dest).map_err(|e| write_err(e.error))?;
     Ok(())
+}
+
+/// `--root`: the boot links `systemctl enable` makes from the default profile's target's
+/// `[Install]` section (`WantedBy=` → `UNIT_DIR/X.wants/T`, `RequiredBy=` →
+/// `UNIT_DIR/X.requires/T`), since there is no manager to ask. Links are relative
+/// (`../T`), so they are right both inside the image and seen from outside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BootLinks {
+    /// (link, what it points to)
+    pub create: Vec<(PathBuf, PathBuf)>,
+    pub remove: Vec<PathBuf>,
+}
+
+impl BootLinks {
+    pub fn is_empty(&self) -> bool {
+        self.create.is_empty() && self.remove.is_empty()
+    }
+
+    pub fn execute(&self) -> Result<(), Error> {
+        for link in &self.remove {
+            match std::fs::remove_file(link) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(Error::Io {
+                        what: "cannot remove",
+                        path: link.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        for (link, to) in &self.create {
+            if let Some(dir) = link.parent() {
+                fsmode::create_dir_all(dir, fsmode::DIR)?;
+            }
+            let _ = std::fs::remove_file(link);
+            std::os::unix::fs::symlink(to, link).map_err(|source| Error::Io {
+                what: "cannot create the boot link",
+                path: link.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The links of the default target of `tree` (none when it has no manifest, no default
+/// target or no `[Install]` section).
+fn install_links(layout: &Layout, tree: &Tree) -> BTreeSet<(PathBuf, PathBuf)> {
+    let Ok(manifest) = super::manifest_of(tree) else {
+        return BTreeSet::new();
+    };
+    let (Some(target), _) = super::units::boot_targets(tree, &manifest, None) else {
+        return BTreeSet::new();
+    };
+    let Some(body) = tree.get(&format!("systemd/{target}")) else {
+        return BTreeSet::new();
+    };
+    let mut links = BTreeSet::new();
+    let mut in_install = false;
+    for line in String::from_utf8_lossy(body).lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_install = line == "[Install]";
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=').filter(|_| in_install) else {
+            continue;
+        };
+        let suffix = match key.trim() {
+            "WantedBy" => "wants",
+            "RequiredBy" => "requires",
+            _ => continue,
+        };
+        for by in value.split_whitespace() {
+            links.insert((
+                layout.unit_dir.join(format!("{by}.{suffix}")).join(&target),
+                PathBuf::from("..").join(&target),
+            ));
+        }
+    }
+    links
+}
+
+/// What makes the boot links of `new` current over those `old` made.
+pub fn boot_links(layout: &Layout, new: &Tree, old: Option<&Tree>) -> BootLinks {
+    let want = install_links(layout, new);
+    let had = old.map(|t| install_links(layout, t)).unwrap_or_default();
+    let wanted: BTreeSet<&PathBuf> = want.iter().map(|(link, _)| link).collect();
+    BootLinks {
+        create: want
+            .iter()
+            .filter(|(link, to)| std::fs::read_link(link).ok().as_ref() != Some(to))
+            .cloned()
+            .collect(),
+        remove: had
+            .into_iter()
+            .map(|(link, _)| link)
+            .filter(|link| !wanted.contains(link))
+            .filter(|link| {
+                link.symlink_metadata()
+                    .is_ok_and(|m| m.file_type().is_symlink())
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

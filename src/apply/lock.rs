@@ -3,38 +3,91 @@
 //!
 //! Policy: try without blocking; if another strixc holds it, either wait (saying so on
 //! stderr, the default) or fail at once with `Error::Locked` (exit 3) when `no_wait`.
+//!
+//! The state folder may sit where another user can write (`--root` of an image someone
+//! else prepared, a shared `$XDG_STATE_HOME`), so the lock file is opened without following
+//! a symbolic link (`O_NOFOLLOW`), without truncating (`O_TRUNC` never), not inherited by
+//! the processes strixc runs (`O_CLOEXEC`), and it must be a regular file with one link
+//! owned by whoever runs strixc: otherwise strixc refuses before writing a byte to it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
+use super::fsmode;
 use crate::error::Error;
 
 pub struct ApplyLock {
     _lock: Flock<File>,
 }
 
-pub fn acquire(state: &Path, no_wait: bool, quiet: bool) -> Result<ApplyLock, Error> {
-    std::fs::create_dir_all(state).map_err(|source| Error::Io {
-        what: "cannot create state directory",
-        path: state.to_path_buf(),
-        source,
-    })?;
-    let path = state.join("lock");
-    let io = |what| {
-        let path = path.clone();
-        move |source| Error::Io { what, path, source }
+/// Opens `STATE/lock` safely (see the module comment); creates it 0644 when missing.
+fn open(path: &Path) -> Result<File, Error> {
+    let refuse = |why: String| Error::Io {
+        what: "refusing to use the lock file",
+        path: path.to_path_buf(),
+        source: std::io::Error::other(why),
     };
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(&path)
-        .map_err(io("cannot open lock"))?;
+        .mode(0o644)
+        .custom_flags(libc_flags())
+        .open(path)
+        .map_err(|source| {
+            if source.raw_os_error() == Some(Errno::ELOOP as i32) {
+                refuse("it is a symbolic link".into())
+            } else {
+                Error::Io {
+                    what: "cannot open lock",
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+        })?;
+    let meta = file.metadata().map_err(|source| Error::Io {
+        what: "cannot inspect lock",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !meta.file_type().is_file() {
+        return Err(refuse("it is not a regular file".into()));
+    }
+    if meta.nlink() != 1 {
+        return Err(refuse(format!(
+            "it has {} hard links (a lock file has one)",
+            meta.nlink()
+        )));
+    }
+    let me = nix::unistd::Uid::effective().as_raw();
+    if meta.uid() != me {
+        return Err(refuse(format!(
+            "it belongs to uid {}, not to uid {me} who runs strixc",
+            meta.uid()
+        )));
+    }
+    Ok(file)
+}
+
+/// `O_NOFOLLOW | O_CLOEXEC` (std sets `O_CLOEXEC` itself; said here so it stays).
+fn libc_flags() -> i32 {
+    (nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC).bits()
+}
+
+pub fn acquire(state: &Path, no_wait: bool, quiet: bool) -> Result<ApplyLock, Error> {
+    fsmode::create_dir_all(state, fsmode::STATE_DIR)?;
+    let path = state.join("lock");
+    let io = |what| {
+        let path = path.clone();
+        move |source| Error::Io { what, path, source }
+    };
+    let file = open(&path)?;
     let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => lock,
         Err((mut file, Errno::EWOULDBLOCK)) => {
@@ -48,19 +101,92 @@ pub fn acquire(state: &Path, no_wait: bool, quiet: bool) -> Result<ApplyLock, Er
                 return Err(Error::Locked { path, holder });
             }
             if !quiet {
-                eprintln!(
+                super::progress::note(&format!(
                     "waiting for another strixc to finish (lock {}{holder})",
                     path.display()
-                );
+                ));
             }
             Flock::lock(file, FlockArg::LockExclusive)
                 .map_err(|(_, errno)| io("cannot lock")(errno.into()))?
         }
         Err((_, errno)) => return Err(io("cannot lock")(errno.into())),
     };
-    // Who holds it, for the message of whoever waits next.
+    // Who holds it, for the message of whoever waits next: our own regular file, checked
+    // above, so shortening it cannot touch anything else.
     let _ = lock.set_len(0);
     let _ = lock.rewind();
     let _ = write!(lock, "{}", std::process::id());
     Ok(ApplyLock { _lock: lock })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_planted_symlink_is_refused_and_its_target_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::os::unix::fs::symlink(&victim, state.join("lock")).unwrap();
+        let err = acquire(&state, true, true)
+            .err()
+            .expect("a symlink is refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(err.to_string().contains("lock"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        // A dangling link is not followed to create a file either.
+        let state2 = dir.path().join("state2");
+        std::fs::create_dir_all(&state2).unwrap();
+        let nowhere = dir.path().join("created-by-strixc");
+        std::os::unix::fs::symlink(&nowhere, state2.join("lock")).unwrap();
+        assert!(acquire(&state2, true, true).is_err());
+        assert!(!nowhere.exists());
+    }
+
+    #[test]
+    fn a_hard_link_is_refused_and_its_target_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::fs::hard_link(&victim, state.join("lock")).unwrap();
+        let err = acquire(&state, true, true)
+            .err()
+            .expect("a hard link is refused");
+        assert!(err.to_string().contains("hard link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    }
+
+    #[test]
+    fn the_lock_file_is_not_inherited_and_holds_the_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let _lock = acquire(dir.path(), true, true).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("lock")).unwrap();
+        assert_eq!(text, std::process::id().to_string());
+        // O_CLOEXEC: the descriptor's flags say so.
+        let fd_dir = std::fs::read_dir("/proc/self/fd").unwrap();
+        let lock_path = dir.path().join("lock");
+        let fd = fd_dir
+            .filter_map(Result::ok)
+            .find(|e| std::fs::read_link(e.path()).is_ok_and(|p| p == lock_path))
+            .expect("the lock's descriptor");
+        let info = std::fs::read_to_string(format!(
+            "/proc/self/fdinfo/{}",
+            fd.file_name().to_str().unwrap()
+        ))
+        .unwrap();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map(|f| i64::from_str_radix(f.trim(), 8).unwrap())
+            .unwrap();
+        assert_ne!(
+            flags & i64::from(libc_flags() & nix::fcntl::OFlag::O_CLOEXEC.bits()),
+            0
+        );
+    }
 }

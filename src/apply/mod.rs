@@ -1,5 +1,5 @@
 //! Activation: install a built tree, reload systemd, switch to a profile and wait until
-//! every agent is up, or put the previous generation back (DESIGN §6).
+//! every agent is up, or put the previous generation back.
 //!
 //! Entry points for the CLI: [`apply`], [`rollback`], [`generations`], [`status`],
 //! [`diff`]. Each takes an [`ApplyContext`] (mode, `--root`, bus) built once from the
@@ -15,13 +15,18 @@
 //! - `rollback` → `rollback(&ctx, &opts)`; `generations` → `render_generations(&generations(&ctx)?)`.
 //! - Errors: print `error` (its `Display` is the whole report: failing agent, unit, job result,
 //!   log lines, what was rolled back) and exit with `error.exit_code()` (3 or 4; 2 for an
-//!   unknown profile).
+//!   unknown profile; 5 when there is no generation to show or roll back to).
+//!
+//! Crash safety: every switch writes its intent (`journal`) before it touches a unit
+//! folder, and the next `apply`, `rollback` or `status` undoes a switch that died.
 
 mod diff;
+mod fsmode;
 mod generations;
 mod health;
 mod host;
 mod install;
+mod journal;
 mod layout;
 mod lock;
 mod preflight;
@@ -115,9 +120,25 @@ pub struct ApplyReport {
     /// `--dry-run`: the full plan with unified diffs.
     pub plan: Option<Diff>,
     /// Things the user should know that did not stop the switch (the swap file, `%h` in
-    /// system mode).
+    /// system mode, an interrupted switch undone first).
     pub notes: Vec<String>,
     pub elapsed: Duration,
+}
+
+/// Test hook for crash safety: `STRIXC_TEST_KILL_AT=STEP` makes strixc kill itself with
+/// SIGKILL at STEP of a switch: `journal` (intent written, nothing touched), `installing`
+/// (first file written), `installed` (all files, before reload), `started` (jobs enqueued),
+/// `stored` (generation folder in place, not yet current), `recorded` (generation current,
+/// journal not yet retired). Unset: no effect.
+pub(crate) fn kill_point(step: &str) {
+    if std::env::var_os("STRIXC_TEST_KILL_AT").is_some_and(|s| s == step) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
 }
 
 /// `strixc apply [--profile P] [--dry-run] [--no-rollback]`: installs `tree` (the build of
@@ -140,14 +161,14 @@ pub fn apply(
 /// when there is no earlier generation.
 pub fn rollback(ctx: &ApplyContext, opts: &ApplyOptions) -> Result<ApplyReport, Error> {
     let state = &ctx.layout.state_dir;
-    let current = generations::current_number(state).ok_or_else(|| {
-        Error::Generation("nothing applied yet: no generation to roll back".into())
+    let current = generations::current_number(state)?.ok_or_else(|| {
+        Error::NothingApplied("nothing applied yet: no generation to roll back".into())
     })?;
     let previous = generations::list(state)?
         .into_iter()
         .rfind(|g| g.number < current)
         .ok_or_else(|| {
-            Error::Generation(format!(
+            Error::NothingApplied(format!(
                 "generation {current} is the oldest: nothing to roll back to"
             ))
         })?;
@@ -176,7 +197,7 @@ pub struct GenerationInfo {
 /// `strixc generations`: every recorded generation, oldest first, the current one marked.
 pub fn generations(ctx: &ApplyContext) -> Result<Vec<GenerationInfo>, Error> {
     let state = &ctx.layout.state_dir;
-    let current = generations::current_number(state);
+    let current = generations::current_number(state)?;
     Ok(generations::list(state)?
         .into_iter()
         .map(|g| GenerationInfo {
@@ -220,6 +241,7 @@ impl ApplyReport {
     /// Human-readable summary (stdout).
     pub fn render(&self) -> String {
         let mut out = String::new();
+        let notes: String = self.notes.iter().map(|n| format!("note: {n}\n")).collect();
         match self.outcome {
             Outcome::Unchanged => {
                 out.push_str(&format!(
@@ -227,6 +249,7 @@ impl ApplyReport {
                     self.profile,
                     self.generation.unwrap_or(0)
                 ));
+                out.push_str(&notes);
                 return out;
             }
             Outcome::DryRun => {
@@ -237,6 +260,7 @@ impl ApplyReport {
                 if let Some(plan) = &self.plan {
                     out.push_str(&plan.render());
                 }
+                out.push_str(&notes);
                 return out;
             }
             Outcome::Installed => out.push_str(&format!(
@@ -252,10 +276,10 @@ impl ApplyReport {
             )),
         }
         for p in &self.written {
-            out.push_str(&format!("  wrote    {}\n", p.display()));
+            out.push_str(&format!("  wrote     {}\n", p.display()));
         }
         for p in &self.removed {
-            out.push_str(&format!("  removed  {}\n", p.display()));
+            out.push_str(&format!("  removed   {}\n", p.display()));
         }
         let a = &self.actions;
         for (verb, units) in [
@@ -265,18 +289,16 @@ impl ApplyReport {
             ("started", &a.start),
         ] {
             for u in units {
-                out.push_str(&format!("  {verb:<9}{u}\n"));
+                out.push_str(&format!("  {verb:<10}{u}\n"));
             }
         }
         for (verb, units) in [("enabled", &a.enable), ("disabled", &a.disable)] {
             for u in units {
-                out.push_str(&format!("  {verb:<9}{u} (boot)\n"));
+                out.push_str(&format!("  {verb:<10}{u} (boot)\n"));
             }
         }
         out.push_str(&render_skipped(&self.skipped));
-        for note in &self.notes {
-            out.push_str(&format!("note: {note}\n"));
-        }
+        out.push_str(&notes);
         out
     }
 }

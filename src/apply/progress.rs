@@ -1,5 +1,7 @@
 //! Per-agent progress while jobs run: a live display on a terminal (indicatif), plain lines
-//! on state changes otherwise. Everything goes to stderr.
+//! on state changes otherwise. Everything goes to stderr, and a stderr that is gone (a
+//! closed pipe: `strixc apply 2>&1 | head -1`) is ignored: output never stops a switch
+//! halfway (`eprintln!` would panic there).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -84,7 +86,7 @@ impl Progress {
                 View::Live(_, bars) => bars[i].set_message(format!("{text}  {elapsed:.1}s")),
                 View::Plain => {
                     if self.last.get(unit) != Some(&text) {
-                        eprintln!("  {agent} ({unit}): {text} [{elapsed:.1}s]");
+                        note(&format!("  {agent} ({unit}): {text} [{elapsed:.1}s]"));
                     }
                 }
                 View::Quiet => {}
@@ -100,6 +102,12 @@ impl Progress {
             }
         }
     }
+}
+
+/// One line on stderr; a write error (closed pipe, full disk) is ignored: the switch goes on.
+pub fn note(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 fn describe(state: &UnitStatus) -> String {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::generations::{self, format_time};
 use super::health::probe;
 use super::layout::Mode;
-use super::{ApplyContext, manifest_of};
+use super::{ApplyContext, ApplyOptions, ProgressMode, journal, lock, manifest_of, switch};
 use crate::error::Error;
 use crate::systemd::{DbusSystemd, Systemd};
 
@@ -24,6 +24,9 @@ pub struct Status {
     pub agents: Vec<AgentStatus>,
     /// AMD GPUs' GTT use (`/sys/class/drm/card*/device/mem_info_gtt_*`); empty elsewhere.
     pub gpu: Vec<GpuMemory>,
+    /// An interrupted switch undone before reading, one in progress, or one kept by
+    /// `--no-rollback`.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -58,15 +61,64 @@ pub struct GpuMemory {
 
 const HEALTH_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// `strixc status [--json]`: needs a current generation (exit 3 otherwise) and the bus.
+/// `strixc status [--json]`: needs a current generation (`Error::NothingApplied`, exit 5,
+/// otherwise) and the bus. A switch that died (its journal left behind, the lock free) is
+/// undone first, so status never shows a world without the agents it started; one still
+/// running, or one `--no-rollback` kept, is named in `notes`.
 pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
-    let current = generations::current(&ctx.layout.state_dir).ok_or_else(|| {
-        Error::Generation(
-            "nothing applied yet: no current generation (run `strixc apply` first)".into(),
-        )
-    })?;
-    let manifest = manifest_of(&current.load_tree()?)?;
+    let state = &ctx.layout.state_dir;
+    // A damaged state folder is named before anything else is said or done.
+    generations::check(state)?;
+    let nothing = || {
+        Error::NothingApplied(format!(
+            "nothing applied yet: no generation in {} (run `strixc apply` first)",
+            state.display()
+        ))
+    };
+    if generations::current_number(state)?.is_none() && journal::pending(state)?.is_none() {
+        return Err(nothing());
+    }
     let sd = DbusSystemd::connect(&ctx.bus)?;
+    let mut notes = Vec::new();
+    let mut shown: Option<(crate::tree::Tree, String)> = None;
+    if let Some(pending) = journal::pending(state)? {
+        if pending.intent.kept {
+            notes.push(format!(
+                "the failed {} was left installed (--no-rollback): shown below; the next \
+                 apply or rollback undoes it",
+                pending.intent.describe()
+            ));
+            shown = Some((pending.tree, pending.intent.profile));
+        } else {
+            match lock::acquire(state, true, true) {
+                Ok(_lock) => {
+                    // Re-read under the lock: the switch may have ended meanwhile.
+                    if let Some(pending) = journal::pending(state)? {
+                        let opts = ApplyOptions {
+                            progress: ProgressMode::Quiet,
+                            ..ApplyOptions::default()
+                        };
+                        let sd_dyn = ctx.activate.then_some(&sd as &dyn Systemd);
+                        notes.push(switch::recover(ctx, sd_dyn, pending, &opts)?);
+                    }
+                }
+                Err(Error::Locked { holder, .. }) => notes.push(format!(
+                    "a switch is in progress (the lock is held{holder}): {}",
+                    pending.intent.describe()
+                )),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let current = generations::current(state)?;
+    let (tree, generation, profile_name) = match (shown, &current) {
+        (Some((tree, profile)), current) => {
+            (tree, current.as_ref().map_or(0, |g| g.number), profile)
+        }
+        (None, Some(g)) => (g.load_tree()?, g.number, g.profile.clone()),
+        (None, None) => return Err(nothing()),
+    };
+    let manifest = manifest_of(&tree)?;
     let targets: Vec<&str> = manifest
         .profiles
         .iter()
@@ -79,7 +131,7 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
         .filter_map(|s| manifest.profiles.iter().find(|p| p.target == s.name))
         .map(|p| p.name.clone())
         .collect();
-    let profile = manifest.profile(&current.profile);
+    let profile = manifest.profile(&profile_name);
     // Probe every endpoint at once: one slow agent must not make status slow.
     let health: Vec<Option<Health>> = std::thread::scope(|scope| {
         let probes: Vec<_> = manifest
@@ -127,8 +179,9 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
     Ok(Status {
         mode: ctx.layout.mode,
         stack: manifest.stack.clone(),
-        generation: current.number,
-        profile: current.profile.clone(),
+        generation,
+        profile: profile_name,
+        notes,
         active_profiles,
         agents,
         gpu: gpu_memory(Path::new("/sys/class/drm")),
@@ -174,10 +227,11 @@ impl Status {
         } else {
             self.active_profiles.join(", ")
         };
-        let mut out = format!(
+        let mut out: String = self.notes.iter().map(|n| format!("note: {n}\n")).collect();
+        out.push_str(&format!(
             "stack {}, generation {} (profile {}); active profile: {active}\n",
             self.stack, self.generation, self.profile
-        );
+        ));
         for a in &self.agents {
             let since = if a.since_usec == 0 {
                 String::new()

@@ -1,16 +1,16 @@
 //! The switch itself: plan, install, reload, enqueue, wait, verify, and on failure put the
 //! previous generation back.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::generations::{self, Generation};
-use super::install::{self, InstallPlan};
+use super::install;
 use super::layout::Mode;
 use super::progress::Progress;
 use super::units::{self, UnitActions};
-use super::{ApplyContext, ApplyOptions, ApplyReport, diff, lock, manifest_of};
+use super::{ApplyContext, ApplyOptions, ApplyReport, diff, journal, lock, manifest_of};
 use super::{host, preflight};
 use crate::error::Error;
 use crate::manifest::{MANIFEST_PATH, Manifest, ManifestProfile};
@@ -137,26 +137,50 @@ pub fn run(
     let started = Instant::now();
     let profile = resolve_profile(manifest, profile)?;
     let layout = &ctx.layout;
+    let state = &layout.state_dir;
     let quiet = opts.progress == super::ProgressMode::Quiet;
     let _lock = if opts.dry_run {
         None
     } else {
-        Some(lock::acquire(&layout.state_dir, opts.no_wait, quiet)?)
+        Some(lock::acquire(state, opts.no_wait, quiet)?)
     };
-    let notes = if ctx.activate && !opts.dry_run {
+    // A damaged state folder stops everything before anything changes.
+    generations::check(state)?;
+    let mut notes = if ctx.activate && !opts.dry_run {
         preflight::check(layout.mode, manifest, &profile).into_result()?
     } else {
         Vec::new()
     };
-    let current = generations::current(&layout.state_dir);
-    let current_tree = current.as_ref().map(Generation::load_tree).transpose()?;
-    let old_manifest = current_tree.as_ref().and_then(|t| manifest_of(t).ok());
-    let install = install::plan(layout, tree, current_tree.as_ref())?;
+    let pending = journal::pending(state)?;
+    let mut bus_note = None;
     let systemd = if ctx.activate {
-        Some(DbusSystemd::connect(&ctx.bus)?)
+        match DbusSystemd::connect(&ctx.bus) {
+            Ok(sd) => Some(sd),
+            // A dry run without a bus shows what it can, like `diff`.
+            Err(e) if opts.dry_run => {
+                bus_note = Some(format!("unit actions unknown: {e}"));
+                None
+            }
+            Err(e) => return Err(e),
+        }
     } else {
         None
     };
+    let sd_dyn = systemd.as_ref().map(|sd| sd as &dyn Systemd);
+    if let Some(pending) = pending {
+        if opts.dry_run {
+            notes.push(format!(
+                "an interrupted {} is pending: apply undoes it first",
+                pending.intent.describe()
+            ));
+        } else {
+            notes.push(recover(ctx, sd_dyn, pending, opts)?);
+        }
+    }
+    let current = generations::current(state)?;
+    let current_tree = current.as_ref().map(Generation::load_tree).transpose()?;
+    let old_manifest = current_tree.as_ref().and_then(|t| manifest_of(t).ok());
+    let install = install::plan(layout, tree, current_tree.as_ref())?;
     let changed = install.changed_paths();
     let states = match &systemd {
         Some(sd) => unit_states(sd, &units::relevant_units(manifest, old_manifest.as_ref()))?,
@@ -191,54 +215,119 @@ pub fn run(
         Record::New => same_generation,
         Record::Existing(n) => current.as_ref().is_some_and(|g| g.number == n),
     };
-    if install.is_empty() && actions.is_noop() && record_matches {
-        report.elapsed = started.elapsed();
-        return Ok(report);
-    }
+    let units_unknown = ctx.activate && systemd.is_none();
     if opts.dry_run {
+        if install.is_empty() && actions.is_noop() && record_matches && !units_unknown {
+            report.elapsed = started.elapsed();
+            return Ok(report);
+        }
         report.outcome = Outcome::DryRun;
-        report.plan = Some(diff::from_plan(&install, Some(actions)));
+        let mut plan = diff::from_plan(&install, (!units_unknown).then_some(actions));
+        plan.note = bus_note;
+        report.plan = Some(plan);
         report.elapsed = started.elapsed();
         return Ok(report);
     }
+    // Boot links of `--root` (no manager to ask): what `systemctl enable` would make.
+    let root_boot = if ctx.activate {
+        install::BootLinks::default()
+    } else {
+        install::boot_links(layout, tree, current_tree.as_ref())
+    };
+    if install.is_empty() && actions.is_noop() && record_matches && root_boot.is_empty() {
+        report.elapsed = started.elapsed();
+        return Ok(report);
+    }
+    // A new generation needs a number: know there is one before changing anything.
+    let next = if matches!(record, Record::New) && !same_generation {
+        Some(generations::next_number(state)?)
+    } else {
+        None
+    };
+
+    // The intent goes to disk before any unit folder changes (see `journal`).
+    journal::begin(
+        state,
+        &journal::Intent {
+            kind: match record {
+                Record::New => journal::Kind::Apply,
+                Record::Existing(_) => journal::Kind::Rollback,
+            },
+            pid: std::process::id(),
+            started: now_secs(),
+            previous: current.as_ref().map(|g| g.number),
+            target: match record {
+                Record::New => next,
+                Record::Existing(n) => Some(n),
+            },
+            profile: profile.name.clone(),
+            write: report.written.clone(),
+            remove: report.removed.clone(),
+            stop: actions.stop.clone(),
+            restart: actions.restart.clone(),
+            start: actions.start.clone(),
+            target_unit: actions.target.clone(),
+            kept: false,
+        },
+        tree,
+    )?;
+    super::kill_point("journal");
 
     // The old default target's boot links go before its file changes or goes away.
     if let Some(sd) = &systemd {
-        disable(sd, &actions.disable)?;
+        if let Err(e) = disable(sd, &actions.disable) {
+            journal::finish(state)?;
+            return Err(e);
+        }
     }
-    if let Err(e) = install::execute(&install) {
+    if let Err(e) = install::execute(&install).and_then(|()| root_boot.execute()) {
         // Put back what was there: the current generation's files (best effort).
         let back = current_tree.clone().unwrap_or_default();
-        if let Ok(undo) = install::plan(layout, &back, Some(tree)) {
-            let _ = install::execute(&undo);
-        }
+        let undone =
+            install::plan(layout, &back, Some(tree)).and_then(|undo| install::execute(&undo));
         if let (Some(sd), false) = (&systemd, actions.disable.is_empty()) {
             let names: Vec<&str> = actions.disable.iter().map(String::as_str).collect();
             let _ = sd.enable(&names);
         }
+        if undone.is_ok() && systemd.is_some() {
+            let _ = journal::finish(state);
+        }
         return Err(e);
     }
+    super::kill_point("installed");
 
     if let Some(sd) = &systemd {
         let deadline = opts
             .timeout
             .unwrap_or_else(|| units::default_deadline(tree, manifest, &profile));
-        let failures = activate(
+        let previous = current.as_ref().zip(current_tree.as_ref());
+        let failures = match activate(
             sd,
             layout.mode,
             manifest,
             &profile,
-            &install,
+            !install.is_empty(),
             &actions,
             deadline,
             opts,
-        );
+        ) {
+            Ok(failures) => failures,
+            Err(lost) => {
+                return Err(bus_lost(
+                    ctx, tree, manifest, &profile, previous, opts, lost,
+                ));
+            }
+        };
         if !failures.is_empty() {
             let rollback = if opts.no_rollback {
+                journal::keep(state)?;
                 RollbackOutcome::Disabled
             } else {
-                let previous = current.as_ref().zip(current_tree.as_ref());
-                restore(sd, ctx, tree, manifest, previous, opts)
+                let outcome = restore(sd, ctx, tree, manifest, previous, opts);
+                if undone(ctx, sd, tree, manifest, previous.map(|(_, t)| t))? {
+                    journal::finish(state)?;
+                }
+                outcome
             };
             return Err(Error::UnitsFailed(Box::new(ActivationFailure {
                 profile: profile.name.clone(),
@@ -255,14 +344,224 @@ pub fn run(
     }
     report.generation = Some(match record {
         Record::New if same_generation => current.as_ref().map_or(0, |g| g.number),
-        Record::New => generations::record(&layout.state_dir, tree, &profile.name)?.number,
+        Record::New => generations::record(state, tree, &profile.name)?.number,
         Record::Existing(n) => {
-            generations::set_current(&layout.state_dir, n)?;
+            generations::set_current(state, n)?;
             n
         }
     });
+    super::kill_point("recorded");
+    journal::finish(state)?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Whether the switch to `failed` is fully undone: the installed files are `previous`'s
+/// (none when there is no previous generation), and no unit only `failed` has is running.
+/// Then nothing of it is left unrecorded, even if some of `previous`'s own units failed to
+/// come back (the user sees those in `status`).
+fn undone(
+    ctx: &ApplyContext,
+    sd: &dyn Systemd,
+    failed: &Tree,
+    failed_manifest: &Manifest,
+    previous: Option<&Tree>,
+) -> Result<bool, Error> {
+    let back = previous.cloned().unwrap_or_default();
+    if !install::plan(&ctx.layout, &back, Some(failed))?.is_empty() {
+        return Ok(false);
+    }
+    let kept = previous.and_then(|t| manifest_of(t).ok());
+    let extra: Vec<String> = units::relevant_units(failed_manifest, None)
+        .into_iter()
+        .filter(|u| u.ends_with(".service") || u.ends_with(".target"))
+        .filter(|u| {
+            kept.as_ref().is_none_or(|m| {
+                m.agents.iter().all(|a| &a.unit != u) && m.profiles.iter().all(|p| &p.target != u)
+            })
+        })
+        .filter(|u| {
+            failed_manifest.agents.iter().any(|a| &a.unit == u)
+                || failed_manifest.profiles.iter().any(|p| &p.target == u)
+        })
+        .collect();
+    if extra.is_empty() {
+        return Ok(true);
+    }
+    let names: Vec<&str> = extra.iter().map(String::as_str).collect();
+    Ok(sd
+        .units(&names)?
+        .iter()
+        .all(|s| matches!(s.active_state.as_str(), "inactive" | "failed")))
+}
+
+/// The connection to systemd dropped during activation: say so at once, and restore what
+/// can be: everything over a new connection if the bus is back, else the previous
+/// generation's files. The journal stays until the units are known to be undone.
+fn bus_lost(
+    ctx: &ApplyContext,
+    failed: &Tree,
+    failed_manifest: &Manifest,
+    profile: &ManifestProfile,
+    previous: Option<(&Generation, &Tree)>,
+    opts: &ApplyOptions,
+    cause: Error,
+) -> Error {
+    let state = &ctx.layout.state_dir;
+    let back = match previous {
+        Some((g, _)) => format!("generation {} (profile {})", g.number, g.profile),
+        None => "the state before it (nothing applied)".to_string(),
+    };
+    let head = format!(
+        "lost the D-Bus connection to systemd in the middle of the switch to profile {}: {cause}",
+        profile.name
+    );
+    if let Ok(sd) = DbusSystemd::connect(&ctx.bus) {
+        let outcome = restore(&sd, ctx, failed, failed_manifest, previous, opts);
+        if undone(ctx, &sd, failed, failed_manifest, previous.map(|(_, t)| t)).unwrap_or(false) {
+            let _ = journal::finish(state);
+            return Error::BusLost(format!(
+                "{head}\n  reconnected and put back {back}: {}",
+                describe(&outcome)
+            ));
+        }
+    }
+    let files = install::plan(
+        &ctx.layout,
+        &previous.map(|(_, t)| t.clone()).unwrap_or_default(),
+        Some(failed),
+    )
+    .and_then(|plan| install::execute(&plan));
+    let files = match files {
+        Ok(()) => format!("put back the files of {back}"),
+        Err(e) => format!("could not put back the files of {back} either: {e}"),
+    };
+    Error::BusLost(format!(
+        "{head}\n  {files}; without the bus no unit could be stopped or started.\n  help: the \
+         journal {} stays: once systemd's bus is back, `strixc status`, `apply` or `rollback` \
+         stops what this switch started and restores {back}",
+        journal::dir(state).display()
+    ))
+}
+
+fn describe(outcome: &RollbackOutcome) -> String {
+    match outcome {
+        RollbackOutcome::Disabled => "not rolled back".into(),
+        RollbackOutcome::Restored {
+            generation,
+            profile,
+        } => format!("generation {generation} (profile {profile}) is running again"),
+        RollbackOutcome::Removed => "its files were removed and its units stopped".into(),
+        RollbackOutcome::Failed(why) => format!("restoring failed: {why}"),
+    }
+}
+
+/// Finishes or undoes the switch a journal describes, left by a strixc that died (or by
+/// `--no-rollback`). Called with the lock held, before anything else changes.
+///
+/// A switch whose generation was recorded (the record is the commit point) was complete:
+/// only its journal is left to clear. Any other is undone, the way a failed apply rolls
+/// back: its agents never proved healthy and the user never saw it succeed, while the
+/// previous generation is the last one known to work; finishing it instead would mean
+/// waiting for its agents inside whatever command came next, and make a switch nobody saw
+/// succeed take effect.
+pub(super) fn recover(
+    ctx: &ApplyContext,
+    sd: Option<&dyn Systemd>,
+    pending: journal::Pending,
+    opts: &ApplyOptions,
+) -> Result<String, Error> {
+    let state = &ctx.layout.state_dir;
+    let intent = &pending.intent;
+    let current = generations::current_number(state)?;
+    let committed = !intent.kept
+        && match intent.kind {
+            journal::Kind::Apply => current != intent.previous,
+            journal::Kind::Rollback => current == intent.target && intent.previous != intent.target,
+        };
+    if committed {
+        journal::finish(state)?;
+        return Ok(format!(
+            "the interrupted {} had completed (generation {}); cleared its journal",
+            intent.describe(),
+            current.unwrap_or(0)
+        ));
+    }
+    // Killed between storing its generation and making it current: that record is of a
+    // switch being undone, and must not become a rollback target later.
+    if let (journal::Kind::Apply, Some(n)) = (intent.kind, intent.target) {
+        generations::discard(state, n)?;
+    }
+    let failed_manifest = manifest_of(&pending.tree)?;
+    let previous_gen = match intent.previous {
+        None => None,
+        Some(n) => Some(
+            generations::list(state)?
+                .into_iter()
+                .find(|g| g.number == n)
+                .ok_or_else(|| {
+                    Error::Generation(format!(
+                        "the journal {} says generation {n} was current, but it is gone",
+                        pending.dir.display()
+                    ))
+                })?,
+        ),
+    };
+    let previous_tree = previous_gen
+        .as_ref()
+        .map(Generation::load_tree)
+        .transpose()?;
+    let previous = previous_gen.as_ref().zip(previous_tree.as_ref());
+    let back = match &previous_gen {
+        Some(g) => format!("generation {} (profile {})", g.number, g.profile),
+        None => "nothing applied".to_string(),
+    };
+    let quiet = ApplyOptions {
+        progress: super::ProgressMode::Quiet,
+        ..opts.clone()
+    };
+    match sd {
+        Some(sd) => {
+            let outcome = restore(sd, ctx, &pending.tree, &failed_manifest, previous, &quiet);
+            if !undone(
+                ctx,
+                sd,
+                &pending.tree,
+                &failed_manifest,
+                previous_tree.as_ref(),
+            )? {
+                return Err(Error::Generation(format!(
+                    "could not undo the interrupted {}: {}\n  help: its journal {} stays; the \
+                     next apply, rollback or status tries again",
+                    intent.describe(),
+                    describe(&outcome),
+                    pending.dir.display()
+                )));
+            }
+        }
+        None => {
+            let empty = Tree::new();
+            let back_tree = previous_tree.as_ref().unwrap_or(&empty);
+            install::execute(&install::plan(&ctx.layout, back_tree, Some(&pending.tree))?)?;
+            install::boot_links(&ctx.layout, back_tree, Some(&pending.tree)).execute()?;
+        }
+    }
+    journal::finish(state)?;
+    let what = if intent.kept {
+        "failed switch --no-rollback kept"
+    } else {
+        "interrupted switch"
+    };
+    Ok(format!(
+        "undid the {what}, the {}: back to {back}",
+        intent.describe()
+    ))
 }
 
 /// Fills `actions.enable` and `actions.disable` (see [`units::boot_targets`]): the default
@@ -307,18 +606,27 @@ fn unit_states(sd: &dyn Systemd, units: &[String]) -> Result<HashMap<String, Uni
         .collect())
 }
 
-/// Reload (if files changed), enqueue, wait, verify. Returns the failures (empty: success).
+/// Reload (if files changed), enqueue, wait, verify. Returns the failures (empty: success),
+/// or an error when the D-Bus connection dropped: noticed at once (the JobRemoved stream
+/// ended, or a call failed on a closed connection), not at the deadline.
 #[allow(clippy::too_many_arguments)]
 fn activate(
     sd: &dyn Systemd,
     mode: Mode,
     manifest: &Manifest,
     profile: &ManifestProfile,
-    install: &InstallPlan,
+    reload: bool,
     actions: &UnitActions,
     deadline: Duration,
     opts: &ApplyOptions,
-) -> Vec<UnitFailure> {
+) -> Result<Vec<UnitFailure>, Error> {
+    let lost = |e: Option<&Error>| {
+        let why = e.map_or_else(
+            || "the JobRemoved stream ended".to_string(),
+            Error::to_string,
+        );
+        Error::BusLost(why)
+    };
     let agent_of = |unit: &str| {
         manifest
             .agents
@@ -333,15 +641,21 @@ fn activate(
         result,
         log: Vec::new(),
     };
-    if !install.is_empty() {
+    if reload {
         if let Err(e) = sd.reload() {
-            return vec![failure("daemon-reload", "reload", e.to_string())];
+            if !sd.connected() || is_disconnect(&e) {
+                return Err(lost(Some(&e)));
+            }
+            return Ok(vec![failure("daemon-reload", "reload", e.to_string())]);
         }
     }
     if !actions.enable.is_empty() {
         let names: Vec<&str> = actions.enable.iter().map(String::as_str).collect();
         if let Err(e) = sd.enable(&names) {
-            return vec![failure(&actions.enable[0], "enable", e.to_string())];
+            if !sd.connected() || is_disconnect(&e) {
+                return Err(lost(Some(&e)));
+            }
+            return Ok(vec![failure(&actions.enable[0], "enable", e.to_string())]);
         }
     }
     let mut progress = Progress::new(
@@ -378,10 +692,12 @@ fn activate(
                     }
                 }
             }
+            Err(e) if !sd.connected() || is_disconnect(&e) => return Err(lost(Some(&e))),
             // A unit systemd cannot load (bad file, not found) fails the activation.
             Err(e) => failures.push(failure(unit, kind, e.to_string())),
         }
     }
+    super::kill_point("started");
     // A native agent whose server dies while its ExecStartPost polls health: the generated
     // wait exits 1 then (without it, and with hand-written units, the unit would stay
     // "activating (start-post)" until TimeoutStartSec), and Restart=on-failure keeps the
@@ -389,9 +705,16 @@ fn activate(
     // the main process is gone before the agent was ever healthy: fail at once, with its
     // exit status.
     let mut crashed: Vec<(String, String)> = Vec::new();
+    let mut call_failed: Option<Error> = None;
     let outcomes: Vec<JobOutcome> = sd.wait(&jobs, deadline, &mut || {
-        let Ok(states) = sd.units(&progress.units()) else {
-            return true;
+        let states = match sd.units(&progress.units()) {
+            Ok(states) => states,
+            // A call that fails on a dropped connection ends the wait now.
+            Err(e) if !sd.connected() || is_disconnect(&e) => {
+                call_failed = Some(e);
+                return false;
+            }
+            Err(_) => return true,
         };
         progress.update(&states);
         for s in states.iter().filter(|s| {
@@ -411,6 +734,10 @@ fn activate(
         }
         crashed.is_empty()
     });
+    if call_failed.is_some() || !sd.connected() {
+        progress.finish();
+        return Err(lost(call_failed.as_ref()));
+    }
     if let Ok(states) = sd.units(&progress.units()) {
         progress.update(&states);
     }
@@ -441,6 +768,7 @@ fn activate(
                     ));
                 }
             }
+            Err(e) if !sd.connected() || is_disconnect(&e) => return Err(lost(Some(&e))),
             Err(e) => failures.push(failure(&profile.target, "verify", e.to_string())),
         }
     }
@@ -449,7 +777,17 @@ fn activate(
     for f in failures.iter_mut().filter(|f| f.unit.ends_with(".service")) {
         f.log = last_logs(sd, mode, &f.unit);
     }
-    failures
+    Ok(failures)
+}
+
+/// A D-Bus error that means the connection is gone (the socket closed or broke), as
+/// opposed to systemd answering with an error.
+fn is_disconnect(e: &Error) -> bool {
+    match e {
+        Error::Dbus { source, .. } => matches!(source, zbus::Error::InputOutput(_)),
+        Error::BusLost(_) => true,
+        _ => false,
+    }
 }
 
 /// The unit's last log lines: the journal when there is one, else what the manager knows
@@ -499,6 +837,15 @@ fn last_logs(sd: &dyn Systemd, mode: Mode, unit: &str) -> Vec<String> {
         }
     }
     lines
+}
+
+/// Tree paths whose bytes differ between `a` and `b` (or that only one has).
+fn tree_diff<'t>(a: &'t Tree, b: &'t Tree) -> BTreeSet<&'t str> {
+    a.iter()
+        .filter(|(p, bytes)| b.get(p) != Some(*bytes))
+        .map(|(p, _)| p)
+        .chain(b.paths().filter(|p| a.get(p).is_none()))
+        .collect()
 }
 
 /// Puts the previous generation's files and profile back after a failed switch to `failed`
@@ -551,7 +898,11 @@ fn restore(
         let plan = install::plan(layout, tree, Some(failed))?;
         install::execute(&plan)?;
         let states = unit_states(sd, &units::relevant_units(&manifest, Some(failed_manifest)))?;
-        let changed = plan.changed_paths();
+        // What differs between the two trees, not only what differs on disk now: a switch
+        // interrupted halfway (killed, or its bus lost) may have restarted an agent with a
+        // file that is already back, and systemd still runs what it loaded then.
+        let mut changed = plan.changed_paths();
+        changed.extend(tree_diff(tree, failed));
         let mut actions = units::plan(
             &manifest,
             &profile,
@@ -567,16 +918,16 @@ fn restore(
             progress: super::ProgressMode::Quiet,
             ..opts.clone()
         };
-        Ok(activate(
+        activate(
             sd,
             layout.mode,
             &manifest,
             &profile,
-            &plan,
+            !changed.is_empty(),
             &actions,
             deadline,
             &quiet,
-        ))
+        )
     };
     match attempt() {
         Ok(failures) if failures.is_empty() => RollbackOutcome::Restored {

@@ -12,6 +12,21 @@ use crate::source::Source;
 use crate::tree::Tree;
 
 fn context(args: &SystemdArgs) -> Result<ApplyContext, Error> {
+    context_for(args, false)
+}
+
+/// `changes`: the command changes the system (apply, rollback). `--system` without
+/// `--root` then needs root: it writes /etc and asks the system manager for jobs, which
+/// polkit would refuse halfway through.
+fn context_for(args: &SystemdArgs, changes: bool) -> Result<ApplyContext, Error> {
+    if changes && args.system && args.root.is_none() && !nix::unistd::Uid::effective().is_root() {
+        return Err(Error::Usage(
+            "--system changes the system's units (/etc/systemd/system, /etc/containers/systemd) \
+             and needs root: run it with sudo, or use --user for your own units, or \
+             --root DIR to install into a folder"
+                .into(),
+        ));
+    }
     let mode = if args.system {
         Mode::System
     } else if args.user {
@@ -51,7 +66,7 @@ fn tree(cli: &Cli, out: &Output) -> Result<Result<Tree, ExitCode>, Error> {
 }
 
 pub fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<ExitCode, Error> {
-    let ctx = context(&args.systemd)?;
+    let ctx = context_for(&args.systemd, !args.dry_run)?;
     let tree = match tree(cli, out)? {
         Ok(tree) => tree,
         Err(code) => return Ok(code),
@@ -96,7 +111,7 @@ pub fn rollback(args: &RollbackArgs) -> Result<ExitCode, Error> {
         no_wait: args.no_wait,
         ..ApplyOptions::default()
     };
-    let report = apply::rollback(&context(&args.systemd)?, &options)?;
+    let report = apply::rollback(&context_for(&args.systemd, true)?, &options)?;
     print_bytes(report.render().as_bytes())?;
     Ok(ExitCode::Ok)
 }

@@ -5,6 +5,7 @@ mod activate;
 mod budget;
 mod build;
 mod check;
+mod completions;
 mod model;
 
 pub use budget::{budget_json, budget_table};
@@ -30,10 +31,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Generations(args) => activate::generations(args),
         Command::Model(command) => model::run(command),
         Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut command, "strixc", &mut std::io::stdout());
-            Ok(ExitCode::Ok)
+            print_bytes(completions::script(*shell).as_bytes()).map(|()| ExitCode::Ok)
         }
+        Command::CompleteProfiles => completions::profiles(&cli),
         Command::Man => {
             let command = <Cli as clap::CommandFactory>::command();
             let mut page = Vec::new();
@@ -113,13 +113,16 @@ pub fn load(cli: &Cli, out: &Output) -> Result<Result<(Source, Checked), ExitCod
     }
 }
 
+/// Writes a command's result to stdout. A reader that went away (`strixc apply | head -1`:
+/// a closed pipe) is not an error: what the command did is done, and its exit code says
+/// how it went; any other write error is (exit 3).
 pub fn print_bytes(bytes: &[u8]) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(bytes)
-        .and_then(|()| stdout.flush())
-        .map_err(|source| Error::Write {
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => result.map_err(|source| Error::Write {
             path: "stdout".into(),
             source,
-        })
+        }),
+    }
 }

@@ -11,7 +11,7 @@ use zbus::names::InterfaceName;
 use zbus::proxy;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
-use super::{ABORTED, DEADLINE, Job, JobMode, JobOutcome, Systemd, UnitDetails, UnitStatus};
+use super::{ABORTED, DEADLINE, Job, JobMode, JobOutcome, LOST, Systemd, UnitDetails, UnitStatus};
 use crate::error::Error;
 
 type AffectedJob = (u32, OwnedObjectPath, String, OwnedObjectPath, String);
@@ -94,6 +94,8 @@ pub enum Bus {
 struct Removed {
     results: Mutex<HashMap<String, String>>,
     changed: Condvar,
+    /// Set when the JobRemoved stream ended: the connection is gone.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 pub struct DbusSystemd {
@@ -140,6 +142,11 @@ impl DbusSystemd {
                     results.insert(args.job.to_string(), args.result.clone());
                     sink.changed.notify_all();
                 }
+                // The stream ends with the connection (the bus died, or we closed it):
+                // whoever waits for a job must hear it now, not at its deadline.
+                let _guard = sink.results.lock().unwrap_or_else(|e| e.into_inner());
+                sink.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+                sink.changed.notify_all();
             })
             .map_err(|source| Error::Io {
                 what: "cannot start a thread for",
@@ -340,6 +347,10 @@ impl Systemd for DbusSystemd {
             if jobs.iter().all(|j| results.contains_key(&j.path)) {
                 break;
             }
+            if !self.connected() {
+                unfinished = LOST;
+                break;
+            }
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -353,7 +364,7 @@ impl Systemd for DbusSystemd {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner());
                 if !go_on {
-                    unfinished = ABORTED;
+                    unfinished = if self.connected() { ABORTED } else { LOST };
                     break;
                 }
                 next_tick = Instant::now() + TICK;
@@ -376,5 +387,12 @@ impl Systemd for DbusSystemd {
                     .unwrap_or_else(|| unfinished.to_string()),
             })
             .collect()
+    }
+
+    fn connected(&self) -> bool {
+        !self
+            .removed
+            .closed
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 }

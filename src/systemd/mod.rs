@@ -44,6 +44,10 @@ pub const DEADLINE: &str = "deadline";
 /// The result strixc reports for a job it stopped waiting for (another unit failed).
 pub const ABORTED: &str = "not waited for (another unit failed)";
 
+/// The result strixc reports for a job whose result can no longer arrive: the D-Bus
+/// connection to the manager dropped.
+pub const LOST: &str = "unknown (the D-Bus connection to systemd was lost)";
+
 /// One row of `ListUnitsByNames`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UnitStatus {
@@ -144,4 +148,10 @@ pub trait Systemd {
         deadline: Instant,
         tick: &mut dyn FnMut() -> bool,
     ) -> Vec<JobOutcome>;
+
+    /// Whether the connection to the manager still stands. Once it dropped, no job result
+    /// can arrive: `wait` returns at once with `LOST` for every unfinished job.
+    fn connected(&self) -> bool {
+        true
+    }
 }

@@ -243,6 +243,32 @@ impl Sandbox {
             .expect("run strixc")
     }
 
+    /// Kills this sandbox's bus: every connection to the manager drops at once. The
+    /// manager's own `dbus.socket` takes over the bus's path once it is up, and the
+    /// dbus-daemon it activates is the one clients talk to: both are killed (the socket
+    /// may activate a new one for the next client, as a restarted bus would).
+    pub fn kill_bus(&mut self) {
+        kill_group(&mut self.dbus);
+        for cg in cgroup_dirs(self.dir.path()) {
+            for procs in walkdir::WalkDir::new(&cg)
+                .into_iter()
+                .flatten()
+                .filter(|e| e.file_name() == "cgroup.procs")
+            {
+                for pid in std::fs::read_to_string(procs.path())
+                    .unwrap_or_default()
+                    .split_whitespace()
+                {
+                    let comm =
+                        std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                    if comm.trim() == "dbus-daemon" {
+                        let _ = Command::new("kill").args(["-KILL", pid]).status();
+                    }
+                }
+            }
+        }
+    }
+
     pub fn systemctl(&self, args: &[&str]) -> Output {
         Command::new("systemctl")
             .arg("--user")
