@@ -638,3 +638,75 @@ fn system_llama_cpp_chat_right_after_apply() {
     assert_eq!(rt.prop("l-mimir.service", "ActiveState"), "active");
     assert_eq!(rt.prop("l-saga.service", "ActiveState"), "active");
 }
+
+/// Stack "o": one native llama.cpp agent that OpenCode's first request fits in (its system
+/// prompt and tool definitions, about 7,800 tokens, plus the output cap).
+fn opencode_stack() -> String {
+    r#"
+stack "o" {
+    description "OpenCode against a real llama.cpp server"
+}
+host {
+    memory "64GiB"
+    gpu "gfx1151" memory="60GiB" unified=#true
+    reserve "6GiB"
+    podman "5.4"
+}
+runtime "llama-native" {
+    engine "llama.cpp"
+    command "/usr/local/bin/llama-server" "--model" "{model}" "--host" "{host}" "--port" "{port}" "--ctx-size" "{context}" "-t" "2"
+    health "/health" interval="1s" start-period="30s"
+}
+model "tiny" {
+    path "/models/tiny.gguf"
+    quant "gguf"
+    weights "1MB"
+    layers 2
+    kv-heads 2
+    head-dim 16
+    max-context 32768
+}
+agent "saga" {
+    model "tiny"
+    runtime "llama-native"
+    port 8023
+    context 16384
+    opencode "build" max-tokens=64
+}
+profile "code" default=#true {
+    agents "saga"
+}
+"#
+    .into()
+}
+
+#[test]
+fn system_opencode_answers_through_the_generated_files_right_after_apply() {
+    let opencode = match support::opencode::Opencode::find() {
+        Ok(found) => found,
+        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{why}"),
+        Err(why) => return eprintln!("SKIPPED (no OpenCode): {why}"),
+    };
+    let _slot = slot();
+    let stack = opencode_stack();
+    let Some(rt) = boot(Mode::System, &stack) else {
+        return;
+    };
+    apply_ok(&rt, "code");
+    // The same bytes `apply` installed: the build is a function of the stack's content.
+    let source = strixc::source::Source::new("stack.kdl", stack.as_str());
+    let (tree, _) = strixc::build::build_tree(&source).expect("the stack builds");
+    let config = tree.get("opencode/opencode.json").expect("opencode.json");
+    let model = support::opencode::model_of(config, "saga");
+    let client = support::opencode::Opencode {
+        netns_of: Some(rt.pid),
+        ..opencode
+    };
+    let run = client.run(config, &model, "hi", Duration::from_secs(420));
+    assert!(run.success, "{}", run.describe());
+    assert!(!run.stdout.trim().is_empty(), "{}", run.describe());
+    eprintln!(
+        "opencode run --model {model}: exit 0 after {:.1} s",
+        run.elapsed.as_secs_f64()
+    );
+}
