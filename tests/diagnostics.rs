@@ -284,3 +284,56 @@ fn the_shipped_stack_has_no_diagnostics() {
     assert!(ok, "{}", report(&diagnostics, &source));
     assert!(diagnostics.is_empty(), "{}", report(&diagnostics, &source));
 }
+
+/// Characters that would drive or fool a terminal: never printed raw.
+fn raw_hidden(report: &str) -> Vec<char> {
+    report
+        .chars()
+        .filter(|&c| (c.is_control() && c != '\n') || ('\u{200b}'..='\u{200f}').contains(&c))
+        .collect()
+}
+
+#[test]
+fn control_and_invisible_characters_are_shown_escaped() {
+    // A zero-width space in a name, ESC in a role (a KDL escape), a line break in the
+    // file's name.
+    let text = "stack \"mini\"\nagent \"thor\u{200b}\" {\n    role \"\\u{1b}[2J\"\n}\n";
+    let source = Source::new("bad\nname.kdl", text);
+    let (_, diagnostics) = compile_to_diagnostics(&source);
+    let rendered = report(&diagnostics, &source);
+    assert_eq!(raw_hidden(&rendered), Vec::<char>::new(), "{rendered}");
+    assert!(rendered.contains("thor\\u{200b}"), "{rendered}");
+    assert!(rendered.contains("bad\\u{a}name.kdl"), "{rendered}");
+
+    // Bytes of a binary file: ESC sequences echoed to the terminal would run.
+    let bytes = b"stack \"x\"\n\x1b]0;pwned\x07\x1b[31m\xff\xfe\n";
+    let source = Source::from_bytes("binary.kdl", bytes);
+    let (_, diagnostics) = compile_to_diagnostics(&source);
+    let rendered = report(&diagnostics, &source);
+    assert_eq!(raw_hidden(&rendered), Vec::<char>::new(), "{rendered}");
+    let source = Source::new("escapes.kdl", "stack \"x\" \u{1b}[31m\n");
+    let (_, diagnostics) = compile_to_diagnostics(&source);
+    let rendered = report(&diagnostics, &source);
+    assert!(!diagnostics.is_empty());
+    assert_eq!(raw_hidden(&rendered), Vec::<char>::new(), "{rendered}");
+}
+
+#[test]
+fn labels_far_apart_get_separate_snippets() {
+    let mut text = String::from("stack \"mini\"\n");
+    // 60 lines down, then 40 more: miette merged two labels into one snippet showing every
+    // line between whenever the second was less than twice as far down as the first.
+    text.push_str(&"// filler\n".repeat(60));
+    text.push_str("runtime \"vllm\" {\n    image \"docker.io/x/y:z\"\n}\n");
+    text.push_str(&"// filler\n".repeat(40));
+    text.push_str("runtime \"vllm\" {\n    image \"docker.io/x/y:z\"\n}\n");
+    let source = Source::new("far.kdl", text.as_str());
+    let (_, diagnostics) = compile_to_diagnostics(&source);
+    let rendered = report(&diagnostics, &source);
+    assert!(rendered.contains("strixc::name::duplicate"), "{rendered}");
+    let fillers = rendered.matches("// filler").count();
+    assert!(
+        fillers <= 4,
+        "{fillers} filler lines shown: the snippet spans the lines between\n{rendered}"
+    );
+}
