@@ -58,26 +58,27 @@ fn budget_what_decoded(document: &KdlDocument, stack: &Stack, d: &mut Diagnostic
     if d.iter().any(|x| matches!(x.kind, Kind::Cycle { .. })) {
         return;
     }
+    // Top-level nodes in source order; which of them holds an error. Binary searches:
+    // a file of many broken nodes costs O(n log n), not O(nodes × errors).
     let nodes: Vec<(usize, usize)> = document
         .nodes()
         .iter()
         .map(|n| (n.span().offset(), n.span().offset() + n.span().len()))
         .collect();
     let node_of = |offset: usize| {
-        nodes
-            .iter()
-            .find(|&&(start, end)| start <= offset && offset < end)
-            .copied()
+        let i = nodes.partition_point(|&(start, _)| start <= offset);
+        (i > 0 && offset < nodes[i - 1].1).then(|| i - 1)
     };
-    // An error outside every top-level node (a missing `host`, say): the numbers can't
-    // be trusted.
-    if errors.iter().any(|&offset| node_of(offset).is_none()) {
-        return;
+    let mut dirty = vec![false; nodes.len()];
+    for &offset in &errors {
+        match node_of(offset) {
+            Some(i) => dirty[i] = true,
+            // An error outside every top-level node (a missing `host`, say): the numbers
+            // can't be trusted.
+            None => return,
+        }
     }
-    let clean = |span: SourceSpan| {
-        node_of(span.offset())
-            .is_some_and(|(start, end)| !errors.iter().any(|&o| start <= o && o < end))
-    };
+    let clean = |span: SourceSpan| node_of(span.offset()).is_some_and(|i| !dirty[i]);
     if !clean(stack.host.span) {
         return;
     }

@@ -314,6 +314,16 @@ fn budget_prints_the_numbers_when_over_budget_and_exits_1() {
 }
 
 #[test]
+fn help_lines_name_the_file_given_with_f() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("other.kdl"), b"stack \"x\"\n\xff\xfe\n").unwrap();
+    let run = strixc(dir.path(), &["-f", "other.kdl", "check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("save other.kdl as UTF-8"), "{run:?}");
+    assert!(!run.stderr.contains("stack.kdl"), "{run:?}");
+}
+
+#[test]
 fn budget_json_follows_the_schema() {
     let dir = with_shipped_stack();
     let run = strixc(dir.path(), &["budget", "--json"]);

@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use strixc::compile::compile;
 use strixc::diagnostic::{Diagnostics, RenderStyle, Severity, render, render_summary};
-use strixc::parse::{MAX_BYTES, MAX_DEPTH};
+use strixc::parse::{MAX_BYTES, MAX_DEPTH, MAX_LINES};
 use strixc::source::Source;
 
 fn stacks_dir() -> PathBuf {
@@ -335,5 +335,30 @@ fn labels_far_apart_get_separate_snippets() {
     assert!(
         fillers <= 4,
         "{fillers} filler lines shown: the snippet spans the lines between\n{rendered}"
+    );
+}
+
+#[test]
+fn a_file_of_too_many_lines_is_refused_before_parsing() {
+    // A million one-letter nodes fit in 2 MiB and take the parser seconds: refused.
+    let text = "a\n".repeat(MAX_LINES + 1);
+    let source = Source::new("lines.kdl", text.as_str());
+    let (ok, diagnostics) = compile_to_diagnostics(&source);
+    assert!(!ok);
+    let codes: Vec<&str> = diagnostics.iter().map(|d| d.kind.code()).collect();
+    assert_eq!(codes, ["strixc::source::too_many_lines"]);
+
+    // Past MAX_RENDERED problems, the rest are counted by code, not rendered one by one.
+    let text = format!(
+        "stack \"x\"\n{}",
+        "a\n".repeat(strixc::diagnostic::MAX_RENDERED + 10)
+    );
+    let source = Source::new("many.kdl", text.as_str());
+    let (_, diagnostics) = compile_to_diagnostics(&source);
+    let rendered = report(&diagnostics, &source);
+    assert!(rendered.contains("more not shown"), "{rendered}");
+    assert!(
+        rendered.matches("unknown node `a`").count() <= strixc::diagnostic::MAX_RENDERED,
+        "{rendered}"
     );
 }

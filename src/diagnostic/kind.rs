@@ -45,7 +45,10 @@ pub enum Kind {
         label: Option<String>,
         help: Option<String>,
     },
-    NotUtf8,
+    NotUtf8 {
+        /// The file's name as given (`-f other.kdl`), for the help line.
+        file: String,
+    },
     TooLarge {
         bytes: usize,
         limit: usize,
@@ -317,6 +320,10 @@ pub enum Kind {
         pages_limit: u64,
         page_pool_size: u64,
     },
+    TooManyLines {
+        lines: usize,
+        limit: usize,
+    },
 
     /// A bug in strixc, reported instead of panicking.
     Internal {
@@ -339,7 +346,7 @@ impl Kind {
     pub fn code(&self) -> &'static str {
         match self {
             Kind::Syntax { .. } => "strixc::syntax",
-            Kind::NotUtf8 => "strixc::source::not_utf8",
+            Kind::NotUtf8 { .. } => "strixc::source::not_utf8",
             Kind::TooLarge { .. } => "strixc::source::too_large",
             Kind::TooDeep { .. } => "strixc::source::too_deep",
             Kind::UnknownNode { .. } => "strixc::decode::unknown_node",
@@ -405,6 +412,7 @@ impl Kind {
             Kind::SecretEnvNative { .. } => "strixc::security::secret_env_native",
             Kind::SizeTooLarge { .. } => "strixc::decode::size_too_large",
             Kind::GttsizeDeprecated { .. } => "strixc::host::gttsize_deprecated",
+            Kind::TooManyLines { .. } => "strixc::source::too_many_lines",
             Kind::Internal { .. } => "strixc::internal",
         }
     }
@@ -412,7 +420,7 @@ impl Kind {
     pub fn message(&self) -> String {
         match self {
             Kind::Syntax { message, .. } => format!("KDL syntax error: {message}"),
-            Kind::NotUtf8 => "the file is not valid UTF-8".into(),
+            Kind::NotUtf8 { .. } => "the file is not valid UTF-8".into(),
             Kind::TooLarge { bytes, limit } => {
                 format!("the file is {bytes} bytes; strixc reads stacks of at most {limit} bytes")
             }
@@ -648,6 +656,9 @@ impl Kind {
             Kind::GttsizeDeprecated { .. } => {
                 "`amdgpu.gttsize` is deprecated in favour of `ttm.pages_limit`".into()
             }
+            Kind::TooManyLines { lines, limit } => format!(
+                "the file has {lines} lines (or `;`-separated nodes); strixc reads stacks of at most {limit}"
+            ),
             Kind::Internal { message } => format!("internal error: {message}"),
         }
     }
@@ -656,7 +667,7 @@ impl Kind {
     pub fn label(&self) -> String {
         match self {
             Kind::Syntax { label, .. } => label.clone().unwrap_or_else(|| "here".into()),
-            Kind::NotUtf8 => "first invalid byte".into(),
+            Kind::NotUtf8 { .. } => "first invalid byte".into(),
             Kind::TooLarge { .. } => "file starts here".into(),
             Kind::TooDeep { .. } => "too deep".into(),
             Kind::UnknownNode { .. } => "unknown node".into(),
@@ -723,6 +734,7 @@ impl Kind {
             Kind::SecretEnvNative { .. } => "not set for a native program".into(),
             Kind::SizeTooLarge { .. } => "too large".into(),
             Kind::GttsizeDeprecated { .. } => "deprecated".into(),
+            Kind::TooManyLines { .. } => "file starts here".into(),
             Kind::Internal { .. } => "here".into(),
         }
     }
@@ -730,7 +742,10 @@ impl Kind {
     pub fn help(&self) -> Option<String> {
         let text = match self {
             Kind::Syntax { help, .. } => return help.clone(),
-            Kind::NotUtf8 => "save stack.kdl as UTF-8".into(),
+            Kind::NotUtf8 { file } => {
+                let name = file.rsplit('/').next().unwrap_or(file);
+                format!("save {name} as UTF-8")
+            }
             Kind::TooLarge { .. } => "a stack is a few kilobytes; is this the right file?".into(),
             Kind::TooDeep { .. } => "a stack nests blocks two levels deep at most".into(),
             Kind::UnknownNode { suggestion, known, .. } => return Some(suggest_or_list(suggestion, known)),
@@ -889,6 +904,7 @@ impl Kind {
                 "a native program reads it from $CREDENTIALS_DIRECTORY/NAME (systemd's LoadCredential=); drop `env=`, or run the agent in a container".into()
             }
             Kind::SizeTooLarge { .. } => "write a size below 16 EiB, such as \"124GiB\"".into(),
+            Kind::TooManyLines { .. } => "a stack is a few hundred lines; is this the right file?".into(),
             Kind::GttsizeDeprecated {
                 pages_limit,
                 page_pool_size,

@@ -86,7 +86,13 @@ impl miette::Diagnostic for Bound<'_> {
     }
 }
 
-/// Every diagnostic, in source order, as one string.
+/// How many diagnostics are rendered in full: a stack has a handful of problems; past
+/// this many (a generated or wrong file), the rest are counted by code, so any file the
+/// size guard admits is reported in well under a second or two.
+pub const MAX_RENDERED: usize = 500;
+
+/// Every diagnostic, in source order, as one string (the first `MAX_RENDERED` in full,
+/// the rest counted by code).
 pub fn render(diagnostics: &Diagnostics, source: &Source, style: RenderStyle) -> String {
     let indexed = Indexed::new(source);
     let theme = match style {
@@ -97,7 +103,9 @@ pub fn render(diagnostics: &Diagnostics, source: &Source, style: RenderStyle) ->
         .with_width(100)
         .with_links(false);
     let mut out = String::new();
-    for diagnostic in diagnostics.clone().sorted() {
+    let mut sorted = diagnostics.clone().sorted();
+    let rest = sorted.split_off(sorted.len().min(MAX_RENDERED));
+    for diagnostic in sorted {
         let bound = Bound {
             message: visible(&diagnostic.kind.message()),
             diagnostic: &diagnostic,
@@ -105,6 +113,24 @@ pub fn render(diagnostics: &Diagnostics, source: &Source, style: RenderStyle) ->
         };
         // Writing into a String cannot fail.
         let _ = handler.render_report(&mut out, &bound);
+        out.push('\n');
+    }
+    if !rest.is_empty() {
+        let mut codes: Vec<(&'static str, usize)> = Vec::new();
+        for diagnostic in &rest {
+            let code = diagnostic.kind.code();
+            match codes.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, n)) => *n += 1,
+                None => codes.push((code, 1)),
+            }
+        }
+        out.push_str(&format!(
+            "... and {} more not shown (only the first {MAX_RENDERED} are):\n",
+            rest.len()
+        ));
+        for (code, n) in codes {
+            out.push_str(&format!("  {n} × {code}\n"));
+        }
         out.push('\n');
     }
     out
