@@ -11,8 +11,9 @@ use crate::diagnostic::{Diagnostics, Kind};
 use crate::source::Source;
 
 /// Largest file strixc will parse: a 1,000-agent stack is about 230 KB. The KDL parser
-/// reads about 1.3 MB per CPU second, so `check` of any file it admits stays under 2 s.
-pub const MAX_BYTES: usize = 2 * 1024 * 1024;
+/// reads about 1 MB per CPU second on a busy 2-core machine: `check` of any file it admits
+/// stays near 1 s.
+pub const MAX_BYTES: usize = 1024 * 1024;
 /// Most lines (or `;`-separated nodes) strixc will parse: the parser's cost grows with
 /// the number of nodes as much as with bytes, and a 10,000-agent stack has about 60,000.
 pub const MAX_LINES: usize = 100_000;
