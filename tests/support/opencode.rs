@@ -131,7 +131,8 @@ impl Opencode {
         let mut cmd = match self.netns_of {
             Some(pid) => {
                 let mut cmd = Command::new("nsenter");
-                cmd.args(["-t", &pid.to_string(), "-n", "--"]).arg(&self.bin);
+                cmd.args(["-t", &pid.to_string(), "-n", "--"])
+                    .arg(&self.bin);
                 cmd
             }
             None => Command::new(&self.bin),
