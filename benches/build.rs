@@ -33,7 +33,7 @@ fn thousand_agents() -> Source {
     for i in 0..1000 {
         let _ = write!(
             text,
-            "agent \"a{i:04}\" {{\n    role \"Agent {i}\"\n    model \"qwen2.5-3b-awq\"\n    port {}\n    context 8192\n    tool-parser \"hermes\"\n    opencode \"oc-{i:04}\"\n}}\n",
+            "agent \"a{i:04}\" {{\n    role \"Agent {i}\"\n    model \"qwen2.5-3b-awq\"\n    port {}\n    context 16384\n    tool-parser \"hermes\"\n    opencode \"oc-{i:04}\"\n}}\n",
             20000 + i
         );
     }

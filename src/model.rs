@@ -169,6 +169,8 @@ pub struct Runtime {
     pub launch: Option<Launch>,
     pub devices: Vec<Text>,
     pub env: Vec<(Text, Text)>,
+    /// The `env` names marked `secret=#false`: their values are no credentials.
+    pub env_not_secret: Vec<String>,
     pub secrets: Vec<Secret>,
     pub volumes: Vec<(Text, Text)>,
     pub health: Option<Health>,
@@ -194,6 +196,8 @@ pub struct QuadletEntry {
     pub section: Text,
     pub key: Text,
     pub value: Text,
+    /// Marked `secret=#false`: the value is no credential, whatever it looks like.
+    pub not_secret: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

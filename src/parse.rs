@@ -10,15 +10,25 @@ use miette::SourceSpan;
 use crate::diagnostic::{Diagnostics, Kind};
 use crate::source::Source;
 
-/// Largest file strixc will parse: a 1,000-agent stack is about 230 KB.
-pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Largest file strixc will parse: a 1,000-agent stack is about 230 KB. The KDL parser
+/// reads about 1 MB per CPU second on a busy 2-core machine: `check` of any file it admits
+/// stays near 1 s.
+pub const MAX_BYTES: usize = 1024 * 1024;
+/// Most lines (or `;`-separated nodes) strixc will parse: the parser's cost grows with
+/// the number of nodes as much as with bytes, and a 10,000-agent stack has about 60,000.
+pub const MAX_LINES: usize = 100_000;
 /// Deepest nesting of `{ }` blocks: a stack uses two.
 pub const MAX_DEPTH: usize = 32;
 
 /// Parses the source, or records why it can't and returns `None`.
 pub fn parse(source: &Source, diagnostics: &mut Diagnostics) -> Option<KdlDocument> {
     if let Some(offset) = source.invalid_utf8_at() {
-        diagnostics.emit(Kind::NotUtf8, (offset, 1));
+        diagnostics.emit(
+            Kind::NotUtf8 {
+                file: source.name().to_owned(),
+            },
+            (offset, 1),
+        );
         return None;
     }
     let text = source.text();
@@ -27,6 +37,17 @@ pub fn parse(source: &Source, diagnostics: &mut Diagnostics) -> Option<KdlDocume
             Kind::TooLarge {
                 bytes: text.len(),
                 limit: MAX_BYTES,
+            },
+            (0, 0),
+        );
+        return None;
+    }
+    let lines = text.bytes().filter(|&b| b == b'\n' || b == b';').count();
+    if lines > MAX_LINES {
+        diagnostics.emit(
+            Kind::TooManyLines {
+                lines,
+                limit: MAX_LINES,
             },
             (0, 0),
         );
@@ -48,7 +69,7 @@ pub fn parse(source: &Source, diagnostics: &mut Diagnostics) -> Option<KdlDocume
                     Kind::Syntax {
                         message: d.message.unwrap_or_else(|| "invalid KDL".into()),
                         label: d.label,
-                        help: d.help,
+                        help: kdl1_hint(text, span).or(d.help),
                     },
                     span,
                 );
@@ -56,6 +77,36 @@ pub fn parse(source: &Source, diagnostics: &mut Diagnostics) -> Option<KdlDocume
             None
         }
     }
+}
+
+/// A hint naming the KDL 2 form when the error sits on a KDL 1 habit: bare `true`,
+/// `false`, `null` (KDL 2: `#true`, `#false`, `#null`), or a `#` line comment (KDL 2
+/// comments are `//` and `/* */`).
+fn kdl1_hint(text: &str, span: SourceSpan) -> Option<String> {
+    let rest = text.get(span.offset()..)?;
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    if let "true" | "false" | "null" = word.as_str() {
+        return Some(format!(
+            "KDL 2 writes keywords with a `#`: `#{word}` (bare `{word}` is KDL 1)"
+        ));
+    }
+    let line_start = text[..span.offset()].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..span.offset()];
+    if rest.starts_with('#') && before.trim().is_empty() && !rest.starts_with("#\"") {
+        let after = rest[1..].trim_start();
+        let keyword = ["true", "false", "null", "inf", "-inf", "nan"]
+            .iter()
+            .any(|k| after.starts_with(k));
+        if !keyword && !rest[1..].starts_with('#') {
+            return Some(
+                "KDL comments are `// ...` (to the end of the line) or `/* ... */`, not `#`".into(),
+            );
+        }
+    }
+    None
 }
 
 fn clamp(span: SourceSpan, len: usize) -> SourceSpan {

@@ -3,6 +3,27 @@
 
 /// Bytes from a size string: GB = 10^9, GiB = 2^30.
 pub fn parse_size(text: &str) -> Option<u64> {
+    let (number, multiplier) = size_parts(text)?;
+    scale(number, multiplier)
+}
+
+/// A well-formed size whose value does not fit in 64 bits (16 EiB): "too large", not
+/// "not a size".
+pub fn size_too_large(text: &str) -> bool {
+    size_parts(text).is_some_and(|(number, multiplier)| {
+        let whole = number.split_once('.').map_or(number, |(w, _)| w);
+        let whole = whole.trim_start_matches('0');
+        whole.len() > 20
+            || whole
+                .parse::<u128>()
+                .ok()
+                .and_then(|w| w.checked_mul(multiplier))
+                .is_none_or(|bytes| bytes > u128::from(u64::MAX))
+    })
+}
+
+/// The number and the unit's multiplier of a size string.
+fn size_parts(text: &str) -> Option<(&str, u128)> {
     let (number, unit) = split_number(text)?;
     let multiplier: u128 = match unit {
         "B" => 1,
@@ -16,7 +37,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
         "TiB" => 1 << 40,
         _ => return None,
     };
-    scale(number, multiplier)
+    Some((number, multiplier))
 }
 
 /// Milliseconds from a duration string.
@@ -113,6 +134,17 @@ mod tests {
         ] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn too_large_sizes_are_told_apart_from_malformed_ones() {
+        assert!(size_too_large("99999999999999999999999GB"));
+        assert!(size_too_large("20000000TiB"));
+        assert!(!size_too_large("124GiB"));
+        assert!(!size_too_large("12 parsecs"));
+        assert!(!size_too_large("GB"));
+        assert_eq!(parse_size("18446744073709551615B"), Some(u64::MAX));
+        assert!(size_too_large("18446744073709551616B"));
     }
 
     #[test]

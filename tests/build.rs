@@ -738,6 +738,10 @@ fn values_with_spaces_quotes_backslashes_and_specials_reach_argv_exactly() {
         "",
         "%h",
         "{port",
+        "trailing\\",
+        "\\",
+        " padded ",
+        "#not a comment",
     ];
     let script = format!(
         "printf '%s\\n' \"$GREETING\" \"$@\" > {} && exec {} --port \"$1\"",
@@ -752,7 +756,8 @@ fn values_with_spaces_quotes_backslashes_and_specials_reach_argv_exactly() {
         "{port}".into(),
     ];
     command.extend(args.iter().map(|s| s.to_string()));
-    let greeting = "x \"y\" \\z 50% $HOME %n";
+    // Ends with a backslash: systemd must not read it as a line continuation.
+    let greeting = " x \"y\" \\z 50% $HOME %n \\";
     let text = native_stack(
         &[("echo", port, "")],
         "profile \"main\" default=#true {\n    agents \"echo\"\n}\n",
@@ -785,7 +790,7 @@ fn container_values_reach_podmans_argv_exactly() {
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let greeting = r#"x "y" \z $HOME ${HOME} it's %h"#;
+    let greeting = r#" x "y" \z $HOME ${HOME} it's %h \"#;
     let port = support::free_port();
     let text = format!(
         "stack \"t\"\nhost {{\n    memory \"128GiB\"\n    gpu \"gfx1151\" memory=\"124GiB\" unified=#true\n}}\n\
@@ -830,7 +835,9 @@ fn container_values_reach_podmans_argv_exactly() {
     let home = home.display().to_string();
     assert_eq!(
         after("--env"),
-        [format!(r#"GREETING=x "y" \z $HOME ${{HOME}} it's {home}"#)]
+        [format!(
+            r#"GREETING= x "y" \z $HOME ${{HOME}} it's {home} \"#
+        )]
     );
     assert_eq!(after("-v"), [format!("{home}/my dir:/data")]);
     assert_eq!(after("--secret"), ["hf-token,type=env,target=HF_TOKEN"]);

@@ -133,6 +133,10 @@ fn every_broken_stack_exits_1_and_writes_nothing() {
         std::fs::copy(&path, dir.path().join("stack.kdl")).unwrap();
         let before = listing(dir.path());
         let code = first_expected_code(&path);
+        // Only the budget's verdict is wrong: `budget` prints the numbers (exit 1 still).
+        let budget_verdict = expected_codes(&path)
+            .iter()
+            .all(|c| BUDGET_VERDICTS.contains(&c.as_str()));
         for args in [&["check"][..], &["budget"], &["budget", "--json"]] {
             let run = strixc(dir.path(), args);
             let name = path.file_name().unwrap().to_string_lossy();
@@ -145,8 +149,17 @@ fn every_broken_stack_exits_1_and_writes_nothing() {
                     args.join(" ")
                 ));
             }
-            if !run.stdout.is_empty() {
-                failures.push(format!("{name}: `{}` printed to stdout", args.join(" ")));
+            let prints = budget_verdict && args[0] == "budget";
+            if run.stdout.is_empty() == prints {
+                failures.push(format!(
+                    "{name}: `{}` {} stdout",
+                    args.join(" "),
+                    if prints {
+                        "printed nothing to"
+                    } else {
+                        "printed to"
+                    }
+                ));
             }
             if run.stderr.contains("panicked") {
                 failures.push(format!("{name}: `{}` panicked", args.join(" ")));
@@ -234,6 +247,80 @@ fn agents_by_name(json: &Value) -> BTreeMap<String, Value> {
         }
     }
     agents
+}
+
+/// The errors that are the budget's own verdict on numbers that could be computed.
+const BUDGET_VERDICTS: [&str; 4] = [
+    "strixc::budget::over_budget",
+    "strixc::budget::over_gpu",
+    "strixc::budget::above_max_utilization",
+    "strixc::budget::utilization_too_small",
+];
+
+/// Every code on the file's `// expect:` lines.
+fn expected_codes(path: &Path) -> Vec<String> {
+    String::from_utf8_lossy(&std::fs::read(path).unwrap())
+        .lines()
+        .take_while(|l| l.starts_with("//"))
+        .filter_map(|l| l.strip_prefix("// expect:"))
+        .flat_map(|codes| codes.split_whitespace().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn budget_prints_the_numbers_when_over_budget_and_exits_1() {
+    let stacks = repo().join("tests/stacks/broken");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        stacks.join("profile-over-budget.kdl"),
+        dir.path().join("stack.kdl"),
+    )
+    .unwrap();
+    let table = strixc(dir.path(), &["budget"]);
+    assert_eq!(table.code, 1, "{table:?}");
+    assert!(table.stdout.contains("OVER BUDGET"), "{table:?}");
+    assert!(table.stdout.contains("odin") && table.stdout.contains("tyr"));
+    let run = strixc(dir.path(), &["budget", "--json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let json: Value = serde_json::from_str(&run.stdout).expect("budget --json prints JSON");
+    assert_eq!(json["profiles"][0]["fits"], false, "{json}");
+    assert!(run.stderr.contains("strixc::budget::over_budget"));
+
+    // An agent above max-utilization is marked, in both outputs.
+    std::fs::copy(
+        stacks.join("utilization-above-cap.kdl"),
+        dir.path().join("stack.kdl"),
+    )
+    .unwrap();
+    let run = strixc(dir.path(), &["budget", "--json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let agents = agents_by_name(&json);
+    assert_eq!(agents["thor"]["over_share"], true, "{json}");
+    assert_eq!(json["profiles"][0]["fits"], false, "{json}");
+    let table = strixc(dir.path(), &["budget"]);
+    assert_eq!(table.code, 1, "{table:?}");
+    assert!(table.stdout.contains("0.95 (!)"), "{table:?}");
+
+    // Any other error still prints nothing but the diagnostics.
+    std::fs::copy(
+        stacks.join("typo-does-not-hide-budget.kdl"),
+        dir.path().join("stack.kdl"),
+    )
+    .unwrap();
+    let run = strixc(dir.path(), &["budget", "--json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.is_empty(), "{run:?}");
+}
+
+#[test]
+fn help_lines_name_the_file_given_with_f() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("other.kdl"), b"stack \"x\"\n\xff\xfe\n").unwrap();
+    let run = strixc(dir.path(), &["-f", "other.kdl", "check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("save other.kdl as UTF-8"), "{run:?}");
+    assert!(!run.stderr.contains("stack.kdl"), "{run:?}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use strixc::compile::compile;
 use strixc::diagnostic::{Diagnostics, RenderStyle, Severity, render, render_summary};
-use strixc::parse::{MAX_BYTES, MAX_DEPTH};
+use strixc::parse::{MAX_BYTES, MAX_DEPTH, MAX_LINES};
 use strixc::source::Source;
 
 fn stacks_dir() -> PathBuf {
@@ -283,4 +283,82 @@ fn the_shipped_stack_has_no_diagnostics() {
     let (ok, diagnostics) = compile_to_diagnostics(&source);
     assert!(ok, "{}", report(&diagnostics, &source));
     assert!(diagnostics.is_empty(), "{}", report(&diagnostics, &source));
+}
+
+/// Characters that would drive or fool a terminal: never printed raw.
+fn raw_hidden(report: &str) -> Vec<char> {
+    report
+        .chars()
+        .filter(|&c| (c.is_control() && c != '\n') || ('\u{200b}'..='\u{200f}').contains(&c))
+        .collect()
+}
+
+#[test]
+fn control_and_invisible_characters_are_shown_escaped() {
+    // A zero-width space in a name, ESC in a role (a KDL escape), a line break in the
+    // file's name.
+    let text = "stack \"mini\"\nagent \"thor\u{200b}\" {\n    role \"\\u{1b}[2J\"\n}\n";
+    let source = Source::new("bad\nname.kdl", text);
+    let (_, diagnostics) = compile_to_diagnostics(&source);
+    let rendered = report(&diagnostics, &source);
+    assert_eq!(raw_hidden(&rendered), Vec::<char>::new(), "{rendered}");
+    assert!(rendered.contains("thor\\u{200b}"), "{rendered}");
+    assert!(rendered.contains("bad\\u{a}name.kdl"), "{rendered}");
+
+    // Bytes of a binary file: ESC sequences echoed to the terminal would run.
+    let bytes = b"stack \"x\"\n\x1b]0;pwned\x07\x1b[31m\xff\xfe\n";
+    let source = Source::from_bytes("binary.kdl", bytes);
+    let (_, diagnostics) = compile_to_diagnostics(&source);
+    let rendered = report(&diagnostics, &source);
+    assert_eq!(raw_hidden(&rendered), Vec::<char>::new(), "{rendered}");
+    let source = Source::new("escapes.kdl", "stack \"x\" \u{1b}[31m\n");
+    let (_, diagnostics) = compile_to_diagnostics(&source);
+    let rendered = report(&diagnostics, &source);
+    assert!(!diagnostics.is_empty());
+    assert_eq!(raw_hidden(&rendered), Vec::<char>::new(), "{rendered}");
+}
+
+#[test]
+fn labels_far_apart_get_separate_snippets() {
+    let mut text = String::from("stack \"mini\"\n");
+    // 60 lines down, then 40 more: miette merged two labels into one snippet showing every
+    // line between whenever the second was less than twice as far down as the first.
+    text.push_str(&"// filler\n".repeat(60));
+    text.push_str("runtime \"vllm\" {\n    image \"docker.io/x/y:z\"\n}\n");
+    text.push_str(&"// filler\n".repeat(40));
+    text.push_str("runtime \"vllm\" {\n    image \"docker.io/x/y:z\"\n}\n");
+    let source = Source::new("far.kdl", text.as_str());
+    let (_, diagnostics) = compile_to_diagnostics(&source);
+    let rendered = report(&diagnostics, &source);
+    assert!(rendered.contains("strixc::name::duplicate"), "{rendered}");
+    let fillers = rendered.matches("// filler").count();
+    assert!(
+        fillers <= 4,
+        "{fillers} filler lines shown: the snippet spans the lines between\n{rendered}"
+    );
+}
+
+#[test]
+fn a_file_of_too_many_lines_is_refused_before_parsing() {
+    // A million one-letter nodes fit in 2 MiB and take the parser seconds: refused.
+    let text = "a\n".repeat(MAX_LINES + 1);
+    let source = Source::new("lines.kdl", text.as_str());
+    let (ok, diagnostics) = compile_to_diagnostics(&source);
+    assert!(!ok);
+    let codes: Vec<&str> = diagnostics.iter().map(|d| d.kind.code()).collect();
+    assert_eq!(codes, ["strixc::source::too_many_lines"]);
+
+    // Past MAX_RENDERED problems, the rest are counted by code, not rendered one by one.
+    let text = format!(
+        "stack \"x\"\n{}",
+        "a\n".repeat(strixc::diagnostic::MAX_RENDERED + 10)
+    );
+    let source = Source::new("many.kdl", text.as_str());
+    let (_, diagnostics) = compile_to_diagnostics(&source);
+    let rendered = report(&diagnostics, &source);
+    assert!(rendered.contains("more not shown"), "{rendered}");
+    assert!(
+        rendered.matches("unknown node `a`").count() <= strixc::diagnostic::MAX_RENDERED,
+        "{rendered}"
+    );
 }

@@ -40,7 +40,7 @@ model "qwen2.5-3b-awq" {
     );
     for i in 0..agents {
         s.push_str(&format!(
-            "agent \"a{i}\" {{\n    role \"Agent {i}\"\n    model \"qwen2.5-3b-awq\"\n    port {}\n    context 8192\n    max-seqs 4\n    tool-parser \"hermes\"\n    opencode \"oc{i}\"\n}}\n",
+            "agent \"a{i}\" {{\n    role \"Agent {i}\"\n    model \"qwen2.5-3b-awq\"\n    port {}\n    context 16384\n    max-seqs 4\n    tool-parser \"hermes\"\n    opencode \"oc{i}\"\n}}\n",
             10_000 + i
         ));
     }

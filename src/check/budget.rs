@@ -27,7 +27,17 @@ pub fn check_budget(plan: &Plan, d: &mut Diagnostics) {
                     total: format_gib(used_bytes),
                     budget: format_gib(budget_bytes),
                     over: format_gib(over_bytes),
-                    largest_context: largest_common_context(&plan.host, &loads),
+                    largest_context: largest_common_context(&plan.host, &loads).map(|c| {
+                        // No agent can use more than its model's max-context: never
+                        // propose a context beyond the longest of them.
+                        let longest = profile
+                            .agents
+                            .iter()
+                            .filter_map(|&i| plan.agents[i].model.max_context.as_ref())
+                            .map(|m| m.value)
+                            .max();
+                        longest.map_or(c, |m| c.min(m))
+                    }),
                 },
                 BudgetProblem::GpuShare { total, .. } => Kind::ProfileOverGpu {
                     profile: profile.name().to_owned(),
@@ -61,8 +71,15 @@ fn agent_rules(plan: &Plan, agent: &AgentPlan, d: &mut Diagnostics) {
     };
     let pinned = agent.agent.gpu_memory_utilization.as_ref();
     let context = agent.agent.context.as_ref();
+    // A kv-tokens above the context is what to lower when it is set.
+    let kv_tokens = agent
+        .agent
+        .kv_tokens
+        .as_ref()
+        .filter(|k| context.is_some_and(|c| k.value > c.value));
     let span = pinned
         .map(|p| p.span)
+        .or(kv_tokens.map(|k| k.span))
         .or(context.map(|c| c.span))
         .unwrap_or(agent.agent.name.span);
     if let Some(pinned) = pinned {
@@ -85,7 +102,15 @@ fn agent_rules(plan: &Plan, agent: &AgentPlan, d: &mut Diagnostics) {
                 utilization: gpu.utilization.to_string(),
                 cap: plan.host.max_utilization.to_string(),
                 pinned: pinned.is_some(),
-                largest_context: largest_common_context(&plan.host, &[agent.load]),
+                // Capped at the model's max-context: a proposal the model can have (with
+                // kv-tokens far above the context, the fitting value can exceed it).
+                largest_context: largest_common_context(&plan.host, &[agent.load]).map(|c| {
+                    agent
+                        .model
+                        .max_context
+                        .as_ref()
+                        .map_or(c, |m| c.min(m.value))
+                }),
             },
             span,
         );

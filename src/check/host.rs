@@ -36,6 +36,36 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         }
     }
     podman(stack, d);
+    gttsize(stack, d);
+}
+
+/// `module-option "amdgpu" "gttsize=MiB"`: deprecated for `ttm.pages_limit` (4 KiB pages);
+/// the warning names the `ttm` options that give the same size.
+fn gttsize(stack: &Stack, d: &mut Diagnostics) {
+    for (module, option) in &stack.host.module_options {
+        if module.value != "amdgpu" {
+            continue;
+        }
+        let Some(mib) = option.value.strip_prefix("gttsize=") else {
+            continue;
+        };
+        // gttsize=-1 (the driver's default) sets nothing: no equivalent to name.
+        let Some(pages) = mib
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .and_then(|m| m.checked_mul(256))
+        else {
+            continue;
+        };
+        d.emit(
+            Kind::GttsizeDeprecated {
+                pages_limit: pages,
+                page_pool_size: pages,
+            },
+            option.span,
+        );
+    }
 }
 
 fn podman(stack: &Stack, d: &mut Diagnostics) {

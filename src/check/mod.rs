@@ -8,8 +8,10 @@ mod host;
 mod numbers;
 mod ports;
 mod profiles;
+mod quadlet_keys;
 mod references;
 mod security;
+mod units;
 
 pub use budget::check_budget;
 
@@ -26,5 +28,6 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     hardware::check(stack, d);
     host::check(stack, d);
     security::check(stack, d);
+    units::check(stack, d);
     gateway::check(stack, d);
 }

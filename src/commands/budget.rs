@@ -2,18 +2,64 @@
 
 use serde_json::{Value, json};
 
-use super::{Output, load, print_bytes};
+use super::{Output, print_bytes};
 use crate::budget::{AgentBudget, AgentLoad, format_gib};
 use crate::cli::{BudgetArgs, Cli};
+use crate::compile::compile;
+use crate::diagnostic::{Diagnostics, Kind, Severity};
 use crate::error::{Error, ExitCode};
+use crate::model::Stack;
 use crate::plan::{AgentPlan, Plan, ProfilePlan, plan};
+use crate::source::Source;
+
+/// Errors that are the budget's own verdict: the numbers are still worth printing (that
+/// is when they are needed), with `fits: false`, and the exit code stays 1.
+fn is_budget_verdict(kind: &Kind) -> bool {
+    matches!(
+        kind,
+        Kind::ProfileOverBudget { .. }
+            | Kind::ProfileOverGpu { .. }
+            | Kind::UtilizationAboveCap { .. }
+            | Kind::UtilizationTooSmall { .. }
+    )
+}
+
+/// The stack to print the budget of, and the exit code: 0, or 1 when the only errors are
+/// the budget's own. `Err(code)` when other errors leave nothing to print.
+fn load_for_budget(cli: &Cli, out: &Output) -> Result<Result<(Stack, ExitCode), ExitCode>, Error> {
+    let source = Source::read(&cli.file)?;
+    match compile(&source) {
+        Ok(checked) => {
+            out.diagnostics(&checked.warnings, &source);
+            Ok(Ok((checked.stack, ExitCode::Ok)))
+        }
+        Err(diagnostics) => {
+            out.diagnostics(&diagnostics, &source);
+            let only_budget = diagnostics
+                .iter()
+                .filter(|d| d.severity() == Severity::Error)
+                .all(|d| is_budget_verdict(&d.kind));
+            if !only_budget {
+                return Ok(Err(ExitCode::StackErrors));
+            }
+            // Decoded and checked without error up to the budget: decode it again (the
+            // diagnostics were printed above) to get the stack the numbers come from.
+            let mut again = Diagnostics::new();
+            let Some(document) = crate::parse::parse(&source, &mut again) else {
+                return Ok(Err(ExitCode::StackErrors));
+            };
+            let stack = crate::decode::decode(&document, &mut again);
+            Ok(Ok((stack, ExitCode::StackErrors)))
+        }
+    }
+}
 
 pub fn run(cli: &Cli, args: &BudgetArgs, out: &Output) -> Result<ExitCode, Error> {
-    let (_, checked) = match load(cli, out)? {
+    let (stack, code) = match load_for_budget(cli, out)? {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let Some(plan) = plan(&checked.stack) else {
+    let Some(plan) = plan(&stack) else {
         return Err(Error::Usage(
             "internal error: the checked stack could not be planned".into(),
         ));
@@ -37,7 +83,16 @@ pub fn run(cli: &Cli, args: &BudgetArgs, out: &Output) -> Result<ExitCode, Error
         budget_table(&plan, only)
     };
     print_bytes(text.as_bytes())?;
-    Ok(ExitCode::Ok)
+    Ok(code)
+}
+
+/// Whether an agent takes more than one agent may: above the host's max-utilization, or
+/// a pinned utilization too small for one context.
+fn over_share(plan: &Plan, agent: &AgentPlan) -> bool {
+    match agent.budget {
+        AgentBudget::Gpu(gpu) => gpu.utilization > plan.host.max_utilization || gpu.too_small(),
+        _ => false,
+    }
 }
 
 fn selected<'p, 's>(
@@ -125,6 +180,7 @@ pub fn budget_json(plan: &Plan, only: Option<&str>) -> Value {
                         "gpu_memory_utilization": agent.utilization().map(|u| u.as_f64()),
                         "required_bytes": r.required,
                         "memory_bytes": r.taken,
+                        "over_share": over_share(plan, agent),
                     })
                 })
                 .collect();
@@ -208,11 +264,23 @@ pub fn budget_table(plan: &Plan, only: Option<&str>) -> String {
                 format_gib(r.kv_cache_bytes),
                 r.kv_cache_tokens.to_string(),
                 format_gib(r.overhead),
-                agent.utilization().map_or("CPU".into(), |u| u.to_string()),
+                agent.utilization().map_or("CPU".into(), |u| {
+                    if over_share(plan, agent) {
+                        format!("{u} (!)")
+                    } else {
+                        u.to_string()
+                    }
+                }),
                 format_gib(r.taken),
             ]);
         }
         out.push_str(&columns(&rows));
+    }
+    if plan.agents.iter().any(|a| over_share(plan, a)) {
+        out.push_str(&format!(
+            "\n(!) above the host's max-utilization {} (or a pinned utilization too small for one context)\n",
+            host.max_utilization
+        ));
     }
     out
 }

@@ -218,7 +218,7 @@ fn earlyoom(node: &KdlNode, d: &mut Diagnostics) -> Earlyoom {
     }
 }
 
-/// `sysctl "vm.swappiness" "80"`, `module-option "amdgpu" "gttsize=126976"`: two texts.
+/// `sysctl "vm.swappiness" "80"`, `module-option "ttm" "pages_limit=32505856"`: two texts.
 fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text, Text)> {
     let (key, value) = two_args(node, what, d)?;
     let key = values::string(key, "a key", d);

@@ -62,9 +62,20 @@ fn args<'a, const N: usize>(
     what: &'static str,
     d: &mut Diagnostics,
 ) -> Option<[&'a KdlEntry; N]> {
+    args_and_props(node, what, &[], d).map(|(args, _)| args)
+}
+
+/// Like `args`, and also the properties `props` (each `None` when absent).
+fn args_and_props<'a, const N: usize>(
+    node: &'a KdlNode,
+    what: &'static str,
+    known: &[&'static str],
+    d: &mut Diagnostics,
+) -> Option<([&'a KdlEntry; N], Vec<Option<&'a KdlEntry>>)> {
     let mut entries = Entries::new(node);
     let found: [Option<&KdlEntry>; N] = std::array::from_fn(|i| entries.arg(i));
-    entries.finish(N, &[], d);
+    let props: Vec<Option<&KdlEntry>> = known.iter().map(|p| entries.prop(p)).collect();
+    entries.finish(N, known, d);
     no_children(node, d);
     let all: Option<[&KdlEntry; N]> = found
         .into_iter()
@@ -79,7 +90,15 @@ fn args<'a, const N: usize>(
             node.name().span(),
         );
     }
-    all
+    all.map(|all| (all, props))
+}
+
+/// `secret=#false` on an `env` or `quadlet` line: the author says its value is no
+/// credential, whatever it looks like. `true` when so marked.
+fn marked_not_secret(entry: Option<&KdlEntry>, d: &mut Diagnostics) -> bool {
+    entry
+        .and_then(|e| values::boolean(e, "secret", d))
+        .is_some_and(|secret| !secret.value)
 }
 
 /// A one-value field such as `port 8001`.
@@ -132,7 +151,9 @@ const QUADLET_SECTIONS: [&str; 5] = ["Unit", "Container", "Service", "Install", 
 
 /// `quadlet "Section" "Key" "value"`.
 fn quadlet_entry(node: &KdlNode, d: &mut Diagnostics) -> Option<QuadletEntry> {
-    let [section, key, value] = args::<3>(node, "a section, a key and a value", d)?;
+    let ([section, key, value], props) =
+        args_and_props::<3>(node, "a section, a key and a value", &["secret"], d)?;
+    let not_secret = marked_not_secret(props[0], d);
     let section = values::string(section, "a quadlet section", d);
     let key = values::string(key, "a quadlet key", d);
     let value = values::string(value, "a quadlet value", d);
@@ -169,6 +190,7 @@ fn quadlet_entry(node: &KdlNode, d: &mut Diagnostics) -> Option<QuadletEntry> {
             section,
             key,
             value,
+            not_secret,
         }),
         _ => None,
     }

@@ -3,7 +3,10 @@
 use kdl::KdlNode;
 
 use super::entries::Entries;
-use super::{Seen, children, field, no_children, quadlet_entry, two_args, unknown_node, values};
+use super::{
+    Seen, args_and_props, children, field, marked_not_secret, no_children, quadlet_entry, two_args,
+    unknown_node, values,
+};
 use crate::diagnostic::{Diagnostics, Kind, Thing};
 use crate::model::{Engine, Health, Launch, Runtime, Secret, Spanned, Text};
 
@@ -24,6 +27,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Runtime> {
     let mut command: Option<Vec<Text>> = None;
     let mut runtime_devices = Vec::new();
     let mut env = Vec::new();
+    let mut env_not_secret = Vec::new();
     let mut secrets = Vec::new();
     let mut volumes = Vec::new();
     let mut health = None;
@@ -70,7 +74,14 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Runtime> {
                     field(child, "a device path", d).and_then(|e| values::string(e, "a device", d));
                 runtime_devices.extend(device);
             }
-            "env" => env.extend(pair(child, "a variable name and its value", d)),
+            "env" => {
+                if let Some((key, value)) = pair(child, "a variable name and its value", d) {
+                    if not_secret_flag(child, d) {
+                        env_not_secret.push(key.value.clone());
+                    }
+                    env.push((key, value));
+                }
+            }
             "volume" => volumes.extend(pair(child, "a host path and a container path", d)),
             "secret" => secrets.extend(secret(child, d)),
             "health" => {
@@ -111,6 +122,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Runtime> {
         launch,
         devices: runtime_devices,
         env,
+        env_not_secret,
         secrets,
         volumes,
         health,
@@ -154,8 +166,23 @@ fn command_args(node: &KdlNode, d: &mut Diagnostics) -> Vec<Text> {
     args
 }
 
+/// Whether an `env` line carries `secret=#false` (read apart from its two arguments).
+fn not_secret_flag(node: &KdlNode, d: &mut Diagnostics) -> bool {
+    let flag = node
+        .entries()
+        .iter()
+        .rev()
+        .find(|e| e.name().is_some_and(|n| n.value() == "secret"));
+    marked_not_secret(flag, d)
+}
+
 fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text, Text)> {
-    let (first, second) = two_args(node, what, d)?;
+    let (first, second) = if node.name().value() == "env" {
+        let ([first, second], _) = args_and_props::<2>(node, what, &["secret"], d)?;
+        (first, second)
+    } else {
+        two_args(node, what, d)?
+    };
     // Name each half in a diagnostic: "the value of `HF_HOME`", not "a variable and its value".
     let key = match first.value() {
         kdl::KdlValue::String(k) if !k.chars().any(char::is_control) => Some(k.as_str()),

@@ -184,6 +184,16 @@ pub fn size(
             None
         }
         Some(bytes) => Some(Spanned::new(bytes, entry.span())),
+        None if units::size_too_large(text) => {
+            d.emit(
+                Kind::SizeTooLarge {
+                    what: what.to_owned(),
+                    value: text.clone(),
+                },
+                entry.span(),
+            );
+            None
+        }
         None => {
             d.emit(
                 Kind::InvalidSize {

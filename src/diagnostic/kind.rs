@@ -45,7 +45,10 @@ pub enum Kind {
         label: Option<String>,
         help: Option<String>,
     },
-    NotUtf8,
+    NotUtf8 {
+        /// The file's name as given (`-f other.kdl`), for the help line.
+        file: String,
+    },
     TooLarge {
         bytes: usize,
         limit: usize,
@@ -293,6 +296,59 @@ pub enum Kind {
         declared: String,
     },
 
+    // ── the complete gate: what build, quadlet, systemd or the runtime would refuse ──
+    EarlyoomRegex {
+        which: &'static str,
+        value: String,
+    },
+    GeneratedNameClash {
+        file: String,
+        first: String,
+        second: String,
+    },
+    UnknownQuadletKey {
+        section: String,
+        key: String,
+        podman: String,
+        /// The first podman that accepts it, when a later one does.
+        since: Option<String>,
+        suggestion: Option<String>,
+    },
+    UnsafeUnitValue {
+        what: String,
+        reason: &'static str,
+    },
+    InvalidPath {
+        what: String,
+        value: String,
+        reason: &'static str,
+        help: &'static str,
+    },
+    DuplicateKey {
+        what: &'static str,
+        key: String,
+    },
+    SecretValue {
+        key: String,
+        shape: &'static str,
+    },
+    SecretEnvNative {
+        secret: String,
+        env: String,
+    },
+    SizeTooLarge {
+        what: String,
+        value: String,
+    },
+    GttsizeDeprecated {
+        pages_limit: u64,
+        page_pool_size: u64,
+    },
+    TooManyLines {
+        lines: usize,
+        limit: usize,
+    },
+
     /// A bug in strixc, reported instead of panicking.
     Internal {
         message: String,
@@ -305,7 +361,8 @@ impl Kind {
             Kind::Fp8KvCache { .. }
             | Kind::AgentInNoProfile { .. }
             | Kind::ExposedBind { .. }
-            | Kind::GatewayExposedBind { .. } => Severity::Warning,
+            | Kind::GatewayExposedBind { .. }
+            | Kind::GttsizeDeprecated { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -314,7 +371,7 @@ impl Kind {
     pub fn code(&self) -> &'static str {
         match self {
             Kind::Syntax { .. } => "strixc::syntax",
-            Kind::NotUtf8 => "strixc::source::not_utf8",
+            Kind::NotUtf8 { .. } => "strixc::source::not_utf8",
             Kind::TooLarge { .. } => "strixc::source::too_large",
             Kind::TooDeep { .. } => "strixc::source::too_deep",
             Kind::UnknownNode { .. } => "strixc::decode::unknown_node",
@@ -375,6 +432,17 @@ impl Kind {
             Kind::GptqOnRocm { .. } => "strixc::hardware::cuda_only_quant",
             Kind::Fp8KvCache { .. } => "strixc::hardware::fp8_kv_cache",
             Kind::PodmanTooOld { .. } => "strixc::host::podman_too_old",
+            Kind::EarlyoomRegex { .. } => "strixc::host::earlyoom_regex",
+            Kind::GeneratedNameClash { .. } => "strixc::name::generated_clash",
+            Kind::UnknownQuadletKey { .. } => "strixc::quadlet::unknown_key",
+            Kind::UnsafeUnitValue { .. } => "strixc::security::value_not_carried",
+            Kind::InvalidPath { .. } => "strixc::runtime::invalid_path",
+            Kind::DuplicateKey { .. } => "strixc::name::duplicate_key",
+            Kind::SecretValue { .. } => "strixc::security::secret_value",
+            Kind::SecretEnvNative { .. } => "strixc::security::secret_env_native",
+            Kind::SizeTooLarge { .. } => "strixc::decode::size_too_large",
+            Kind::GttsizeDeprecated { .. } => "strixc::host::gttsize_deprecated",
+            Kind::TooManyLines { .. } => "strixc::source::too_many_lines",
             Kind::Internal { .. } => "strixc::internal",
         }
     }
@@ -382,7 +450,7 @@ impl Kind {
     pub fn message(&self) -> String {
         match self {
             Kind::Syntax { message, .. } => format!("KDL syntax error: {message}"),
-            Kind::NotUtf8 => "the file is not valid UTF-8".into(),
+            Kind::NotUtf8 { .. } => "the file is not valid UTF-8".into(),
             Kind::TooLarge { bytes, limit } => {
                 format!("the file is {bytes} bytes; strixc reads stacks of at most {limit} bytes")
             }
@@ -594,6 +662,59 @@ impl Kind {
                 needs,
                 declared,
             } => format!("{feature} needs podman {needs}, but the host declares podman {declared}"),
+            Kind::EarlyoomRegex { which, value } => {
+                format!("earlyoom's {which} regex `{value}` cannot be passed to earlyoom")
+            }
+            Kind::GeneratedNameClash {
+                file,
+                first,
+                second,
+            } => {
+                format!("{first} and {second} would both generate `{file}`")
+            }
+            Kind::UnknownQuadletKey {
+                section,
+                key,
+                podman,
+                since: Some(since),
+                ..
+            } => format!(
+                "`{key}` in [{section}] needs podman {since}, but the host declares podman {podman}"
+            ),
+            Kind::UnknownQuadletKey {
+                section,
+                key,
+                podman,
+                since: None,
+                ..
+            } => format!("podman {podman}'s quadlet has no key `{key}` in [{section}]"),
+            Kind::UnsafeUnitValue { what, reason } => {
+                format!("{what} {reason}, which a unit file cannot carry")
+            }
+            Kind::InvalidPath {
+                what,
+                value,
+                reason,
+                ..
+            } => format!("{what} `{value}` {reason}"),
+            Kind::DuplicateKey { what, key } => format!("{what} `{key}` is set twice"),
+            Kind::SecretValue { key, shape } => {
+                format!(
+                    "the value of `{key}` looks like {shape} and would be written into a unit file"
+                )
+            }
+            Kind::SecretEnvNative { secret, env } => format!(
+                "secret `{secret}` asks for the variable `{env}`, but a native runtime gets secrets as files, not variables"
+            ),
+            Kind::SizeTooLarge { what, value } => {
+                format!("{what} `{value}` is too large (more than 16 EiB)")
+            }
+            Kind::GttsizeDeprecated { .. } => {
+                "`amdgpu.gttsize` is deprecated in favour of `ttm.pages_limit`".into()
+            }
+            Kind::TooManyLines { lines, limit } => format!(
+                "the file has {lines} lines (or `;`-separated nodes); strixc reads stacks of at most {limit}"
+            ),
             Kind::Internal { message } => format!("internal error: {message}"),
         }
     }
@@ -602,7 +723,7 @@ impl Kind {
     pub fn label(&self) -> String {
         match self {
             Kind::Syntax { label, .. } => label.clone().unwrap_or_else(|| "here".into()),
-            Kind::NotUtf8 => "first invalid byte".into(),
+            Kind::NotUtf8 { .. } => "first invalid byte".into(),
             Kind::TooLarge { .. } => "file starts here".into(),
             Kind::TooDeep { .. } => "too deep".into(),
             Kind::UnknownNode { .. } => "unknown node".into(),
@@ -668,6 +789,20 @@ impl Kind {
             Kind::GptqOnRocm { .. } => "CUDA-only quantization".into(),
             Kind::Fp8KvCache { .. } => "uncalibrated fp8 scales".into(),
             Kind::PodmanTooOld { .. } => "needs a newer podman".into(),
+            Kind::EarlyoomRegex { .. } => "no spaces, quotes or control characters".into(),
+            Kind::GeneratedNameClash { .. } => "generates the same file".into(),
+            Kind::UnknownQuadletKey { since: Some(_), .. } => {
+                "too new for the declared podman".into()
+            }
+            Kind::UnknownQuadletKey { since: None, .. } => "unknown key".into(),
+            Kind::UnsafeUnitValue { .. } => "cannot be carried".into(),
+            Kind::InvalidPath { .. } => "not usable here".into(),
+            Kind::DuplicateKey { .. } => "set again here".into(),
+            Kind::SecretValue { .. } => "a credential's value".into(),
+            Kind::SecretEnvNative { .. } => "not set for a native program".into(),
+            Kind::SizeTooLarge { .. } => "too large".into(),
+            Kind::GttsizeDeprecated { .. } => "deprecated".into(),
+            Kind::TooManyLines { .. } => "file starts here".into(),
             Kind::Internal { .. } => "here".into(),
         }
     }
@@ -675,7 +810,10 @@ impl Kind {
     pub fn help(&self) -> Option<String> {
         let text = match self {
             Kind::Syntax { help, .. } => return help.clone(),
-            Kind::NotUtf8 => "save stack.kdl as UTF-8".into(),
+            Kind::NotUtf8 { file } => {
+                let name = file.rsplit('/').next().unwrap_or(file);
+                format!("save {name} as UTF-8")
+            }
             Kind::TooLarge { .. } => "a stack is a few kilobytes; is this the right file?".into(),
             Kind::TooDeep { .. } => "a stack nests blocks two levels deep at most".into(),
             Kind::UnknownNode { suggestion, known, .. } => return Some(suggest_or_list(suggestion, known)),
@@ -765,7 +903,7 @@ impl Kind {
             Kind::OpencodeNameTaken { .. } => "each oh-my-opencode agent is served by one agent: remove one".into(),
             Kind::AgentInNoProfile { .. } => "add it to a profile's `agents`, or remove it".into(),
             Kind::SecretInEnvironment { .. } => {
-                "pass it by name instead: `secret \"NAME\"` (a podman secret or systemd credential created on the host)".into()
+                "pass it by name instead: `secret \"NAME\"` (a podman secret or systemd credential created on the host); if it is no credential, mark the line `secret=#false`".into()
             }
             Kind::ExposedBind { .. } => "use \"127.0.0.1\" unless other machines must reach it".into(),
             Kind::UnknownPlaceholder { .. } => {
@@ -838,6 +976,36 @@ impl Kind {
             Kind::PodmanTooOld { needs, .. } => {
                 format!("upgrade podman to {needs} or later and declare it with `podman \"{needs}\"`")
             }
+            Kind::EarlyoomRegex { .. } => {
+                "earlyoom reads its arguments split at whitespace: use `\\s` or `.` for a space, and no quotes".into()
+            }
+            Kind::GeneratedNameClash { .. } => "rename one of them".into(),
+            Kind::UnknownQuadletKey { since: Some(since), .. } => {
+                format!("declare `podman \"{since}\"` (or later) in `host` if the host has it, or remove this line")
+            }
+            Kind::UnknownQuadletKey { suggestion: Some(s), .. } => format!("did you mean `{s}`?"),
+            Kind::UnknownQuadletKey { section, .. } => format!(
+                "quadlet refuses the whole unit on an unknown key; see podman-systemd.unit(5) for the keys of [{section}], or pass a podman flag with `quadlet \"Container\" \"PodmanArgs\" \"...\"`"
+            ),
+            Kind::UnsafeUnitValue { .. } => {
+                "unit files have no quoting for it: remove the trailing backslash and the spaces around the value".into()
+            }
+            Kind::InvalidPath { help, .. } => (*help).into(),
+            Kind::DuplicateKey { .. } => "the last one would silently win: keep one of them".into(),
+            Kind::SecretValue { .. } => {
+                "pass it by name instead: `secret \"NAME\"`; if it is no credential, mark the line `secret=#false`".into()
+            }
+            Kind::SecretEnvNative { .. } => {
+                "a native program reads it from $CREDENTIALS_DIRECTORY/NAME (systemd's LoadCredential=); drop `env=`, or run the agent in a container".into()
+            }
+            Kind::SizeTooLarge { .. } => "write a size below 16 EiB, such as \"124GiB\"".into(),
+            Kind::TooManyLines { .. } => "a stack is a few hundred lines; is this the right file?".into(),
+            Kind::GttsizeDeprecated {
+                pages_limit,
+                page_pool_size,
+            } => format!(
+                "the kernel warns and plans to remove gttsize, and with it alone ROCm may see only about half the memory: write `module-option \"ttm\" \"pages_limit={pages_limit}\"` and `module-option \"ttm\" \"page_pool_size={page_pool_size}\"` (the same size in 4 KiB pages) instead"
+            ),
             Kind::Internal { .. } => "this is a bug in strixc: please report it with the stack that caused it".into(),
         };
         Some(text)

@@ -5,7 +5,7 @@ mod kind;
 mod render;
 
 pub use kind::{Kind, Thing};
-pub use render::{RenderStyle, render, render_summary};
+pub use render::{MAX_RENDERED, RenderStyle, render, render_summary};
 
 use miette::SourceSpan;
 

@@ -22,6 +22,9 @@ pub const DEFAULT_DIR: &str = "/var/cache/strixc-e2e/opencode";
 /// An installed `opencode` binary.
 pub struct Opencode {
     pub bin: PathBuf,
+    /// Run inside the network namespace of this process (a booted test root, whose
+    /// loopback holds the agents), with the host's files.
+    pub netns_of: Option<u32>,
 }
 
 /// One `opencode run`.
@@ -72,7 +75,10 @@ impl Opencode {
                 .join("node_modules/.bin/opencode"),
         };
         if bin.is_file() {
-            Ok(Opencode { bin })
+            Ok(Opencode {
+                bin,
+                netns_of: None,
+            })
         } else {
             Err(format!(
                 "no OpenCode at {}: run scripts/install-opencode (or set STRIXC_OPENCODE)",
@@ -122,7 +128,15 @@ impl Opencode {
         std::fs::write(project.join("opencode.json"), config).expect("write opencode.json");
         let stdout_path = scratch.join("stdout");
         let stderr_path = scratch.join("stderr");
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = match self.netns_of {
+            Some(pid) => {
+                let mut cmd = Command::new("nsenter");
+                cmd.args(["-t", &pid.to_string(), "-n", "--"])
+                    .arg(&self.bin);
+                cmd
+            }
+            None => Command::new(&self.bin),
+        };
         cmd.args(["run", "--model", model, prompt])
             .current_dir(&project)
             .env_clear()

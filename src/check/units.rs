@@ -1,0 +1,345 @@
+//! What `build`, podman's quadlet generator, systemd or the container runtime would refuse
+//! later, refused here instead: clashing generated names, quadlet keys the declared podman
+//! lacks, values a unit file cannot carry, paths podman misreads, keys set twice.
+
+use std::collections::HashMap;
+
+use miette::SourceSpan;
+
+use super::quadlet_keys;
+use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
+use crate::model::{Launch, QuadletEntry, Runtime, Stack, Text, defaults};
+use crate::render::earlyoom_regex_ok;
+use crate::suggest::did_you_mean;
+
+pub fn check(stack: &Stack, d: &mut Diagnostics) {
+    earlyoom(stack, d);
+    generated_names(stack, d);
+    quadlet_keys(stack, d);
+    carried_values(stack, d);
+    paths(stack, d);
+    repeated_keys(stack, d);
+}
+
+fn earlyoom(stack: &Stack, d: &mut Diagnostics) {
+    let Some(earlyoom) = &stack.host.earlyoom else {
+        return;
+    };
+    for (which, regex) in [("prefer", &earlyoom.prefer), ("avoid", &earlyoom.avoid)] {
+        if let Some(regex) = regex.as_ref().filter(|r| !earlyoom_regex_ok(&r.value)) {
+            d.emit(
+                Kind::EarlyoomRegex {
+                    which,
+                    value: regex.value.clone(),
+                },
+                regex.span,
+            );
+        }
+    }
+}
+
+/// Every unit `build` writes for the stack, with what asks for it: two owners of one name
+/// would silently lose one unit.
+fn generated_names(stack: &Stack, d: &mut Diagnostics) {
+    let s = &stack.name.value;
+    let mut owners: Vec<(String, String, SourceSpan)> = Vec::new();
+    // The slice every agent runs in.
+    owners.push((
+        format!("{s}.slice"),
+        format!("stack `{s}`"),
+        stack.name.span,
+    ));
+    if let Some(swap) = &stack.host.swap {
+        if swap.size.is_some() {
+            owners.push((
+                crate::render::swap_creator_name(stack),
+                "the swap file's creator".into(),
+                swap.path.span,
+            ));
+        }
+        owners.push((
+            crate::render::swap_unit_name(&swap.path.value),
+            "the swap file".into(),
+            swap.path.span,
+        ));
+    }
+    for agent in &stack.agents {
+        owners.push((
+            format!("{s}-{}.service", agent.name.value),
+            format!("agent `{}`", agent.name.value),
+            agent.name.span,
+        ));
+    }
+    for profile in &stack.profiles {
+        owners.push((
+            format!("{s}-{}.target", profile.name.value),
+            format!("profile `{}`", profile.name.value),
+            profile.name.span,
+        ));
+    }
+    let mut first: HashMap<&str, (&str, SourceSpan)> = HashMap::new();
+    for (file, owner, span) in &owners {
+        match first.get(file.as_str()) {
+            // Two agents (or profiles) of one name are reported as duplicates already.
+            Some((first_owner, _)) if first_owner == owner => {}
+            Some(&(first_owner, first_span)) => d.push(
+                Diagnostic::new(
+                    Kind::GeneratedNameClash {
+                        file: file.clone(),
+                        first: first_owner.to_owned(),
+                        second: owner.clone(),
+                    },
+                    *span,
+                )
+                .with_label(first_span, format!("{first_owner} generates it too")),
+            ),
+            None => {
+                first.insert(file, (owner, *span));
+            }
+        }
+    }
+}
+
+/// `quadlet "Container" KEY …` and `quadlet "Quadlet" KEY …` against the keys the declared
+/// podman's generator accepts: it refuses the whole unit on any other.
+fn quadlet_keys(stack: &Stack, d: &mut Diagnostics) {
+    let version = stack
+        .host
+        .podman
+        .as_ref()
+        .map_or(defaults::PODMAN, |p| (p.value.major, p.value.minor));
+    let declared = format!("{}.{}", version.0, version.1);
+    let is_container = |runtime: Option<&Runtime>| {
+        runtime.is_some_and(|r| matches!(r.launch, Some(Launch::Container { .. })))
+    };
+    let mut entries: Vec<&QuadletEntry> = Vec::new();
+    for runtime in stack.runtimes.iter().filter(|r| is_container(Some(r))) {
+        entries.extend(&runtime.quadlet);
+    }
+    for agent in &stack.agents {
+        if is_container(stack.runtime_of(agent)) {
+            entries.extend(&agent.quadlet);
+        }
+    }
+    for entry in entries {
+        let section = entry.section.value.as_str();
+        let key = entry.key.value.as_str();
+        let since = quadlet_keys::since(section, key);
+        if since.is_some_and(|since| since <= version) {
+            continue;
+        }
+        d.emit(
+            Kind::UnknownQuadletKey {
+                section: section.to_owned(),
+                key: key.to_owned(),
+                podman: declared.clone(),
+                since: since.map(|(major, minor)| format!("{major}.{minor}")),
+                suggestion: did_you_mean(key, quadlet_keys::known(section, version))
+                    .map(str::to_owned),
+            },
+            entry.key.span,
+        );
+    }
+}
+
+/// Why systemd's (or quadlet's) unit-file parser would not give `value` back as written,
+/// for values written verbatim after `Key=`: a trailing backslash joins the next line, and
+/// whitespace around the value is stripped.
+fn not_carried(value: &str) -> Option<&'static str> {
+    if value.ends_with('\\') {
+        Some("ends with a backslash (systemd would join the next line to it)")
+    } else if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
+        Some("starts or ends with a space (systemd would strip it)")
+    } else {
+        None
+    }
+}
+
+fn carried_values(stack: &Stack, d: &mut Diagnostics) {
+    let mut check = |what: String, text: &Text| {
+        if let Some(reason) = not_carried(&text.value) {
+            d.emit(Kind::UnsafeUnitValue { what, reason }, text.span);
+        }
+    };
+    for agent in &stack.agents {
+        if let Some(role) = &agent.role {
+            check(format!("agent `{}`'s role", agent.name.value), role);
+        }
+        for entry in &agent.quadlet {
+            check(format!("the value of `{}`", entry.key.value), &entry.value);
+        }
+    }
+    for runtime in &stack.runtimes {
+        for entry in &runtime.quadlet {
+            check(format!("the value of `{}`", entry.key.value), &entry.value);
+        }
+    }
+}
+
+/// Characters an image reference may hold (`registry/name:tag@sha256:…`).
+fn image_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "._-/:@".contains(c)
+}
+
+/// A host path podman reads as a path, or a named volume (`hf-cache`).
+fn volume_source_ok(path: &str) -> bool {
+    let named = path.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    // `%h/…`: a specifier systemd expands to an absolute path.
+    named || path.starts_with('/') || path.starts_with('%')
+}
+
+fn paths(stack: &Stack, d: &mut Diagnostics) {
+    let mut bad = |what: &str, text: &Text, reason: &'static str, help: &'static str| {
+        d.emit(
+            Kind::InvalidPath {
+                what: what.to_owned(),
+                value: text.value.clone(),
+                reason,
+                help,
+            },
+            text.span,
+        );
+    };
+    const NO_SPACE: &str =
+        "image references and repositories hold no spaces: check for a stray space";
+    const COLON: &str = "podman splits a volume at ':' (HOST:CONTAINER:OPTIONS): rename the folder, or mount its parent";
+    const UNCARRIED: &str =
+        "unit files have no quoting for it: remove the trailing backslash and the spaces around it";
+    for runtime in &stack.runtimes {
+        if let Some(Launch::Container { image }) = &runtime.launch {
+            if image.value.chars().any(char::is_whitespace) {
+                bad("image", image, "holds a space", NO_SPACE);
+            } else if image.value.is_empty() || !image.value.chars().all(image_char) {
+                bad(
+                    "image",
+                    image,
+                    "holds characters an image reference cannot",
+                    "an image reference uses only letters, digits and . _ - / : @, like \"docker.io/library/busybox:latest\"",
+                );
+            }
+        }
+        for device in &runtime.devices {
+            let path = device.value.strip_prefix('-').unwrap_or(&device.value);
+            if !path.starts_with('/') {
+                bad(
+                    "device",
+                    device,
+                    "is not an absolute path",
+                    "write the device's absolute path, like \"/dev/kfd\"",
+                );
+            } else if device
+                .value
+                .chars()
+                .any(|c| c.is_whitespace() || "\"'\\".contains(c))
+            {
+                bad(
+                    "device",
+                    device,
+                    "holds a space, quote or backslash, which quadlet splits or strips",
+                    "device paths hold none of these: check the path",
+                );
+            }
+        }
+        for (host, container) in &runtime.volumes {
+            for (what, text) in [
+                ("volume host path", host),
+                ("volume container path", container),
+            ] {
+                if text.value.contains(':') {
+                    bad(
+                        what,
+                        text,
+                        "holds a ':', which podman reads as a separator",
+                        COLON,
+                    );
+                } else if not_carried(&text.value).is_some() {
+                    bad(
+                        what,
+                        text,
+                        "starts or ends with a space or ends with a backslash, which a unit file cannot carry",
+                        UNCARRIED,
+                    );
+                }
+            }
+            if !host.value.contains(':') && !volume_source_ok(&host.value) {
+                bad(
+                    "volume host path",
+                    host,
+                    "is relative: podman would read it as a volume name or refuse it",
+                    "write an absolute path (or `%h/...` for the user's home), or a plain volume name like \"hf-cache\"",
+                );
+            }
+            if !container.value.contains(':') && !container.value.starts_with('/') {
+                bad(
+                    "volume container path",
+                    container,
+                    "is not an absolute path",
+                    "write the path inside the container from its root, like \"/root/.cache\"",
+                );
+            }
+        }
+    }
+    for model in &stack.models {
+        if let Some(repo) = model.repo.as_ref().filter(|r| r.value.contains(' ')) {
+            bad("repo", repo, "holds a space", NO_SPACE);
+        }
+    }
+}
+
+/// `env`, `sysctl` keys and oh-my-opencode agents given twice: the last would win in
+/// silence. (`quadlet` lines may repeat a key: list keys such as `Volume=` add up.)
+fn repeated_keys(stack: &Stack, d: &mut Diagnostics) {
+    let mut repeated = |what: &'static str, keys: &mut dyn Iterator<Item = &Text>| {
+        let mut first: HashMap<&str, SourceSpan> = HashMap::new();
+        for key in keys {
+            match first.get(key.value.as_str()) {
+                Some(&span) => d.push(
+                    Diagnostic::new(
+                        Kind::DuplicateKey {
+                            what,
+                            key: key.value.clone(),
+                        },
+                        key.span,
+                    )
+                    .with_label(span, "first set here"),
+                ),
+                None => {
+                    first.insert(&key.value, key.span);
+                }
+            }
+        }
+    };
+    for runtime in &stack.runtimes {
+        repeated(
+            "environment variable",
+            &mut runtime.env.iter().map(|(k, _)| k),
+        );
+    }
+    repeated("sysctl", &mut stack.host.sysctl.iter().map(|(k, _)| k));
+
+    let mut served: HashMap<&str, (&str, SourceSpan)> = HashMap::new();
+    for agent in &stack.agents {
+        for cap in &agent.opencode {
+            match served.get(cap.name.value.as_str()) {
+                // Listed twice by one agent: harmless, one entry is written.
+                Some(&(first, _)) if first == agent.name.value => {}
+                Some(&(first, span)) => d.push(
+                    Diagnostic::new(
+                        Kind::OpencodeNameTaken {
+                            name: cap.name.value.clone(),
+                            first: first.to_owned(),
+                        },
+                        cap.name.span,
+                    )
+                    .with_label(span, format!("served by `{first}` here")),
+                ),
+                None => {
+                    served.insert(&cap.name.value, (&agent.name.value, cap.name.span));
+                }
+            }
+        }
+    }
+}
