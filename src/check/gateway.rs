@@ -11,6 +11,15 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     let Some(gateway) = &stack.gateway else {
         return;
     };
+    // `S-gateway.service` is the gateway's.
+    if let Some(agent) = stack.agent("gateway") {
+        d.emit(
+            Kind::GatewayNameTaken {
+                unit: format!("{}-gateway.service", stack.name.value),
+            },
+            agent.name.span,
+        );
+    }
     if let Some(port) = &gateway.port {
         for agent in &stack.agents {
             let Some(agent_port) = &agent.port else {

@@ -217,6 +217,9 @@ pub enum Kind {
         idle: String,
         hold: String,
     },
+    GatewayNameTaken {
+        unit: String,
+    },
     SummonWithoutAgent {
         agent: String,
         profile: String,
@@ -415,6 +418,7 @@ impl Kind {
             Kind::GatewayPortTaken { .. } => "strixc::gateway::port_conflict",
             Kind::GatewayExposedBind { .. } => "strixc::security::exposed_gateway",
             Kind::GatewayIdleBelowHold { .. } => "strixc::gateway::idle_below_hold",
+            Kind::GatewayNameTaken { .. } => "strixc::gateway::name_taken",
             Kind::SummonWithoutAgent { .. } => "strixc::gateway::summon_without_agent",
             Kind::ContextAboveModelMax { .. } => "strixc::agent::context_above_model_max",
             Kind::MaxTokensNotBelowContext { .. } => {
@@ -566,6 +570,9 @@ impl Kind {
             }
             Kind::GatewayExposedBind { address } => {
                 format!("the gateway listens on {address}, reachable from other machines")
+            }
+            Kind::GatewayNameTaken { unit } => {
+                format!("agent `gateway` would run as {unit}, the gateway's own unit")
             }
             Kind::GatewayIdleBelowHold { idle, hold } => {
                 format!("the gateway's idle ({idle}) is shorter than its hold ({hold})")
@@ -767,6 +774,7 @@ impl Kind {
             Kind::GatewayPortTaken { .. } => "port taken".into(),
             Kind::GatewayExposedBind { .. } => "not loopback".into(),
             Kind::GatewayIdleBelowHold { .. } => "shorter than hold".into(),
+            Kind::GatewayNameTaken { .. } => "taken by the gateway".into(),
             Kind::SummonWithoutAgent { .. } => "lacks this agent".into(),
             Kind::ContextAboveModelMax { .. } => "too long for this model".into(),
             Kind::MaxTokensNotBelowContext { .. } => "must be below the context".into(),
@@ -916,6 +924,7 @@ impl Kind {
             Kind::GatewayIdleBelowHold { .. } => {
                 "a summoned profile stays at least `hold`: make `idle` at least as long".into()
             }
+            Kind::GatewayNameTaken { .. } => "rename the agent".into(),
             Kind::SummonWithoutAgent { agent, suggestion, .. } => match suggestion {
                 Some(p) => format!("did you mean profile `{p}`, which runs `{agent}`?"),
                 None => format!("name a profile whose `agents` include `{agent}`, or add it there"),
