@@ -10,9 +10,11 @@ mod profiles;
 mod quadlet_keys;
 mod references;
 mod security;
+mod size;
 mod units;
 
 pub use budget::check_budget;
+pub use size::{MAX_AGENTS, MAX_PROFILES};
 
 use crate::diagnostic::Diagnostics;
 use crate::model::Stack;
@@ -28,4 +30,5 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     host::check(stack, d);
     security::check(stack, d);
     units::check(stack, d);
+    size::check(stack, d);
 }
