@@ -1,4 +1,4 @@
-//! The real `strixc` binary, run in a temporary directory: exit codes (DESIGN §2), what it
+//! The real `strixc` binary, run in a temporary directory: exit codes (README: "Commands"), what it
 //! prints where, the `budget --json` schema, and that a broken stack writes nothing.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! An agent's unit: a quadlet `.container` (container runtimes, DESIGN §5's Strix Halo
+//! An agent's unit: a quadlet `.container` (container runtimes, the Strix Halo
 //! recipe) or a plain `.service` (native `command` runtimes).
 
 use std::net::IpAddr;
