@@ -1,6 +1,6 @@
-//! `build_tree` on the shipped stack and on a generated 1,000-agent stack (1,000 container
-//! agents, 200 profiles each extending a base of 2 agents with 5 more, as in
-//! `scripts/bench-build`), plus render alone (the part after parse/check/plan).
+//! `build_tree` on the shipped stack and on the largest stack `check` admits (256 container
+//! agents, 201 profiles: a base of 2 agents, 200 extending it with 5 more), plus render
+//! alone (the part after parse/check/plan).
 //!
 //! `cargo bench --bench build`
 
@@ -22,7 +22,7 @@ fn shipped() -> Source {
     .expect("stack.kdl")
 }
 
-fn thousand_agents() -> Source {
+fn largest_stack() -> Source {
     let mut text = String::from(
         "stack \"big\"\nhost {\n    memory \"1024GiB\"\n    gpu \"gfx1151\" memory=\"1000GiB\" unified=#true\n    podman \"5.4\"\n}\n\
          runtime \"vllm\" {\n    image \"docker.io/kyuz0/vllm-therock-gfx1151:latest\"\n    device \"/dev/kfd\"\n    device \"/dev/dri\"\n\
@@ -30,7 +30,7 @@ fn thousand_agents() -> Source {
          \x20   health \"/health\" interval=\"30s\" start-period=\"15m\"\n}\n\
          model \"qwen2.5-3b-awq\" {\n    repo \"Qwen/Qwen2.5-3B-Instruct-AWQ\"\n    quant \"awq\"\n    weights \"2.69GB\"\n    layers 36\n    kv-heads 2\n    head-dim 128\n    max-context 32768\n}\n",
     );
-    for i in 0..1000 {
+    for i in 0..strixc::check::MAX_AGENTS {
         let _ = write!(
             text,
             "agent \"a{i:04}\" {{\n    role \"Agent {i}\"\n    model \"qwen2.5-3b-awq\"\n    port {}\n    context 16384\n    tool-parser \"hermes\"\n    opencode \"oc-{i:04}\"\n}}\n",
@@ -41,7 +41,7 @@ fn thousand_agents() -> Source {
     for p in 0..200 {
         let _ = write!(text, "profile \"p{p:03}\" extends=\"base\" {{\n    agents");
         for k in 0..5 {
-            let _ = write!(text, " \"a{:04}\"", 2 + (5 * p + k) % 998);
+            let _ = write!(text, " \"a{:04}\"", 2 + (5 * p + k) % 254);
         }
         text.push_str("\n}\n");
     }
@@ -55,14 +55,14 @@ fn build_shipped_stack(bencher: divan::Bencher) {
 }
 
 #[divan::bench(sample_count = 10, sample_size = 1)]
-fn build_1000_agents(bencher: divan::Bencher) {
-    let source = thousand_agents();
+fn build_256_agents(bencher: divan::Bencher) {
+    let source = largest_stack();
     bencher.bench(|| build_tree(divan::black_box(&source)).expect("builds"));
 }
 
 #[divan::bench(sample_count = 10, sample_size = 1)]
-fn render_1000_agents(bencher: divan::Bencher) {
-    let source = thousand_agents();
+fn render_256_agents(bencher: divan::Bencher) {
+    let source = largest_stack();
     let checked = compile(&source).expect("checks");
     let plan = strixc::plan::plan(&checked.stack).expect("plans");
     bencher.bench(|| render_tree(divan::black_box(&plan)).expect("renders"));

@@ -1,4 +1,4 @@
-//! vLLM's memory arithmetic (DESIGN §4): pure integer math over bytes and tokens.
+//! vLLM's memory arithmetic (README: "The budget"): pure integer math over bytes and tokens.
 //!
 //! Everything here mirrors what vLLM computes at start-up (`vllm/v1/worker/utils.py`
 //! request_memory, `gpu_worker.py` determine_available_memory, `kv_cache_utils.py`):

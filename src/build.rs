@@ -1,4 +1,4 @@
-//! Build: a checked stack's plan rendered into the generated tree (DESIGN §5), with its
+//! Build: a checked stack's plan rendered into the generated tree (README: "What `build` writes"), with its
 //! `manifest.json`. Pure: reads nothing but the source it is given, no clock, no host.
 //!
 //! Tree layout (the contract `apply` and `write` rely on):

@@ -1,4 +1,4 @@
-//! The command line (DESIGN §2 is the contract).
+//! The command line: the commands, flags and exit codes the README documents.
 
 use std::path::PathBuf;
 
@@ -233,7 +233,7 @@ pub struct BudgetArgs {
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
 
-    /// Machine-readable output (schema in DESIGN §2).
+    /// Machine-readable output (the schema is in the README, under "The budget").
     #[arg(long)]
     pub json: bool,
 }

@@ -1,4 +1,4 @@
-//! The real `strixc` binary, run in a temporary directory: exit codes (DESIGN §2), what it
+//! The real `strixc` binary, run in a temporary directory: exit codes (README: "Commands"), what it
 //! prints where, the `budget --json` schema, and that a broken stack writes nothing.
 
 use std::collections::BTreeMap;
@@ -533,4 +533,55 @@ fn model_import_of_a_missing_folder_fails_cleanly() {
     assert!(run.stderr.contains("no-such-model"), "{run:?}");
     assert!(!run.stderr.contains("panicked"), "{run:?}");
     assert!(listing(dir.path()).is_empty());
+}
+
+/// `agents` container agents, each alone in its own profile (the first is the default):
+/// every target lists every other agent, the largest output per agent.
+fn wide_stack(agents: usize) -> String {
+    let mut text = String::from(
+        "stack \"wide\"\nhost {\n    memory \"4096GiB\"\n    gpu \"gfx1151\" memory=\"4000GiB\" unified=#true\n    podman \"5.4\"\n}\n\
+         runtime \"vllm\" {\n    image \"docker.io/kyuz0/vllm-therock-gfx1151:latest\"\n    health \"/health\"\n}\n\
+         model \"m\" {\n    repo \"Qwen/Qwen2.5-3B-Instruct-AWQ\"\n    quant \"awq\"\n    weights \"2.69GB\"\n    layers 36\n    kv-heads 2\n    head-dim 128\n    max-context 32768\n}\n",
+    );
+    for i in 0..agents {
+        text.push_str(&format!(
+            "agent \"a{i:04}\" {{\n    model \"m\"\n    port {}\n    context 16384\n}}\nprofile \"p{i:04}\"{} {{\n    agents \"a{i:04}\"\n}}\n",
+            20000 + i,
+            if i == 0 { " default=#true" } else { "" }
+        ));
+    }
+    text
+}
+
+#[test]
+fn the_largest_stack_builds_a_bounded_tree_and_one_more_agent_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit = strixc::check::MAX_AGENTS;
+    assert_eq!(limit, strixc::check::MAX_PROFILES);
+    std::fs::write(dir.path().join("stack.kdl"), wide_stack(limit)).unwrap();
+    let run = strixc(dir.path(), &["build", "-o", "out"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let bytes: u64 = walkdir::WalkDir::new(dir.path().join("out"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum();
+    eprintln!("{limit} agents, {limit} profiles: {bytes} bytes");
+    assert!(bytes < 16 << 20, "{bytes} bytes for {limit} agents");
+
+    std::fs::write(dir.path().join("big.kdl"), wide_stack(limit + 1)).unwrap();
+    let run = strixc(dir.path(), &["-f", "big.kdl", "build", "-o", "big"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr.matches("strixc::stack::too_large").count(),
+        2,
+        "agents and profiles: {run:?}"
+    );
+    assert!(
+        run.stderr.contains("the stack declares 257 agents"),
+        "{run:?}"
+    );
+    assert!(!dir.path().join("big").exists(), "nothing written");
 }

@@ -710,3 +710,125 @@ fn system_opencode_answers_through_the_generated_files_right_after_apply() {
         run.elapsed.as_secs_f64()
     );
 }
+
+// ── benchmarks (scripts/bench-e2e): ratios within one run, alternating, never asserted ──
+
+/// Seconds a shell snippet took inside the root, timed there (no nsenter in the time).
+fn timed(rt: &Runtime, script: &str) -> f64 {
+    let out = rt.sh(&format!(
+        "t0=$(date +%s%N); {{ {script}\n}} >/dev/null 2>&1 || exit 1; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000 ))"
+    ));
+    assert!(out.status.success(), "{script}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse::<f64>()
+        .unwrap()
+        / 1000.0
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// `podman run` of an agent with the unit's image, environment and exact `vllm serve`
+/// arguments, then polling its health every 100 ms: what a script would do by hand.
+fn podman_run_script(stack: &str, agents: &[(&str, u16)]) -> String {
+    let source = strixc::source::Source::new("stack.kdl", stack);
+    let (tree, _) = strixc::build::build_tree(&source).expect("the stack builds");
+    let mut script = String::new();
+    for (agent, port) in agents {
+        let unit = tree
+            .get(&format!("containers/systemd/e-{agent}.container"))
+            .expect("container file");
+        let exec = String::from_utf8_lossy(unit)
+            .lines()
+            .find_map(|l| l.strip_prefix("Exec="))
+            .expect("Exec=")
+            .to_string();
+        script.push_str(&format!(
+            "podman run -d --rm --name bench-{agent} --network host --ipc host \
+             --security-opt seccomp=unconfined --log-driver journald \
+             -e STANDIN_READY_AFTER=1 localhost/vllm-standin {exec}\n\
+             until curl -fsS -o /dev/null {}; do sleep 0.1; done\n",
+            health_url(*port)
+        ));
+    }
+    script
+}
+
+#[test]
+#[ignore = "benchmark: scripts/bench-e2e"]
+fn bench_apply_and_switch_against_podman_run_and_systemctl() {
+    let rounds: usize = std::env::var("STRIXC_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let stack = norse(FAST_HEALTH, "", "");
+    let Some(rt) = boot(Mode::System, &stack) else {
+        return;
+    };
+    apply_ok(&rt, "standard"); // first start: images, generations, boot links
+    let by_hand = podman_run_script(&stack, &[("thor", THOR), ("valkyrie", VALKYRIE)]);
+    let stop_stack = "systemctl stop e.slice";
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let mut strixc = || {
+            rt.sh(stop_stack);
+            ours.push(timed(
+                &rt,
+                &format!("strixc apply --profile standard -f {STACK}"),
+            ));
+        };
+        let mut podman = || {
+            rt.sh(stop_stack);
+            theirs.push(timed(&rt, &by_hand));
+            rt.sh("podman rm -f -t 0 bench-thor bench-valkyrie");
+        };
+        if round % 2 == 0 {
+            strixc();
+            podman();
+        } else {
+            podman();
+            strixc();
+        }
+    }
+    let (a, p) = (median(ours.clone()), median(theirs.clone()));
+    eprintln!(
+        "from nothing to thor + valkyrie serving (stand-in ready after 1 s), {rounds} rounds, medians:\n  \
+         strixc apply {a:.2} s {ours:?}\n  podman run + health polling {p:.2} s {theirs:?}\n  \
+         ratio {:.3}; strixc - podman = {:.2} s (goal: at most 1.1 x podman + 1 s)",
+        a / p,
+        a - p
+    );
+
+    apply_ok(&rt, "standard");
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let mut strixc = || {
+            ours.push(
+                timed(&rt, &format!("strixc apply --profile odin -f {STACK}"))
+                    + timed(&rt, &format!("strixc apply --profile standard -f {STACK}")),
+            );
+        };
+        let mut systemctl = || {
+            theirs.push(
+                timed(&rt, "systemctl start e-odin.target")
+                    + timed(&rt, "systemctl start e-standard.target"),
+            );
+        };
+        if round % 2 == 0 {
+            strixc();
+            systemctl();
+        } else {
+            systemctl();
+            strixc();
+        }
+    }
+    let (a, s) = (median(ours.clone()), median(theirs.clone()));
+    eprintln!(
+        "switch standard -> odin -> standard, both waiting until serving, {rounds} rounds, medians:\n  \
+         strixc apply {a:.2} s {ours:?}\n  systemctl start {s:.2} s {theirs:?}\n  ratio {:.3}",
+        a / s
+    );
+}

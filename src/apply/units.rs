@@ -45,7 +45,7 @@ impl UnitActions {
     }
 }
 
-/// Which targets boot should start (DESIGN §5: the default profile's target, through the
+/// Which targets boot should start (the default profile's target, through the
 /// `[Install]` section of its file): `(want, stale)` — the default target of `new` if its
 /// file in `tree` has an `[Install]` section, and the default target of `old` when it is
 /// not that one. Which of them really need a call depends on their unit file state.

@@ -1,4 +1,4 @@
-//! Does a profile fit the host? DESIGN §4's rules over the numbers of [`super`].
+//! Does a profile fit the host? The rules of README's "The budget" over the numbers of [`super`].
 //!
 //! Unified host (Strix Halo: the GPU's memory *is* host memory): a profile fits when
 //! Σ requested (u × T) + Σ memory of non-GPU agents + reserve ≤ host memory, Σ u ≤ 1.00, and

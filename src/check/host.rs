@@ -3,9 +3,9 @@
 use crate::diagnostic::{Diagnostics, Kind};
 use crate::model::{Launch, Stack};
 
-/// Quadlet arrived in podman 4.4; health-gated readiness (`Notify=healthy`) in 5.0.
+/// Quadlet arrived in podman 4.4; its health keys (`HealthStartupCmd`, `HealthOnFailure`) in 4.5.
 pub const QUADLET_SINCE: (u32, u32) = (4, 4);
-pub const NOTIFY_HEALTHY_SINCE: (u32, u32) = (5, 0);
+pub const HEALTH_KEYS_SINCE: (u32, u32) = (4, 5);
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     let host = &stack.host;
@@ -94,9 +94,9 @@ fn podman(stack: &Stack, d: &mut Diagnostics) {
     }
     if containers.iter().any(|r| r.health.is_some()) {
         if let Some(kind) = too_old(
-            "starting an agent only once healthy (Notify=healthy)",
-            "5.0",
-            NOTIFY_HEALTHY_SINCE,
+            "checking health in quadlet units (HealthStartupCmd, HealthOnFailure=kill)",
+            "4.5",
+            HEALTH_KEYS_SINCE,
         ) {
             d.emit(kind, declared.span);
         }

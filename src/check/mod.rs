@@ -11,9 +11,11 @@ mod profiles;
 mod quadlet_keys;
 mod references;
 mod security;
+mod size;
 mod units;
 
 pub use budget::check_budget;
+pub use size::{MAX_AGENTS, MAX_PROFILES};
 
 use crate::diagnostic::Diagnostics;
 use crate::model::Stack;
@@ -29,5 +31,6 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     host::check(stack, d);
     security::check(stack, d);
     units::check(stack, d);
+    size::check(stack, d);
     gateway::check(stack, d);
 }

@@ -1,4 +1,4 @@
-//! `strixc budget`: the memory table per profile, or its JSON (schema: DESIGN §2).
+//! `strixc budget`: the memory table per profile, or its JSON (schema: README, "The budget").
 
 use serde_json::{Value, json};
 

@@ -59,7 +59,7 @@ pub fn is_valid_name(name: &str) -> bool {
 }
 
 /// Model names never reach a file or unit name, and model versions have dots
-/// (`qwen2.5-14b-awq`, DESIGN §3's own example): `[a-z][a-z0-9.-]*` there.
+/// (`qwen2.5-14b-awq`, as Hugging Face names them): `[a-z][a-z0-9.-]*` there.
 fn is_valid(name: &str, dots: bool) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())

@@ -351,6 +351,12 @@ pub enum Kind {
         lines: usize,
         limit: usize,
     },
+    /// More agents or profiles than the generated units can list one another.
+    StackTooLarge {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
 
     /// A bug in strixc, reported instead of panicking.
     Internal {
@@ -447,6 +453,7 @@ impl Kind {
             Kind::SizeTooLarge { .. } => "strixc::decode::size_too_large",
             Kind::GttsizeDeprecated { .. } => "strixc::host::gttsize_deprecated",
             Kind::TooManyLines { .. } => "strixc::source::too_many_lines",
+            Kind::StackTooLarge { .. } => "strixc::stack::too_large",
             Kind::Internal { .. } => "strixc::internal",
         }
     }
@@ -722,6 +729,9 @@ impl Kind {
             Kind::TooManyLines { lines, limit } => format!(
                 "the file has {lines} lines (or `;`-separated nodes); strixc reads stacks of at most {limit}"
             ),
+            Kind::StackTooLarge { what, count, limit } => format!(
+                "the stack declares {count} {what}; strixc builds stacks of at most {limit}"
+            ),
             Kind::Internal { message } => format!("internal error: {message}"),
         }
     }
@@ -811,6 +821,7 @@ impl Kind {
             Kind::SizeTooLarge { .. } => "too large".into(),
             Kind::GttsizeDeprecated { .. } => "deprecated".into(),
             Kind::TooManyLines { .. } => "file starts here".into(),
+            Kind::StackTooLarge { limit, .. } => format!("number {} starts here", limit + 1),
             Kind::Internal { .. } => "here".into(),
         }
     }
@@ -1009,6 +1020,7 @@ impl Kind {
             }
             Kind::SizeTooLarge { .. } => "write a size below 16 EiB, such as \"124GiB\"".into(),
             Kind::TooManyLines { .. } => "a stack is a few hundred lines; is this the right file?".into(),
+            Kind::StackTooLarge { .. } => "each agent's unit names every agent before it and each profile's target every agent it stops, so the units grow with the square of the stack: split it into stacks of fewer agents and profiles".into(),
             Kind::GttsizeDeprecated {
                 pages_limit,
                 page_pool_size,

@@ -1,4 +1,4 @@
-//! An agent's unit: a quadlet `.container` (container runtimes, DESIGN §5's Strix Halo
+//! An agent's unit: a quadlet `.container` (container runtimes, the Strix Halo
 //! recipe) or a plain `.service` (native `command` runtimes).
 
 use std::net::IpAddr;
@@ -10,8 +10,9 @@ use crate::model::{Engine, Launch, QuadletEntry, Quant};
 use crate::plan::{AgentPlan, Plan};
 use crate::units::systemd_timespan;
 
-/// How often podman probes a loading container: readiness is seen within about this long
-/// of the server answering (podman then reports it within its own 250 ms poll).
+/// How often podman probes a loading container (its minimum): until this probe passes,
+/// the regular check, which kills, does not run. Readiness itself is the `ExecStartPost=`
+/// wait, which polls every quarter second.
 const STARTUP_PROBE_INTERVAL_MS: u64 = 1_000;
 
 /// Pause between automatic restarts, and the start limit: no failing agent restarts in a
@@ -232,7 +233,7 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
                 // so sh reads it from the environment), instead of polling a dead port
                 // until TimeoutStartSec.
                 format!(
-                    "until curl -fsS -o /dev/null {url}; do kill -0 $MAINPID 2>/dev/null || exit 1; sleep 0.5; done"
+                    "until curl -fsS -o /dev/null {url}; do kill -0 $MAINPID 2>/dev/null || exit 1; sleep 0.25; done"
                 ),
             ],
         }),

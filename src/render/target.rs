@@ -6,7 +6,7 @@
 //! one at a time, and on a switch systemd runs each replaced agent's stop before any start
 //! (it orders a stop before a start whichever way two units are ordered). The target is
 //! `After=` its own agents only, so its start job finishes once every agent is ready
-//! (`Notify=healthy`, or the native agent's health wait), and `BindsTo=` makes the start
+//! (each agent's `ExecStartPost=` health wait), and `BindsTo=` makes the start
 //! fail when one fails, and the target stop when one stops: active means serving.
 
 use serde::Serialize;

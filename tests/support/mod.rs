@@ -1,6 +1,5 @@
-//! Test support: a real systemd user manager on a private D-Bus per test (ported from
-//! `shared/tools/systemd-sandbox`), and trees for stack "t" with native agents running
-//! `strixc-test-server`.
+//! Test support: a real systemd user manager on a private D-Bus per test, and trees for
+//! stack "t" with native agents running `strixc-test-server`.
 #![allow(dead_code)]
 
 pub mod opencode;
