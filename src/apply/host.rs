@@ -69,7 +69,129 @@ fn size_mismatch(swap: &ManifestSwap, on_disk: Option<u64>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+
     use super::*;
+    use crate::error::Error;
+    use crate::systemd::{Job, JobOutcome, UnitDetails, UnitStatus};
+
+    /// A manager that records what it is asked and ends every job with `result`.
+    struct Recorder {
+        enabled: bool,
+        active: bool,
+        result: &'static str,
+        calls: RefCell<Vec<String>>,
+    }
+
+    impl Systemd for Recorder {
+        fn reload(&self) -> Result<(), Error> {
+            unreachable!()
+        }
+        fn enqueue(&self, unit: &str, kind: &str, _: JobMode) -> Result<Vec<Job>, Error> {
+            self.calls.borrow_mut().push(format!("{kind} {unit}"));
+            Ok(vec![Job {
+                id: 1,
+                path: "/job/1".into(),
+                unit: unit.into(),
+                kind: kind.into(),
+            }])
+        }
+        fn unit_file_state(&self, _: &str) -> Result<String, Error> {
+            Ok(if self.enabled { "enabled" } else { "disabled" }.into())
+        }
+        fn reset_failed(&self, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+        fn enable(&self, units: &[&str]) -> Result<(), Error> {
+            self.calls
+                .borrow_mut()
+                .push(format!("enable {}", units.join(" ")));
+            Ok(())
+        }
+        fn disable(&self, _: &[&str]) -> Result<(), Error> {
+            unreachable!()
+        }
+        fn units(&self, names: &[&str]) -> Result<Vec<UnitStatus>, Error> {
+            let state = if self.active { "active" } else { "inactive" };
+            Ok(names
+                .iter()
+                .map(|n| UnitStatus {
+                    name: n.to_string(),
+                    active_state: state.into(),
+                    ..UnitStatus::default()
+                })
+                .collect())
+        }
+        fn details(&self, _: &str) -> Result<UnitDetails, Error> {
+            unreachable!()
+        }
+        fn wait(&self, jobs: &[Job], _: Instant, _: &mut dyn FnMut() -> bool) -> Vec<JobOutcome> {
+            jobs.iter()
+                .map(|job| JobOutcome {
+                    job: job.clone(),
+                    result: self.result.into(),
+                })
+                .collect()
+        }
+    }
+
+    fn manifest() -> Manifest {
+        Manifest {
+            generator: "strixc".into(),
+            stack: "t".into(),
+            default_profile: "p".into(),
+            profiles: Vec::new(),
+            agents: Vec::new(),
+            files: Default::default(),
+            swap: Some(ManifestSwap {
+                unit: "strixc-test-absent.swap".into(),
+                path: "/strixc-test-absent".into(),
+                size: Some(1 << 20),
+            }),
+        }
+    }
+
+    fn recorder(enabled: bool, active: bool, result: &'static str) -> Recorder {
+        Recorder {
+            enabled,
+            active,
+            result,
+            calls: RefCell::new(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn swap_is_enabled_for_boot_and_started_once() {
+        let sd = recorder(false, false, "done");
+        let notes = activate_swap(&sd, &manifest());
+        assert_eq!(
+            *sd.calls.borrow(),
+            [
+                "enable strixc-test-absent.swap",
+                "start strixc-test-absent.swap"
+            ]
+        );
+        assert_eq!(
+            notes,
+            ["swap /strixc-test-absent is on (strixc-test-absent.swap)"]
+        );
+
+        let sd = recorder(true, true, "done");
+        assert!(activate_swap(&sd, &manifest()).is_empty());
+        assert!(sd.calls.borrow().is_empty(), "nothing to do: no call");
+    }
+
+    #[test]
+    fn a_swap_that_does_not_start_is_reported() {
+        let sd = recorder(true, false, "failed");
+        let notes = activate_swap(&sd, &manifest());
+        assert_eq!(
+            notes,
+            [
+                "swap /strixc-test-absent did not start: strixc-test-absent.swap job failed (journalctl -u strixc-test-absent.swap)"
+            ]
+        );
+    }
 
     #[test]
     fn a_resized_swap_file_is_reported() {
