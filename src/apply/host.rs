@@ -148,6 +148,7 @@ mod tests {
                 path: "/strixc-test-absent".into(),
                 size: Some(1 << 20),
             }),
+            gateway: None,
         }
     }
 
