@@ -731,15 +731,20 @@ fn the_real_build_rolls_back_a_crashing_agent() {
     let broken = real_tree(&ports, r#""--ready-after" "5" "--fail-after" "0.3""#);
     // The generated ExecStartPost would poll health until TimeoutStartSec (30 s) after the
     // server died; apply notices the dead main process and fails at once.
+    // Not a timing assertion: well under the 30 s the timeout would take, whatever the load.
     let started = Instant::now();
     let err = apply::apply(&sbx.ctx(), &broken, Some("odin"), &opts()).unwrap_err();
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(25),
         "{:?}",
         started.elapsed()
     );
+    // Seen by apply's own check of the main process, or by the health wait exiting when
+    // the server is gone (whichever runs first on a busy machine): never the timeout.
+    let report = err.to_string();
     assert!(
-        err.to_string().contains("the server exited (status 2)"),
+        report.contains("the server exited (status 2)")
+            || (report.contains("r-odin.service") && report.contains("exit status 2")),
         "{err}"
     );
     eprintln!("{err}");
