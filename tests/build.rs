@@ -896,7 +896,7 @@ fn check_passes_on_a_fresh_tree_and_fails_after_an_edit_writing_nothing() {
     let built = strixc(&["-f", f, "build", "-o", o], root(), &[]);
     assert!(built.status.success());
     assert!(
-        String::from_utf8_lossy(&built.stderr).contains("21 written, 0 unchanged, 0 removed"),
+        String::from_utf8_lossy(&built.stderr).contains("23 written, 0 unchanged, 0 removed"),
         "{}",
         String::from_utf8_lossy(&built.stderr)
     );
@@ -934,7 +934,7 @@ fn check_passes_on_a_fresh_tree_and_fails_after_an_edit_writing_nothing() {
     let mtime = std::fs::metadata(&manifest).unwrap().modified().unwrap();
     let rebuilt = strixc(&["-f", f, "build", "-o", o], root(), &[]);
     assert!(
-        String::from_utf8_lossy(&rebuilt.stderr).contains("2 written, 19 unchanged, 0 removed"),
+        String::from_utf8_lossy(&rebuilt.stderr).contains("2 written, 21 unchanged, 0 removed"),
         "{}",
         String::from_utf8_lossy(&rebuilt.stderr)
     );

@@ -832,3 +832,117 @@ fn bench_apply_and_switch_against_podman_run_and_systemctl() {
         a / s
     );
 }
+
+/// Stack "g": two real llama.cpp agents that never run together (container mimir in profile
+/// "chat", native saga in profile "code") behind the gateway on port 8000.
+fn gateway_stack() -> String {
+    format!(
+        r#"
+stack "g"
+host {{
+    memory "64GiB"
+    gpu "gfx1151" memory="60GiB" unified=#true
+    podman "5.4"
+}}
+runtime "llama" {{
+    engine "llama.cpp"
+    image "localhost/llama-cpp"
+    health "/health" interval="1s" start-period="30s"
+{SANDBOX_QUADLET}
+}}
+runtime "llama-native" {{
+    engine "llama.cpp"
+    command "/usr/local/bin/llama-server" "--model" "{{model}}" "--host" "{{host}}" "--port" "{{port}}" "--ctx-size" "{{context}}" "-t" "1"
+    health "/health" interval="1s" start-period="30s"
+}}
+model "tiny" {{
+    path "/models/tiny.gguf"
+    quant "gguf"
+    weights "1MB"
+    layers 2
+    kv-heads 2
+    head-dim 16
+    max-context 32768
+}}
+agent "mimir" {{
+    model "tiny"
+    runtime "llama"
+    port 8021
+    context 2048
+}}
+agent "saga" {{
+    model "tiny"
+    runtime "llama-native"
+    port 8022
+    context 2048
+}}
+profile "chat" default=#true {{
+    agents "mimir"
+}}
+profile "code" {{
+    agents "saga"
+}}
+gateway {{
+    port 8000
+    strixc "/usr/local/bin/strixc"
+}}
+"#
+    )
+}
+
+#[test]
+fn system_gateway_summons_the_real_llama_cpp_agent_a_request_names() {
+    let _slot = slot();
+    let Some(rt) = boot(Mode::System, &gateway_stack()) else {
+        return;
+    };
+    apply_ok(&rt, "chat");
+    assert_eq!(rt.prop("g-gateway.socket", "ActiveState"), "active");
+    let url = "http://127.0.0.1:8000/v1/chat/completions";
+    let ask = |model: &str| {
+        rt.post_json(
+            url,
+            &format!(
+                r#"{{"model":"{model}","messages":[{{"role":"user","content":"hello"}}],"max_tokens":8}}"#
+            ),
+        )
+    };
+    // mimir runs: answered at once, through the gateway.
+    let (code, body) = ask("mimir");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"object\":\"chat.completion\""), "{body}");
+    // saga does not: the gateway switches to "code" (mimir stops first), then answers.
+    let t0 = Instant::now();
+    let (code, body) = ask("saga");
+    assert_eq!(code, 200, "{body}\n{}", rt.journal("g-gateway.service", 40));
+    eprintln!("gateway: summoned saga and answered in {:?}", t0.elapsed());
+    assert_eq!(rt.prop("g-code.target", "ActiveState"), "active");
+    assert_eq!(rt.prop("g-saga.service", "ActiveState"), "active");
+    assert_ne!(rt.prop("g-mimir.service", "ActiveState"), "active");
+    assert_replaced_in(&rt, "g-mimir.service", "g-saga.service");
+    // And a streamed completion through the gateway, chunk by chunk.
+    let (code, stream) = rt.post_json(
+        url,
+        r#"{"model":"saga","messages":[{"role":"user","content":"hi"}],"max_tokens":4,"stream":true}"#,
+    );
+    assert_eq!(code, 200, "{stream}");
+    assert!(
+        stream.lines().filter(|l| l.starts_with("data: {")).count() >= 2
+            && stream.lines().any(|l| l == "data: [DONE]"),
+        "{stream}"
+    );
+    // An unknown model: 404 in OpenAI's shape.
+    let (code, body) = ask("nobody");
+    assert_eq!(code, 404, "{body}");
+    assert!(body.contains("\"error\""), "{body}");
+}
+
+/// `new` started only after `old` had stopped (full unit names).
+fn assert_replaced_in(rt: &Runtime, old: &str, new: &str) {
+    let stopped = rt.mono(old, "InactiveEnterTimestampMonotonic");
+    let started = rt.mono(new, "ExecMainStartTimestampMonotonic");
+    assert!(
+        stopped > 0 && stopped <= started,
+        "{new} started at {started} µs, {old} stopped at {stopped} µs"
+    );
+}
