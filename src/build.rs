@@ -121,14 +121,15 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
     };
     let mut manifest_agents = Vec::with_capacity(plan.agents.len());
     for ((index, agent), file) in plan.agents.iter().enumerate().zip(agent_files?) {
+        let (devices, volumes) = container_host_paths(agent);
         manifest_agents.push(ManifestAgent {
             name: agent.name().to_owned(),
             unit: units[index].clone(),
             files: vec![file.path.clone()],
             health_url: render::health_url(agent),
             port: agent.port,
-            devices: container_devices(agent),
-            volumes: container_volumes(agent),
+            devices,
+            volumes,
             served_model: Some(agent.model_source().to_owned()),
             summon: agent.agent.summon.as_ref().map(|s| s.value.clone()),
         });
@@ -225,32 +226,16 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
     Ok(tree)
 }
 
-fn is_container(agent: &AgentPlan) -> bool {
-    matches!(agent.runtime.launch, Some(Launch::Container { .. }))
-}
-
-fn container_devices(agent: &AgentPlan) -> Vec<String> {
-    if !is_container(agent) {
-        return Vec::new();
+/// A container agent's host devices and the host sides of its volumes, for apply's
+/// preflight; nothing for a native agent.
+fn container_host_paths(agent: &AgentPlan) -> (Vec<String>, Vec<String>) {
+    let runtime = agent.runtime;
+    if !matches!(runtime.launch, Some(Launch::Container { .. })) {
+        return (Vec::new(), Vec::new());
     }
-    agent
-        .runtime
-        .devices
-        .iter()
-        .map(|d| d.value.clone())
-        .collect()
-}
-
-fn container_volumes(agent: &AgentPlan) -> Vec<String> {
-    if !is_container(agent) {
-        return Vec::new();
-    }
-    agent
-        .runtime
-        .volumes
-        .iter()
-        .map(|(host, _)| host.value.clone())
-        .collect()
+    let devices = runtime.devices.iter().map(|d| d.value.clone()).collect();
+    let volumes = runtime.volumes.iter().map(|(host, _)| host.value.clone());
+    (devices, volumes.collect())
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -549,9 +549,20 @@ fn system_readiness_follows_the_server() {
 /// Stack "l": the real llama.cpp server with the tiny model, as a container (mimir, image
 /// localhost/llama-cpp) and as a native agent (saga, the root's /usr/local/bin/llama-server).
 fn llama_stack() -> String {
+    llama_stack_with(
+        "l",
+        r#"profile "chat" default=#true {
+    agents "mimir" "saga"
+}"#,
+    )
+}
+
+/// Stack `name` with the two llama.cpp agents (mimir in a container on 8021, saga native on
+/// 8022) and then `rest` (profiles, a gateway).
+fn llama_stack_with(name: &str, rest: &str) -> String {
     format!(
         r#"
-stack "l" {{
+stack "{name}" {{
     description "a real llama.cpp server, container and native"
 }}
 host {{
@@ -592,9 +603,7 @@ agent "saga" {{
     port 8022
     context 2048
 }}
-profile "chat" default=#true {{
-    agents "mimir" "saga"
-}}
+{rest}
 "#
     )
 }
@@ -833,60 +842,21 @@ fn bench_apply_and_switch_against_podman_run_and_systemctl() {
     );
 }
 
-/// Stack "g": two real llama.cpp agents that never run together (container mimir in profile
-/// "chat", native saga in profile "code") behind the gateway on port 8000.
+/// Stack "g": the two real llama.cpp agents in profiles that never run together (mimir in
+/// "chat", saga in "code") behind the gateway on port 8000.
 fn gateway_stack() -> String {
-    format!(
-        r#"
-stack "g"
-host {{
-    memory "64GiB"
-    gpu "gfx1151" memory="60GiB" unified=#true
-    podman "5.4"
-}}
-runtime "llama" {{
-    engine "llama.cpp"
-    image "localhost/llama-cpp"
-    health "/health" interval="1s" start-period="30s"
-{SANDBOX_QUADLET}
-}}
-runtime "llama-native" {{
-    engine "llama.cpp"
-    command "/usr/local/bin/llama-server" "--model" "{{model}}" "--host" "{{host}}" "--port" "{{port}}" "--ctx-size" "{{context}}" "-t" "1"
-    health "/health" interval="1s" start-period="30s"
-}}
-model "tiny" {{
-    path "/models/tiny.gguf"
-    quant "gguf"
-    weights "1MB"
-    layers 2
-    kv-heads 2
-    head-dim 16
-    max-context 32768
-}}
-agent "mimir" {{
-    model "tiny"
-    runtime "llama"
-    port 8021
-    context 2048
-}}
-agent "saga" {{
-    model "tiny"
-    runtime "llama-native"
-    port 8022
-    context 2048
-}}
-profile "chat" default=#true {{
+    llama_stack_with(
+        "g",
+        r#"profile "chat" default=#true {
     agents "mimir"
-}}
-profile "code" {{
+}
+profile "code" {
     agents "saga"
-}}
-gateway {{
+}
+gateway {
     port 8000
     strixc "/usr/local/bin/strixc"
-}}
-"#
+}"#,
     )
 }
 
