@@ -534,3 +534,32 @@ fn bench_gateway_against_direct() {
         via_ms / direct_ms
     );
 }
+
+#[test]
+fn stopping_the_stacks_slice_stops_the_gateway_too() {
+    let gw = Gateway::start(r#""--ready-after" "0.2""#, "");
+    assert_eq!(
+        gw.chat("thor", r#","max_tokens":2"#).status,
+        200,
+        "{}",
+        gw.logs()
+    );
+    assert!(gw.active("r-gateway.service"), "{}", gw.logs());
+    let out = gw.sbx.systemctl(&["stop", "r.slice"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for unit in ["r-gateway.socket", "r-gateway.service", "r-thor.service"] {
+        support::wait_for(
+            std::time::Duration::from_secs(20),
+            || !gw.active(unit),
+            unit,
+        );
+    }
+    assert!(
+        TcpStream::connect(("127.0.0.1", gw.port)).is_err(),
+        "the gateway's port still accepts connections"
+    );
+}

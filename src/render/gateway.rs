@@ -16,6 +16,7 @@ struct Context<'a> {
     listen: &'a str,
     service: &'a str,
     socket: &'a str,
+    slice: String,
     exec: Vec<&'a str>,
 }
 
@@ -68,6 +69,7 @@ pub fn gateway_units(
         listen: &manifest.listen,
         service: &manifest.service,
         socket: &manifest.socket,
+        slice: format!("{}.slice", stack.name.value),
         exec: vec![strixc],
     };
     Ok((
