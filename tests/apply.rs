@@ -150,10 +150,8 @@ fn second_apply_changes_nothing() {
     let again = sbx.details(&stack.unit("thor"));
     assert_eq!(again.state_change_usec, thor.state_change_usec);
     assert_eq!(again.exec_main_start_usec, thor.exec_main_start_usec);
-    assert!(
-        took < Duration::from_millis(200),
-        "no-op apply took {took:?}"
-    );
+    // No timing bound (a busy machine is slow): nothing written and no job is the proof.
+    eprintln!("no-op apply took {took:?}");
     assert!(report.render().contains("nothing changed"));
 }
 
@@ -347,8 +345,9 @@ fn a_start_slower_than_the_deadline_fails_and_rolls_back() {
     };
     let started = Instant::now();
     let err = apply::apply(&sbx.ctx(), &slow.tree(), Some("odin"), &o).unwrap_err();
+    // Before odin would have been ready (10 s): the 0.8 s deadline ended the wait.
     assert!(
-        started.elapsed() < Duration::from_secs(6),
+        started.elapsed() < Duration::from_secs(9),
         "took {:?}",
         started.elapsed()
     );
@@ -867,7 +866,8 @@ fn the_generated_health_wait_gives_up_when_the_server_dies() {
     // The start job fails within a poll (0.5 s) of the crash (then Restart=on-failure may
     // try again: "auto-restart").
     eprintln!("systemctl start of a crashing agent failed after {took:?}");
-    assert!(took < Duration::from_secs(5), "took {took:?}");
+    // Far below the 30 s TimeoutStartSec the poll would otherwise run into.
+    assert!(took < Duration::from_secs(20), "took {took:?}");
     let odin = sbx.details("r-odin.service");
     assert_ne!(odin.status.active_state, "active", "{odin:?}");
     assert_eq!(odin.exec_main_status, Some(2), "{odin:?}");

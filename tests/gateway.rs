@@ -344,8 +344,9 @@ fn malformed_oversized_and_slow_clients_do_not_hold_up_others() {
     let started = Instant::now();
     let thor = gw.chat("thor", "");
     assert_eq!(thor.status, 200, "{}", thor.body);
+    // Far below the 60 s a body may take: the half-sent request holds nobody up.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(20),
         "{:?}",
         started.elapsed()
     );
