@@ -356,18 +356,22 @@ fn assert_rolled_back(rt: &Runtime) {
     assert_ne!(rt.prop(&unit("odin"), "ActiveState"), "active");
 }
 
-#[test]
-fn system_container_exiting_at_start_rolls_back_and_shows_its_output() {
-    let _slot = slot();
-    let Some(rt) = boot(
-        Mode::System,
-        &norse(FAST_HEALTH, r#"    env "STANDIN_EXIT_AT_START" "3""#, ""),
-    ) else {
-        return;
-    };
+/// Boots a system root with odin's runtime given `odin_env`, serves standard, then switches
+/// to odin, which must fail: exit 4 (the report, and how long the apply took).
+fn fail_odin(odin_env: &str) -> Option<(Runtime, std::process::Output, Duration)> {
+    let rt = boot(Mode::System, &norse(FAST_HEALTH, odin_env, ""))?;
     apply_ok(&rt, "standard");
     let (out, took) = apply(&rt, "odin");
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    Some((rt, out, took))
+}
+
+#[test]
+fn system_container_exiting_at_start_rolls_back_and_shows_its_output() {
+    let _slot = slot();
+    let Some((rt, out, took)) = fail_odin(r#"    env "STANDIN_EXIT_AT_START" "3""#) else {
+        return;
+    };
     eprintln!("failed apply took {took:?}");
     assert_rolled_back(&rt);
     // the container's own last words, from the agent's journal
@@ -382,15 +386,9 @@ fn system_container_exiting_at_start_rolls_back_and_shows_its_output() {
 #[test]
 fn system_never_healthy_is_killed_within_the_bound() {
     let _slot = slot();
-    let Some(rt) = boot(
-        Mode::System,
-        &norse(FAST_HEALTH, r#"    env "STANDIN_HANG" "1""#, ""),
-    ) else {
+    let Some((rt, _out, took)) = fail_odin(r#"    env "STANDIN_HANG" "1""#) else {
         return;
     };
-    apply_ok(&rt, "standard");
-    let (out, took) = apply(&rt, "odin");
-    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     eprintln!("apply of a never-healthy agent failed after {took:?}");
     // start-period 20 s bounds the load: given up on well before a minute, not after minutes
     assert!(took < Duration::from_secs(60), "took {took:?}");
