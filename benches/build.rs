@@ -6,9 +6,9 @@
 
 use std::fmt::Write as _;
 
-use strixc::build::{build_tree, render_tree};
 use strixc::compile::compile;
 use strixc::source::Source;
+use strixc::tree::assemble::{build_tree, render_tree};
 
 fn main() {
     divan::main();

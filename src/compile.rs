@@ -6,9 +6,9 @@ use miette::SourceSpan;
 use crate::check;
 use crate::decode;
 use crate::diagnostic::{Diagnostics, Kind, Severity};
-use crate::model::{Agent, Spanned, Stack};
-use crate::parse;
 use crate::source::Source;
+use crate::source::parse;
+use crate::stack::{Agent, Spanned, Stack};
 
 /// A stack that decoded and passed every check (warnings may remain).
 #[derive(Debug)]

@@ -66,7 +66,7 @@ pub enum Error {
     Locked { path: PathBuf, holder: String },
     /// Activation ran and units failed; the report says which and what was rolled back.
     #[error("{0}")]
-    UnitsFailed(Box<crate::apply::ActivationFailure>),
+    UnitsFailed(Box<crate::activate::ActivationFailure>),
     /// A generation record, `current` or the journal that cannot be read (the message
     /// names the path).
     #[error("{0}")]

@@ -1,30 +1,27 @@
 //! strixc: compile `stack.kdl` into systemd/quadlet units and OpenCode files, then activate.
 //!
-//! The pipeline, one module per stage:
-//! source → parse → decode → check → plan → render → tree → write → activate.
+//! The pipeline, one module per stage, in the order a stack flows through them
+//! (ARCHITECTURE.md walks through each stage and the type it hands on):
+//! source (text, KDL parse) → decode (typed [`stack::Stack`]) → check → plan (with the
+//! memory budget) → render (unit text) → tree (files, manifest, disk) → activate (systemd).
+//! `compile` runs the pure front half; `cli` is the command line; `gateway` is
+//! `strixc serve`; `import` reads a model folder into a `model` node.
 
-pub mod apply;
-pub mod budget;
-pub mod build;
+pub mod activate;
 pub mod check;
-pub mod cli;
-pub mod commands;
-pub mod compile;
 pub mod decode;
-pub mod diagnostic;
-pub mod error;
-pub mod gateway;
-pub mod import;
-pub mod manifest;
-pub mod model;
-pub mod parse;
 pub mod plan;
 pub mod render;
 pub mod source;
-pub mod suggest;
-pub mod systemd;
+pub mod stack;
 pub mod tree;
-pub mod units;
-pub mod write;
 
-pub use commands::run;
+pub mod compile;
+pub mod diagnostic;
+pub mod error;
+
+pub mod cli;
+pub mod gateway;
+pub mod import;
+
+pub use cli::run;

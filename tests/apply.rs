@@ -6,9 +6,9 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use strixc::apply::{self, ApplyOptions, Outcome, ProgressMode, RollbackOutcome};
+use strixc::activate::systemd::Systemd;
+use strixc::activate::{self, ApplyOptions, Outcome, ProgressMode, RollbackOutcome};
 use strixc::error::{Error, ExitCode};
-use strixc::systemd::Systemd;
 use support::Sandbox;
 use support::stack::Stack;
 
@@ -19,8 +19,8 @@ fn opts() -> ApplyOptions {
     }
 }
 
-fn apply_ok(sbx: &Sandbox, stack: &Stack, profile: &str) -> apply::ApplyReport {
-    match apply::apply(&sbx.ctx(), &stack.tree(), Some(profile), &opts()) {
+fn apply_ok(sbx: &Sandbox, stack: &Stack, profile: &str) -> activate::ApplyReport {
+    match activate::apply(&sbx.ctx(), &stack.tree(), Some(profile), &opts()) {
         Ok(report) => report,
         Err(e) => panic!("apply {profile} failed: {e}"),
     }
@@ -78,7 +78,7 @@ fn first_apply_starts_every_agent_of_the_profile() {
     assert_eq!(sbx.active_state(&stack.unit("odin")), "inactive");
     assert_eq!(sbx.active_state(&stack.target("standard")), "active");
     // Waiting covered readiness: every agent answers its health check right away.
-    let status = apply::status(&sbx.ctx()).unwrap();
+    let status = activate::status(&sbx.ctx()).unwrap();
     assert_eq!(status.active_profiles, ["standard"]);
     for a in status.agents.iter().filter(|a| a.in_profile) {
         assert_eq!(
@@ -245,7 +245,7 @@ fn a_failing_agent_exits_4_and_rolls_back_files_and_profile() {
         "systemd/t-extra.service".into(),
         "[Service]\nExecStart=/bin/true\n".into(),
     ));
-    let err = apply::apply(&sbx.ctx(), &bad.tree(), Some("odin"), &opts()).unwrap_err();
+    let err = activate::apply(&sbx.ctx(), &bad.tree(), Some("odin"), &opts()).unwrap_err();
     assert_eq!(err.exit_code(), ExitCode::UnitsFailed);
     let Error::UnitsFailed(failure) = &err else {
         panic!("{err}")
@@ -275,7 +275,7 @@ fn a_failing_agent_exits_4_and_rolls_back_files_and_profile() {
     assert_eq!(sbx.active_state(&good.unit("valkyrie")), "active");
     assert_eq!(sbx.active_state(&good.unit("thor")), "active");
     assert_ne!(sbx.active_state(&good.unit("odin")), "active");
-    let gens = apply::generations(&sbx.ctx()).unwrap();
+    let gens = activate::generations(&sbx.ctx()).unwrap();
     assert_eq!(gens.len(), 1);
     assert!(gens[0].current);
 }
@@ -289,14 +289,14 @@ fn a_failure_without_rollback_leaves_the_new_files() {
         no_rollback: true,
         ..opts()
     };
-    let err = apply::apply(&sbx.ctx(), &bad.tree(), None, &o).unwrap_err();
+    let err = activate::apply(&sbx.ctx(), &bad.tree(), None, &o).unwrap_err();
     let Error::UnitsFailed(failure) = &err else {
         panic!("{err}")
     };
     assert_eq!(failure.rollback, RollbackOutcome::Disabled);
     assert!(sbx.unit_dir().join(bad.unit("valkyrie")).exists());
     // Not lost: status shows the kept tree and says why; the next apply undoes it first.
-    let status = apply::status(&sbx.ctx()).unwrap();
+    let status = activate::status(&sbx.ctx()).unwrap();
     assert!(
         status.notes.iter().any(|n| n.contains("--no-rollback")),
         "{:?}",
@@ -322,14 +322,14 @@ fn a_first_apply_that_fails_removes_its_files() {
     let sbx = Sandbox::start();
     let mut bad = Stack::norse();
     bad.agent_mut("valkyrie").args = vec!["--fail".into()];
-    let err = apply::apply(&sbx.ctx(), &bad.tree(), None, &opts()).unwrap_err();
+    let err = activate::apply(&sbx.ctx(), &bad.tree(), None, &opts()).unwrap_err();
     let Error::UnitsFailed(failure) = &err else {
         panic!("{err}")
     };
     assert_eq!(failure.rollback, RollbackOutcome::Removed, "{err}");
     assert_eq!(std::fs::read_dir(sbx.unit_dir()).unwrap().count(), 0);
     assert_eq!(sbx.active_state(&bad.unit("thor")), "inactive");
-    assert!(apply::generations(&sbx.ctx()).unwrap().is_empty());
+    assert!(activate::generations(&sbx.ctx()).unwrap().is_empty());
 }
 
 #[test]
@@ -344,7 +344,7 @@ fn a_start_slower_than_the_deadline_fails_and_rolls_back() {
         ..opts()
     };
     let started = Instant::now();
-    let err = apply::apply(&sbx.ctx(), &slow.tree(), Some("odin"), &o).unwrap_err();
+    let err = activate::apply(&sbx.ctx(), &slow.tree(), Some("odin"), &o).unwrap_err();
     // Before odin would have been ready (10 s): the 0.8 s deadline ended the wait.
     assert!(
         started.elapsed() < Duration::from_secs(9),
@@ -380,7 +380,7 @@ fn concurrent_applies_never_interleave() {
     std::thread::scope(|s| {
         let first = s.spawn(|| {
             let t0 = Instant::now();
-            let r = apply::apply(&sbx.ctx(), &tree, Some("standard"), &opts());
+            let r = activate::apply(&sbx.ctx(), &tree, Some("standard"), &opts());
             (t0, Instant::now(), r)
         });
         // Wait until the first apply holds the lock (a try-lock of our own fails).
@@ -400,7 +400,7 @@ fn concurrent_applies_never_interleave() {
             no_wait: true,
             ..opts()
         };
-        let err = apply::apply(&sbx.ctx(), &tree, Some("odin"), &no_wait).unwrap_err();
+        let err = activate::apply(&sbx.ctx(), &tree, Some("odin"), &no_wait).unwrap_err();
         assert!(matches!(err, Error::Locked { .. }), "{err}");
         assert_eq!(err.exit_code(), ExitCode::System);
         assert!(
@@ -408,7 +408,7 @@ fn concurrent_applies_never_interleave() {
             "{err}"
         );
         // Default: waits for the first to finish, then switches.
-        let second = apply::apply(&sbx.ctx(), &tree, Some("odin"), &opts()).unwrap();
+        let second = activate::apply(&sbx.ctx(), &tree, Some("odin"), &opts()).unwrap();
         let second_end = Instant::now();
         let (_, first_end, first) = first.join().unwrap();
         let first = first.unwrap();
@@ -459,14 +459,14 @@ fn dry_run_and_diff_show_the_plan_and_change_nothing() {
         dry_run: true,
         ..opts()
     };
-    let report = apply::apply(&sbx.ctx(), &stack.tree(), Some("odin"), &o).unwrap();
+    let report = activate::apply(&sbx.ctx(), &stack.tree(), Some("odin"), &o).unwrap();
     assert_eq!(report.outcome, Outcome::DryRun);
     let text = report.render();
     assert!(text.contains("+Environment=X=1"), "{text}");
     assert!(text.contains("stop     t-valkyrie.service"), "{text}");
     assert!(text.contains("restart  t-thor.service"), "{text}");
     assert!(text.contains("start    t-odin.service"), "{text}");
-    let diff = apply::diff(&sbx.ctx(), &stack.tree(), Some("odin")).unwrap();
+    let diff = activate::diff(&sbx.ctx(), &stack.tree(), Some("odin")).unwrap();
     assert_eq!(diff.render(), report.plan.unwrap().render());
     assert_eq!(mtimes(sbx.dir.path().join("config").as_path()), before);
     assert_eq!(sbx.active_state(&stack.unit("valkyrie")), "active");
@@ -478,22 +478,22 @@ fn rollback_switches_to_the_previous_generation() {
     let stack = Stack::norse();
     apply_ok(&sbx, &stack, "standard");
     apply_ok(&sbx, &stack, "odin");
-    let report = apply::rollback(&sbx.ctx(), &opts()).unwrap();
+    let report = activate::rollback(&sbx.ctx(), &opts()).unwrap();
     assert_eq!(
         (report.profile.as_str(), report.generation),
         ("standard", Some(1))
     );
     assert_eq!(sbx.active_state(&stack.unit("valkyrie")), "active");
     assert_eq!(sbx.active_state(&stack.unit("odin")), "inactive");
-    let gens = apply::generations(&sbx.ctx()).unwrap();
+    let gens = activate::generations(&sbx.ctx()).unwrap();
     let current: Vec<u64> = gens
         .iter()
         .filter(|g| g.current)
         .map(|g| g.number)
         .collect();
     assert_eq!(current, [1]);
-    assert!(apply::render_generations(&gens).contains("*    1"));
-    let err = apply::rollback(&sbx.ctx(), &opts()).unwrap_err();
+    assert!(activate::render_generations(&gens).contains("*    1"));
+    let err = activate::rollback(&sbx.ctx(), &opts()).unwrap_err();
     assert!(err.to_string().contains("oldest"), "{err}");
 }
 
@@ -680,12 +680,12 @@ fn apply_brings_back_an_agent_that_was_stopped_by_hand() {
     assert_eq!(sbx.active_state(&stack.unit("valkyrie")), "active");
 }
 
-/// The real pipeline: `stack.kdl` → `strixc::build::build_tree` → apply, with a native
+/// The real pipeline: `stack.kdl` → `strixc::tree::assemble::build_tree` → apply, with a native
 /// `command` runtime running the test server.
 fn real_tree(ports: &[u16; 3], odin_args: &str) -> strixc::tree::Tree {
     let text = support::stack::native_kdl(ports, odin_args, "");
     let source = strixc::source::Source::new("stack.kdl", text);
-    match strixc::build::build_tree(&source) {
+    match strixc::tree::assemble::build_tree(&source) {
         Ok((tree, _)) => tree,
         Err(d) => panic!(
             "{}",
@@ -700,12 +700,13 @@ fn the_real_build_applies_switches_and_is_a_no_op_the_second_time() {
     let ports = support::stack::ports(3);
     let tree = real_tree(&[ports[0], ports[1], ports[2]], r#""--ready-after" "0.2""#);
     let ctx = sbx.ctx();
-    let report = apply::apply(&ctx, &tree, None, &opts()).unwrap_or_else(|e| panic!("{e}"));
+    let report = activate::apply(&ctx, &tree, None, &opts()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.profile, "standard");
     assert_eq!(sbx.active_state("r-thor.service"), "active");
     assert_eq!(sbx.active_state("r-valkyrie.service"), "active");
     let thor = sbx.details("r-thor.service");
-    let report = apply::apply(&ctx, &tree, Some("odin"), &opts()).unwrap_or_else(|e| panic!("{e}"));
+    let report =
+        activate::apply(&ctx, &tree, Some("odin"), &opts()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.actions.stop, ["r-valkyrie.service"]);
     let valkyrie = sbx.details("r-valkyrie.service");
     let odin = sbx.details("r-odin.service");
@@ -715,7 +716,7 @@ fn the_real_build_applies_switches_and_is_a_no_op_the_second_time() {
         sbx.details("r-thor.service").active_enter_usec,
         thor.active_enter_usec
     );
-    let again = apply::apply(&ctx, &tree, Some("odin"), &opts()).unwrap();
+    let again = activate::apply(&ctx, &tree, Some("odin"), &opts()).unwrap();
     assert_eq!(again.outcome, Outcome::Unchanged);
 }
 
@@ -725,14 +726,14 @@ fn the_real_build_rolls_back_a_crashing_agent() {
     let ports = support::stack::ports(3);
     let ports = [ports[0], ports[1], ports[2]];
     let good = real_tree(&ports, r#""--ready-after" "0.2""#);
-    apply::apply(&sbx.ctx(), &good, None, &opts()).unwrap_or_else(|e| panic!("{e}"));
+    activate::apply(&sbx.ctx(), &good, None, &opts()).unwrap_or_else(|e| panic!("{e}"));
     // Crashes while loading, as a vLLM that runs out of memory does.
     let broken = real_tree(&ports, r#""--ready-after" "5" "--fail-after" "0.3""#);
     // The generated ExecStartPost would poll health until TimeoutStartSec (30 s) after the
     // server died; apply notices the dead main process and fails at once.
     // Not a timing assertion: well under the 30 s the timeout would take, whatever the load.
     let started = Instant::now();
-    let err = apply::apply(&sbx.ctx(), &broken, Some("odin"), &opts()).unwrap_err();
+    let err = activate::apply(&sbx.ctx(), &broken, Some("odin"), &opts()).unwrap_err();
     assert!(
         started.elapsed() < Duration::from_secs(25),
         "{:?}",
@@ -778,9 +779,9 @@ fn system_mode_under_a_root_installs_host_tuning_and_activates_nothing() {
         "systemd/swap.img.swap".into(),
         "[Swap]\nWhat=/swap.img\n".into(),
     ));
-    let ctx = apply::ApplyContext::new(apply::Mode::System, Some(root.path())).unwrap();
+    let ctx = activate::ApplyContext::new(activate::Mode::System, Some(root.path())).unwrap();
     assert!(!ctx.activate);
-    let report = apply::apply(&ctx, &stack.tree(), None, &opts()).unwrap();
+    let report = activate::apply(&ctx, &stack.tree(), None, &opts()).unwrap();
     assert_eq!(report.outcome, Outcome::Installed);
     let r = root.path();
     for path in [
@@ -794,7 +795,7 @@ fn system_mode_under_a_root_installs_host_tuning_and_activates_nothing() {
         assert!(r.join(path).is_file(), "{path} missing");
     }
     assert_eq!(report.skipped.len(), 0);
-    let again = apply::apply(&ctx, &stack.tree(), None, &opts()).unwrap();
+    let again = activate::apply(&ctx, &stack.tree(), None, &opts()).unwrap();
     assert_eq!(again.outcome, Outcome::Unchanged);
 }
 
@@ -834,7 +835,7 @@ fn the_default_profile_is_enabled_for_boot_and_a_replaced_default_disabled() {
     let mut bad = Stack::norse();
     bad.agents = stack.agents.clone();
     bad.agent_mut("valkyrie").args = vec!["--fail".into()];
-    let err = apply::apply(&sbx.ctx(), &bad.tree(), Some("standard"), &opts()).unwrap_err();
+    let err = activate::apply(&sbx.ctx(), &bad.tree(), Some("standard"), &opts()).unwrap_err();
     assert_eq!(err.exit_code(), ExitCode::UnitsFailed, "{err}");
     assert_eq!(state(&stack.target("odin")), "enabled", "{err}");
     assert_ne!(state(&stack.target("standard")), "enabled", "{err}");
@@ -858,7 +859,7 @@ fn the_generated_health_wait_gives_up_when_the_server_dies() {
         "{unit}"
     );
     // Healthy agents pass through the same loop: $MAINPID is set and alive there.
-    apply::apply(&sbx.ctx(), &tree, None, &opts()).unwrap_or_else(|e| panic!("{e}"));
+    activate::apply(&sbx.ctx(), &tree, None, &opts()).unwrap_or_else(|e| panic!("{e}"));
     let started = Instant::now();
     let out = sbx.systemctl(&["start", "r-odin.service"]);
     let took = started.elapsed();

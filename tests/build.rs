@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use strixc::build::build_tree;
-use strixc::manifest::Manifest;
 use strixc::source::Source;
 use strixc::tree::Tree;
+use strixc::tree::assemble::build_tree;
+use strixc::tree::manifest::Manifest;
 use support::Sandbox;
 
 fn root() -> &'static Path {
@@ -98,7 +98,7 @@ fn read_dir(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn write(tree: &Tree, dir: &Path) {
-    strixc::write::write_tree(tree, dir).expect("write tree");
+    strixc::tree::write::write_tree(tree, dir).expect("write tree");
 }
 
 // ── snapshots and determinism ────────────────────────────────────────────────────────
@@ -234,7 +234,7 @@ fn manifest_lists_every_file_profile_and_agent() {
     for (path, hash) in &manifest.files {
         assert_eq!(
             hash,
-            &strixc::build::sha256_hex(tree.get(path).unwrap()),
+            &strixc::tree::assemble::sha256_hex(tree.get(path).unwrap()),
             "{path}"
         );
     }
@@ -956,7 +956,7 @@ fn pruning_removes_only_what_the_previous_manifest_lists() {
     )
     .unwrap();
     std::fs::write(d.join("notes.txt"), "mine").unwrap();
-    let summary = strixc::write::write_tree(&build("minimal"), d).unwrap();
+    let summary = strixc::tree::write::write_tree(&build("minimal"), d).unwrap();
     assert!(
         summary
             .removed
@@ -992,7 +992,7 @@ fn a_manifest_path_outside_the_tree_is_refused() {
         serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
     manifest.files.insert("../victim.txt".into(), "00".into());
     std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
-    assert!(strixc::write::write_tree(&build("llama"), &d).is_err());
+    assert!(strixc::tree::write::write_tree(&build("llama"), &d).is_err());
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
 }
 
@@ -1005,7 +1005,7 @@ fn a_failed_write_leaves_no_temporary_or_partial_file() {
     // `systemd` must be a directory: make it a file, so writing under it fails.
     std::fs::remove_dir_all(d.join("systemd")).unwrap();
     std::fs::write(d.join("systemd"), "in the way").unwrap();
-    let result = strixc::write::write_tree(&build("llama"), d);
+    let result = strixc::tree::write::write_tree(&build("llama"), d);
     assert!(result.is_err());
     for (path, bytes) in read_dir(d) {
         assert!(!path.contains(".strixc-"), "temporary file left: {path}");

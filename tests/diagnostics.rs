@@ -13,8 +13,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use strixc::compile::compile;
 use strixc::diagnostic::{Diagnostics, RenderStyle, Severity, render, render_summary};
-use strixc::parse::{MAX_BYTES, MAX_DEPTH, MAX_LINES};
 use strixc::source::Source;
+use strixc::source::parse::{MAX_BYTES, MAX_DEPTH, MAX_LINES};
 
 fn stacks_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stacks")

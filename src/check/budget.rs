@@ -2,8 +2,10 @@
 //! cap and (when pinned) against what one full context needs; each profile against the
 //! host's memory and the GPU.
 
-use crate::budget::{AgentBudget, AgentLoad, BudgetProblem, format_gib, largest_common_context};
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
+use crate::plan::budget::{
+    AgentBudget, AgentLoad, BudgetProblem, format_gib, largest_common_context,
+};
 use crate::plan::{AgentPlan, Plan};
 
 pub fn check_budget(plan: &Plan, d: &mut Diagnostics) {

@@ -1,10 +1,10 @@
 //! The gateway: its port against the agents', `idle` against `hold`, each `summon`
 //! against the profile it names, and loopback unless the stack says otherwise.
 
+use crate::diagnostic::suggest::did_you_mean;
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
-use crate::model::{Stack, defaults};
-use crate::suggest::did_you_mean;
-use crate::units::go_duration;
+use crate::stack::quantity::go_duration;
+use crate::stack::{Stack, defaults};
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     summons(stack, d);

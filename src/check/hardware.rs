@@ -2,7 +2,7 @@
 //! format, and where each engine finds its model.
 
 use crate::diagnostic::{Diagnostics, Kind};
-use crate::model::{Agent, Engine, KvDtype, Model, Quant, Stack};
+use crate::stack::{Agent, Engine, KvDtype, Model, Quant, Stack};
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     let mut reported_models: Vec<&str> = Vec::new();

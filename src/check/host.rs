@@ -1,7 +1,7 @@
 //! The host's own numbers and the podman it declares.
 
 use crate::diagnostic::{Diagnostics, Kind};
-use crate::model::{Launch, Stack};
+use crate::stack::{Launch, Stack};
 
 /// Quadlet arrived in podman 4.4; its health keys (`HealthStartupCmd`, `HealthOnFailure`) in 4.5.
 pub const QUADLET_SINCE: (u32, u32) = (4, 4);
@@ -13,8 +13,8 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         if reserve.value >= memory.value {
             d.emit(
                 Kind::ReserveAboveMemory {
-                    reserve: crate::budget::format_gib(reserve.value),
-                    memory: crate::budget::format_gib(memory.value),
+                    reserve: crate::plan::budget::format_gib(reserve.value),
+                    memory: crate::plan::budget::format_gib(memory.value),
                 },
                 reserve.span,
             );
@@ -28,8 +28,8 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         {
             d.emit(
                 Kind::GpuMemoryAboveHost {
-                    gpu: crate::budget::format_gib(gpu_memory.value),
-                    memory: crate::budget::format_gib(memory.value),
+                    gpu: crate::plan::budget::format_gib(gpu_memory.value),
+                    memory: crate::plan::budget::format_gib(memory.value),
                 },
                 gpu_memory.span,
             );

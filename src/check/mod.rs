@@ -18,7 +18,7 @@ pub use budget::check_budget;
 pub use size::{MAX_AGENTS, MAX_PROFILES};
 
 use crate::diagnostic::Diagnostics;
-use crate::model::Stack;
+use crate::stack::Stack;
 
 /// The structural rules (names, references, cycles, ports, numbers, hardware, security).
 /// The memory budget needs a plan and runs after it: see `check_budget`.

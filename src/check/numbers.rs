@@ -5,7 +5,7 @@
 use miette::SourceSpan;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
-use crate::model::{Agent, Spanned, Stack};
+use crate::stack::{Agent, Spanned, Stack};
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     for agent in &stack.agents {

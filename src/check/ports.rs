@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
-use crate::model::Stack;
+use crate::stack::Stack;
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     let mut taken = HashMap::new();

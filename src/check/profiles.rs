@@ -2,7 +2,7 @@
 //! profile starts.
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
-use crate::model::{Name, Stack};
+use crate::stack::{Name, Stack};
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     let defaults: Vec<_> = stack.profiles.iter().filter(|p| p.is_default()).collect();
@@ -62,7 +62,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     }
 }
 
-fn default_span(profile: &crate::model::Profile) -> miette::SourceSpan {
+fn default_span(profile: &crate::stack::Profile) -> miette::SourceSpan {
     profile
         .default
         .as_ref()

@@ -2,9 +2,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::diagnostic::suggest::did_you_mean;
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Thing};
-use crate::model::{Name, Stack};
-use crate::suggest::did_you_mean;
+use crate::stack::{Name, Stack};
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     duplicates(Thing::Runtime, stack.runtimes.iter().map(|r| &r.name), d);

@@ -2,7 +2,7 @@
 //! only known placeholders in native commands.
 
 use crate::diagnostic::{Diagnostics, Kind};
-use crate::model::{Launch, QuadletEntry, Stack};
+use crate::stack::{Launch, QuadletEntry, Stack};
 
 /// Words of a variable name (split at `_` and `-`) that make its value a credential:
 /// those go through `secret`, by name. Whole words only, so `TOKENIZERS_PARALLELISM` and

@@ -4,7 +4,7 @@
 //! bounds the build would write megabytes per unit, so `check` refuses instead.
 
 use crate::diagnostic::{Diagnostics, Kind};
-use crate::model::Stack;
+use crate::stack::Stack;
 
 pub const MAX_AGENTS: usize = 256;
 pub const MAX_PROFILES: usize = 256;

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use miette::SourceSpan;
 
 use super::quadlet_keys;
+use crate::diagnostic::suggest::did_you_mean;
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
-use crate::model::{Launch, QuadletEntry, Runtime, Stack, Text, defaults};
 use crate::render::earlyoom_regex_ok;
-use crate::suggest::did_you_mean;
+use crate::stack::{Launch, QuadletEntry, Runtime, Stack, Text, defaults};
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     earlyoom(stack, d);

@@ -6,7 +6,7 @@ use kdl::KdlNode;
 use super::entries::Entries;
 use super::{Seen, children, field, no_children, quadlet_entry, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind, Thing};
-use crate::model::{Agent, KvDtype, OpencodeCap, Spanned};
+use crate::stack::{Agent, KvDtype, OpencodeCap, Spanned};
 
 const FIELDS: [&str; 16] = [
     "role",
@@ -124,7 +124,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Agent> {
 
 /// Tool-call parser names go onto vLLM's command line: a word, nothing a shell or unit
 /// file could read as more.
-fn tool_parser(entry: &kdl::KdlEntry, d: &mut Diagnostics) -> Option<crate::model::Text> {
+fn tool_parser(entry: &kdl::KdlEntry, d: &mut Diagnostics) -> Option<crate::stack::Text> {
     let text = values::string(entry, "the tool parser", d)?;
     let valid = !text.value.is_empty()
         && text
@@ -174,7 +174,7 @@ fn opencode(node: &KdlNode, d: &mut Diagnostics) -> Vec<OpencodeCap> {
 }
 
 /// `after "thor" "valkyrie"`
-fn after(node: &KdlNode, d: &mut Diagnostics) -> Vec<crate::model::Name> {
+fn after(node: &KdlNode, d: &mut Diagnostics) -> Vec<crate::stack::Name> {
     let mut entries = Entries::new(node);
     let names = entries.args();
     entries.finish(1, &[], d);

@@ -3,8 +3,8 @@
 
 use kdl::{KdlEntry, KdlNode, KdlValue};
 
+use crate::diagnostic::suggest::did_you_mean;
 use crate::diagnostic::{Diagnostics, Kind};
-use crate::suggest::did_you_mean;
 
 pub struct Entries<'a> {
     node: &'a KdlNode,

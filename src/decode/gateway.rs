@@ -6,7 +6,7 @@ use kdl::KdlNode;
 use super::entries::Entries;
 use super::{Seen, children, field, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind};
-use crate::model::Gateway;
+use crate::stack::Gateway;
 
 const FIELDS: [&str; 8] = [
     "port", "bind", "idle", "hold", "queue", "wait", "grace", "strixc",

@@ -7,7 +7,7 @@ use miette::SourceSpan;
 use super::entries::Entries;
 use super::{Seen, children, field, no_children, two_args, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind};
-use crate::model::{Earlyoom, Gpu, Host, PodmanVersion, Spanned, Swap, Text};
+use crate::stack::{Earlyoom, Gpu, Host, PodmanVersion, Spanned, Swap, Text};
 
 const FIELDS: [&str; 10] = [
     "memory",

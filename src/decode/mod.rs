@@ -17,9 +17,9 @@ pub use values::is_valid_name;
 use kdl::{KdlDocument, KdlEntry, KdlNode};
 use miette::SourceSpan;
 
+use crate::diagnostic::suggest::did_you_mean;
 use crate::diagnostic::{Diagnostics, Kind};
-use crate::model::{QuadletEntry, Stack};
-use crate::suggest::did_you_mean;
+use crate::stack::{QuadletEntry, Stack};
 use entries::Entries;
 
 /// Decodes the whole document. Always returns a stack, possibly partial; whether it can be

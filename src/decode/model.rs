@@ -4,7 +4,7 @@ use kdl::KdlNode;
 
 use super::{Seen, children, field, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind, Thing};
-use crate::model::{Model, Quant};
+use crate::stack::{Model, Quant};
 
 const FIELDS: [&str; 8] = [
     "repo",
@@ -25,7 +25,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Model> {
     };
     let mut seen = Seen::new();
     let mut model = Model {
-        name: crate::model::Spanned::new(String::new(), node.name().span()),
+        name: crate::stack::Spanned::new(String::new(), node.name().span()),
         repo: None,
         path: None,
         quant: None,

@@ -5,7 +5,7 @@ use kdl::KdlNode;
 use super::entries::Entries;
 use super::{children, no_children, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind, Thing};
-use crate::model::Profile;
+use crate::stack::Profile;
 
 pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Profile> {
     let mut entries = Entries::new(node);

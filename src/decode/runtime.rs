@@ -8,7 +8,7 @@ use super::{
     unknown_node, values,
 };
 use crate::diagnostic::{Diagnostics, Kind, Thing};
-use crate::model::{Engine, Health, Launch, Runtime, Secret, Spanned, Text};
+use crate::stack::{Engine, Health, Launch, Runtime, Secret, Spanned, Text};
 
 const FIELDS: [&str; 9] = [
     "engine", "image", "command", "device", "env", "secret", "volume", "health", "quadlet",

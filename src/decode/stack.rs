@@ -5,7 +5,7 @@ use kdl::{KdlDocument, KdlNode};
 use super::entries::Entries;
 use super::{Seen, children, field, file_start, no_children, unknown_node, values};
 use crate::diagnostic::{Diagnostics, Kind, Thing};
-use crate::model::{Name, Spanned, Stack, Text};
+use crate::stack::{Name, Spanned, Stack, Text};
 
 /// The children of `stack`.
 const STACK_FIELDS: [&str; 2] = ["description", "opencode"];

@@ -6,8 +6,8 @@ use kdl::{KdlEntry, KdlValue};
 
 use super::entries::type_name;
 use crate::diagnostic::{Diagnostics, Kind, Thing};
-use crate::model::{Spanned, Text};
-use crate::units;
+use crate::stack::quantity;
+use crate::stack::{Spanned, Text};
 
 fn wrong_type(entry: &KdlEntry, what: &str, expected: &'static str, d: &mut Diagnostics) {
     d.emit(
@@ -173,7 +173,7 @@ pub fn size(
         );
         return None;
     }
-    match units::parse_size(text) {
+    match quantity::parse_size(text) {
         Some(0) if !allow_zero => {
             d.emit(
                 Kind::NotPositive {
@@ -184,7 +184,7 @@ pub fn size(
             None
         }
         Some(bytes) => Some(Spanned::new(bytes, entry.span())),
-        None if units::size_too_large(text) => {
+        None if quantity::size_too_large(text) => {
             d.emit(
                 Kind::SizeTooLarge {
                     what: what.to_owned(),
@@ -212,7 +212,7 @@ pub fn duration(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spa
         wrong_type(entry, what, "a duration string like \"30s\"", d);
         return None;
     };
-    match units::parse_duration(text) {
+    match quantity::parse_duration(text) {
         Some(0) => {
             d.emit(
                 Kind::NotPositive {
@@ -288,8 +288,11 @@ pub fn choice<T>(
             d.emit(
                 Kind::InvalidValue {
                     what: what.to_owned(),
-                    suggestion: crate::suggest::did_you_mean(&text.value, choices.iter().copied())
-                        .map(str::to_owned),
+                    suggestion: crate::diagnostic::suggest::did_you_mean(
+                        &text.value,
+                        choices.iter().copied(),
+                    )
+                    .map(str::to_owned),
                     value: text.value,
                     expected: choices.to_vec(),
                 },

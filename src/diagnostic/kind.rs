@@ -959,7 +959,7 @@ impl Kind {
                 };
                 format!(
                     "{fix}; OpenCode's prompt size is `opencode prompt-tokens=N` in `stack` (default {}, measured with OpenCode 1.18.33)",
-                    crate::model::defaults::OPENCODE_PROMPT_TOKENS
+                    crate::stack::defaults::OPENCODE_PROMPT_TOKENS
                 )
             }
             Kind::KvTokensBelowContext { context, .. } => {

@@ -3,6 +3,7 @@
 
 mod kind;
 mod render;
+pub mod suggest;
 
 pub use kind::{Kind, Thing};
 pub use render::{MAX_RENDERED, RenderStyle, render, render_summary};

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::manifest::Manifest;
+use crate::tree::manifest::Manifest;
 
 #[derive(Debug, Default)]
 pub struct Metrics {

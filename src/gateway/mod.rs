@@ -21,9 +21,9 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 
-use crate::apply::{ApplyContext, Layout, Mode};
+use crate::activate::systemd::Bus;
+use crate::activate::{ApplyContext, Layout, Mode};
 use crate::error::Error;
-use crate::systemd::Bus;
 
 pub use scheduler::{Config, Scheduler};
 

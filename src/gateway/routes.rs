@@ -14,7 +14,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use super::scheduler::{Refusal, Scheduler};
-use crate::manifest::{Manifest, ManifestAgent};
+use crate::tree::manifest::{Manifest, ManifestAgent};
 
 type Body = BoxBody<Bytes, hyper::Error>;
 

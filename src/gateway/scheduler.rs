@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, oneshot};
 
 use super::metrics::Metrics;
-use crate::apply::{self, ApplyContext, ApplyOptions, ProgressMode};
+use crate::activate::{self, ApplyContext, ApplyOptions, ProgressMode};
 use crate::error::Error;
-use crate::manifest::{Manifest, ManifestAgent};
+use crate::tree::manifest::{Manifest, ManifestAgent};
 
 /// The gateway's settings, from the installed manifest.
 #[derive(Debug, Clone, Copy)]
@@ -34,10 +34,10 @@ pub struct Config {
 impl Config {
     fn of(manifest: &Manifest) -> Config {
         let g = manifest.gateway.as_ref();
-        let ms = |f: fn(&crate::manifest::ManifestGateway) -> u64, default: u64| {
+        let ms = |f: fn(&crate::tree::manifest::ManifestGateway) -> u64, default: u64| {
             Duration::from_millis(g.map_or(default, f))
         };
-        use crate::model::defaults as d;
+        use crate::stack::defaults as d;
         Config {
             idle: ms(|g| g.idle_ms, d::GATEWAY_IDLE_MS),
             hold: ms(|g| g.hold_ms, d::GATEWAY_HOLD_MS),
@@ -122,8 +122,8 @@ impl Scheduler {
     pub async fn start(ctx: ApplyContext) -> Result<Arc<Scheduler>, Error> {
         let probe = ctx.clone();
         let (generation, manifest, active) = blocking(move || {
-            let (generation, manifest) = apply::installed_manifest(&probe)?;
-            let active = apply::active_profile(&probe, &manifest)?;
+            let (generation, manifest) = activate::installed_manifest(&probe)?;
+            let active = activate::active_profile(&probe, &manifest)?;
             Ok((generation, manifest, active))
         })
         .await?;
@@ -239,7 +239,7 @@ impl Scheduler {
     /// an agent stopped), unless a switch of ours is under way.
     pub async fn refresh_active(&self) {
         let (ctx, manifest) = (self.ctx.clone(), self.manifest());
-        let Ok(active) = blocking(move || apply::active_profile(&ctx, &manifest)).await else {
+        let Ok(active) = blocking(move || activate::active_profile(&ctx, &manifest)).await else {
             return;
         };
         let mut state = self.lock();
@@ -276,7 +276,7 @@ impl Scheduler {
         }
         let probe = self.ctx.clone();
         let Ok(Ok((generation, manifest))) =
-            tokio::task::spawn_blocking(move || apply::installed_manifest(&probe)).await
+            tokio::task::spawn_blocking(move || activate::installed_manifest(&probe)).await
         else {
             return;
         };
@@ -327,7 +327,7 @@ impl Scheduler {
         let name = profile.clone();
         let started = Instant::now();
         let outcome =
-            blocking(move || apply::switch_profile(&ctx, &name, &quiet()).map(|_| ())).await;
+            blocking(move || activate::switch_profile(&ctx, &name, &quiet()).map(|_| ())).await;
         let elapsed = started.elapsed();
         match outcome {
             Ok(()) => {
@@ -346,11 +346,11 @@ impl Scheduler {
                 // that ran before when that was another (a summoned one).
                 let ctx = self.ctx.clone();
                 let restored = blocking(move || {
-                    let (_, manifest) = apply::installed_manifest(&ctx)?;
-                    let now = apply::active_profile(&ctx, &manifest)?;
+                    let (_, manifest) = activate::installed_manifest(&ctx)?;
+                    let now = activate::active_profile(&ctx, &manifest)?;
                     match previous {
                         Some(p) if now.as_deref() != Some(p.as_str()) => {
-                            apply::switch_profile(&ctx, &p, &quiet())?;
+                            activate::switch_profile(&ctx, &p, &quiet())?;
                             Ok(Some(p))
                         }
                         _ => Ok(now),
@@ -536,7 +536,7 @@ async fn blocking<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::ManifestProfile;
+    use crate::tree::manifest::ManifestProfile;
 
     fn state(active: Option<&str>) -> State {
         let agent = |name: &str, summon: Option<&str>| ManifestAgent {

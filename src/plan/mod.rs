@@ -2,14 +2,13 @@
 //! each agent's utilization and memory, the global start order, which units each profile
 //! wants and conflicts with, the OpenCode token caps. Pure; render only formats it.
 
+pub mod budget;
 mod order;
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::budget::{
-    self, AgentBudget, AgentDemand, AgentLoad, KvDtype, ProfileBudget, Utilization,
-};
-use crate::model::{Agent, Engine, Model, PodmanVersion, Profile, Runtime, Stack, defaults};
+use crate::stack::{Agent, Engine, Model, PodmanVersion, Profile, Runtime, Stack, defaults};
+use budget::{AgentBudget, AgentDemand, AgentLoad, KvDtype, ProfileBudget, Utilization};
 
 #[derive(Debug, Clone)]
 pub struct Plan<'s> {

@@ -5,7 +5,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use crate::model::Stack;
+use crate::stack::Stack;
 
 /// Indices into `stack.agents`. Agents caught in an `after` cycle (reported by the
 /// checks) are appended in declaration order.

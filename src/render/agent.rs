@@ -6,9 +6,9 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::{RenderError, render};
-use crate::model::{Engine, Launch, QuadletEntry, Quant};
 use crate::plan::{AgentPlan, Plan};
-use crate::units::systemd_timespan;
+use crate::stack::quantity::systemd_timespan;
+use crate::stack::{Engine, Launch, QuadletEntry, Quant};
 
 /// How often podman probes a loading container (its minimum): until this probe passes,
 /// the regular check, which kills, does not run. Readiness itself is the `ExecStartPost=`
@@ -215,16 +215,16 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
         .health
         .as_ref()
         .and_then(|h| h.start_period_ms.as_ref().map(|s| s.value))
-        .unwrap_or(crate::model::defaults::HEALTH_START_PERIOD_MS);
+        .unwrap_or(crate::stack::defaults::HEALTH_START_PERIOD_MS);
     let health = match (&runtime.health, health_url(agent)) {
         (Some(h), Some(url)) => Some(Health {
             cmd: format!("curl -fsS {url}"),
-            interval: crate::units::go_duration(
+            interval: crate::stack::quantity::go_duration(
                 h.interval_ms
                     .as_ref()
-                    .map_or(crate::model::defaults::HEALTH_INTERVAL_MS, |i| i.value),
+                    .map_or(crate::stack::defaults::HEALTH_INTERVAL_MS, |i| i.value),
             ),
-            startup_interval: crate::units::go_duration(STARTUP_PROBE_INTERVAL_MS),
+            startup_interval: crate::stack::quantity::go_duration(STARTUP_PROBE_INTERVAL_MS),
             wait: vec![
                 "/bin/sh".into(),
                 "-c".into(),
@@ -250,7 +250,7 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
     } else {
         "PodmanArgs=--group-add keep-groups"
     };
-    let secret_var = |s: &crate::model::Secret| {
+    let secret_var = |s: &crate::stack::Secret| {
         s.env.as_ref().map_or_else(
             || s.name.value.to_uppercase().replace('-', "_"),
             |e| e.value.clone(),

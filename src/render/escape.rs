@@ -104,7 +104,7 @@ pub fn path_escape(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::units::go_duration;
+    use crate::stack::quantity::go_duration;
 
     #[test]
     fn exec_args() {

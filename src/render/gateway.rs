@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde::Serialize;
 
 use super::{RenderError, render};
-use crate::manifest::ManifestGateway;
-use crate::model::{Gateway, Stack, defaults};
+use crate::stack::{Gateway, Stack, defaults};
+use crate::tree::manifest::ManifestGateway;
 
 #[derive(Serialize)]
 struct Context<'a> {
@@ -24,7 +24,7 @@ struct Context<'a> {
 pub fn gateway_manifest(stack: &Stack) -> Option<ManifestGateway> {
     let gateway = stack.gateway.as_ref()?;
     let name = &stack.name.value;
-    let ms = |field: &Option<crate::model::Spanned<u64>>, default| {
+    let ms = |field: &Option<crate::stack::Spanned<u64>>, default| {
         field.as_ref().map_or(default, |f| f.value)
     };
     Some(ManifestGateway {

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::escape::path_escape;
 use super::{RenderError, render};
-use crate::model::Stack;
+use crate::stack::Stack;
 
 /// `swap.img.swap` for `/swap.img` (what `systemd-escape --path --suffix=swap` prints).
 pub fn swap_unit_name(path: &str) -> String {

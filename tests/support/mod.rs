@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use strixc::apply::{ApplyContext, Layout};
-use strixc::systemd::{Bus, DbusSystemd, Systemd, UnitDetails};
+use strixc::activate::systemd::{Bus, DbusSystemd, Systemd, UnitDetails};
+use strixc::activate::{ApplyContext, Layout};
 
 /// One sandbox: `dir/run/bus` is the bus, `dir/config` is `$XDG_CONFIG_HOME`, `dir/state`
 /// is `$XDG_STATE_HOME`. Dropping it kills both process groups; systemd runs in its own PID

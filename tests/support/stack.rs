@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
-use strixc::manifest::{MANIFEST_PATH, Manifest, ManifestAgent, ManifestProfile};
 use strixc::tree::Tree;
+use strixc::tree::manifest::{MANIFEST_PATH, Manifest, ManifestAgent, ManifestProfile};
 
 #[derive(Debug, Clone)]
 pub struct Agent {

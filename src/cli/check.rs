@@ -1,7 +1,7 @@
 //! `strixc check`
 
 use super::{Output, load};
-use crate::cli::Cli;
+use crate::cli::args::Cli;
 use crate::error::{Error, ExitCode};
 
 pub fn run(cli: &Cli, out: &Output) -> Result<ExitCode, Error> {

@@ -20,13 +20,15 @@ use sha2::{Digest, Sha256};
 
 use crate::compile::compile;
 use crate::diagnostic::{Diagnostics, Kind};
-use crate::manifest::{MANIFEST_PATH, Manifest, ManifestAgent, ManifestProfile, ManifestSwap};
-use crate::model::Launch;
 use crate::plan::AgentPlan;
 use crate::plan::{Plan, plan};
 use crate::render::{self, RenderError};
 use crate::source::Source;
+use crate::stack::Launch;
 use crate::tree::Tree;
+use crate::tree::manifest::{
+    MANIFEST_PATH, Manifest, ManifestAgent, ManifestProfile, ManifestSwap,
+};
 
 /// From this many agents on, targets and agents render on two threads.
 const PARALLEL_FROM_AGENTS: usize = 64;

@@ -19,7 +19,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::manifest::{MANIFEST_PATH, Manifest};
+use crate::tree::manifest::{MANIFEST_PATH, Manifest};
 use crate::tree::{Tree, is_safe_relative};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

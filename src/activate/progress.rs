@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::systemd::UnitStatus;
+use crate::activate::systemd::UnitStatus;
 
 /// How `apply` shows progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

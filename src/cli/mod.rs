@@ -2,6 +2,7 @@
 //! the exit code. Nothing here decides anything the pipeline could.
 
 mod activate;
+pub mod args;
 mod budget;
 mod build;
 mod check;
@@ -12,7 +13,7 @@ pub use budget::{budget_json, budget_table};
 
 use std::io::{IsTerminal, Write};
 
-use crate::cli::{Cli, Color, Command};
+use crate::cli::args::{Cli, Color, Command};
 use crate::compile::{Checked, compile};
 use crate::diagnostic::{Diagnostics, RenderStyle, render, render_summary};
 use crate::error::{Error, ExitCode};

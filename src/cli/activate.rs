@@ -1,15 +1,17 @@
 //! `strixc apply`, `diff`, `status`, `rollback`, `generations`: the thin layer between the
-//! command line and `apply::*`.
+//! command line and `activate::*`.
 
 use std::time::Duration;
 
 use super::{Output, print_bytes};
-use crate::apply::{self, ApplyContext, ApplyOptions, Mode};
-use crate::build::build_tree;
-use crate::cli::{ApplyArgs, Cli, DiffArgs, RollbackArgs, ServeArgs, StatusArgs, SystemdArgs};
+use crate::activate::{self, ApplyContext, ApplyOptions, Mode};
+use crate::cli::args::{
+    ApplyArgs, Cli, DiffArgs, RollbackArgs, ServeArgs, StatusArgs, SystemdArgs,
+};
 use crate::error::{Error, ExitCode};
 use crate::source::Source;
 use crate::tree::Tree;
+use crate::tree::assemble::build_tree;
 
 fn context(args: &SystemdArgs) -> Result<ApplyContext, Error> {
     context_for(args, false)
@@ -41,7 +43,7 @@ fn context_for(args: &SystemdArgs, changes: bool) -> Result<ApplyContext, Error>
 
 fn timeout(text: Option<&str>) -> Result<Option<Duration>, Error> {
     text.map(|t| {
-        apply::parse_timespan(t).ok_or_else(|| {
+        activate::parse_timespan(t).ok_or_else(|| {
             Error::Usage(format!(
                 "`{t}` is not a duration: write it like \"90s\", \"20m\" or \"1h\""
             ))
@@ -78,7 +80,7 @@ pub fn apply(cli: &Cli, args: &ApplyArgs, out: &Output) -> Result<ExitCode, Erro
         no_wait: args.no_wait,
         ..ApplyOptions::default()
     };
-    let report = apply::apply(&ctx, &tree, args.profile.as_deref(), &options)?;
+    let report = activate::apply(&ctx, &tree, args.profile.as_deref(), &options)?;
     print_bytes(report.render().as_bytes())?;
     Ok(ExitCode::Ok)
 }
@@ -89,13 +91,13 @@ pub fn diff(cli: &Cli, args: &DiffArgs, out: &Output) -> Result<ExitCode, Error>
         Ok(tree) => tree,
         Err(code) => return Ok(code),
     };
-    let diff = apply::diff(&ctx, &tree, args.profile.as_deref())?;
+    let diff = activate::diff(&ctx, &tree, args.profile.as_deref())?;
     print_bytes(diff.render().as_bytes())?;
     Ok(ExitCode::Ok)
 }
 
 pub fn status(args: &StatusArgs) -> Result<ExitCode, Error> {
-    let status = apply::status(&context(&args.systemd)?)?;
+    let status = activate::status(&context(&args.systemd)?)?;
     let text = if args.json {
         status.to_json()
     } else {
@@ -111,14 +113,14 @@ pub fn rollback(args: &RollbackArgs) -> Result<ExitCode, Error> {
         no_wait: args.no_wait,
         ..ApplyOptions::default()
     };
-    let report = apply::rollback(&context_for(&args.systemd, true)?, &options)?;
+    let report = activate::rollback(&context_for(&args.systemd, true)?, &options)?;
     print_bytes(report.render().as_bytes())?;
     Ok(ExitCode::Ok)
 }
 
 pub fn generations(args: &SystemdArgs) -> Result<ExitCode, Error> {
-    let list = apply::generations(&context(args)?)?;
-    print_bytes(apply::render_generations(&list).as_bytes())?;
+    let list = activate::generations(&context(args)?)?;
+    print_bytes(activate::render_generations(&list).as_bytes())?;
     Ok(ExitCode::Ok)
 }
 

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use clap_complete::Shell;
 
-use crate::cli::Cli;
+use crate::cli::args::Cli;
 use crate::error::{Error, ExitCode};
 
 /// The completion script for `shell`.

@@ -12,10 +12,10 @@ use super::progress::Progress;
 use super::units::{self, UnitActions};
 use super::{ApplyContext, ApplyOptions, ApplyReport, diff, journal, lock, manifest_of};
 use super::{host, preflight};
+use crate::activate::systemd::{DbusSystemd, Job, JobMode, JobOutcome, Systemd, UnitStatus};
 use crate::error::Error;
-use crate::manifest::{MANIFEST_PATH, Manifest, ManifestProfile};
-use crate::systemd::{DbusSystemd, Job, JobMode, JobOutcome, Systemd, UnitStatus};
 use crate::tree::Tree;
+use crate::tree::manifest::{MANIFEST_PATH, Manifest, ManifestProfile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -113,8 +113,8 @@ const TIMEOUT: Duration = Duration::from_millis(500);
 /// Each agent's load, in the manifest's order: the gateway's counts when its service runs
 /// (status never starts it through its socket), the engine's own metrics when it answers.
 pub fn loads(
-    sd: &dyn crate::systemd::Systemd,
-    manifest: &crate::manifest::Manifest,
+    sd: &dyn crate::activate::systemd::Systemd,
+    manifest: &crate::tree::manifest::Manifest,
 ) -> Vec<Option<AgentLoad>> {
     let gateway = manifest.gateway.as_ref().filter(|g| {
         sd.units(&[g.service.as_str()])

@@ -6,9 +6,9 @@
 use super::generations;
 use super::switch::{self, Record};
 use super::{ApplyContext, ApplyOptions, ApplyReport, manifest_of};
+use crate::activate::systemd::{DbusSystemd, Systemd};
 use crate::error::Error;
-use crate::manifest::Manifest;
-use crate::systemd::{DbusSystemd, Systemd};
+use crate::tree::manifest::Manifest;
 
 /// The current generation's number and manifest.
 pub fn installed_manifest(ctx: &ApplyContext) -> Result<(u64, Manifest), Error> {
@@ -25,7 +25,7 @@ pub fn installed_manifest(ctx: &ApplyContext) -> Result<(u64, Manifest), Error> 
         ))
     })?;
     let mut tree = crate::tree::Tree::new();
-    tree.insert(crate::manifest::MANIFEST_PATH, bytes);
+    tree.insert(crate::tree::manifest::MANIFEST_PATH, bytes);
     Ok((generation.number, manifest_of(&tree)?))
 }
 

@@ -1,6 +1,6 @@
 //! `strixc model import PATH`
 
-use crate::cli::ModelCommand;
+use crate::cli::args::ModelCommand;
 use crate::error::{Error, ExitCode};
 
 pub fn run(command: &ModelCommand) -> Result<ExitCode, Error> {

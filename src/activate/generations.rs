@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::fsmode;
 use super::install::write_atomic;
 use crate::error::Error;
-use crate::manifest::MANIFEST_PATH;
 use crate::tree::Tree;
+use crate::tree::manifest::MANIFEST_PATH;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Generation {

@@ -3,14 +3,14 @@
 use serde_json::{Value, json};
 
 use super::{Output, print_bytes};
-use crate::budget::{AgentBudget, AgentLoad, format_gib};
-use crate::cli::{BudgetArgs, Cli};
+use crate::cli::args::{BudgetArgs, Cli};
 use crate::compile::compile;
 use crate::diagnostic::{Diagnostics, Kind, Severity};
 use crate::error::{Error, ExitCode};
-use crate::model::Stack;
+use crate::plan::budget::{AgentBudget, AgentLoad, format_gib};
 use crate::plan::{AgentPlan, Plan, ProfilePlan, plan};
 use crate::source::Source;
+use crate::stack::Stack;
 
 /// Errors that are the budget's own verdict: the numbers are still worth printing (that
 /// is when they are needed), with `fits: false`, and the exit code stays 1.
@@ -45,7 +45,7 @@ fn load_for_budget(cli: &Cli, out: &Output) -> Result<Result<(Stack, ExitCode), 
             // Decoded and checked without error up to the budget: decode it again (the
             // diagnostics were printed above) to get the stack the numbers come from.
             let mut again = Diagnostics::new();
-            let Some(document) = crate::parse::parse(&source, &mut again) else {
+            let Some(document) = crate::source::parse::parse(&source, &mut again) else {
                 return Ok(Err(ExitCode::StackErrors));
             };
             let stack = crate::decode::decode(&document, &mut again);
@@ -130,13 +130,13 @@ fn row(agent: &AgentPlan) -> Row {
         _ => {
             // A CPU agent: its KV cache is what it asks for; nothing is rounded to a fraction.
             let bytes = agent.budget.memory_bytes();
-            let kv_bytes_per_token = crate::budget::kv_bytes_per_token(
+            let kv_bytes_per_token = crate::plan::budget::kv_bytes_per_token(
                 agent.model.layers.as_ref().map_or(0, |v| v.value),
                 agent.model.kv_heads.as_ref().map_or(0, |v| v.value),
                 agent.model.head_dim.as_ref().map_or(0, |v| v.value),
                 agent.kv_dtype,
             );
-            let tokens = crate::budget::round_up_16(
+            let tokens = crate::plan::budget::round_up_16(
                 agent
                     .agent
                     .kv_tokens

@@ -9,8 +9,8 @@ use super::generations::{self, format_time};
 use super::health::probe;
 use super::layout::Mode;
 use super::{ApplyContext, ApplyOptions, ProgressMode, journal, lock, manifest_of, switch};
+use crate::activate::systemd::{DbusSystemd, Systemd};
 use crate::error::Error;
-use crate::systemd::{DbusSystemd, Systemd};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {

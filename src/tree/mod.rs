@@ -3,6 +3,10 @@
 //! Everything up to here is pure: `build` produces a `Tree`, and only `write` and `apply`
 //! touch the file system. Paths are relative, `/`-separated, and never contain `..`.
 
+pub mod assemble;
+pub mod manifest;
+pub mod write;
+
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -9,10 +9,10 @@ use similar::TextDiff;
 use super::install::{self, InstallPlan, Skipped};
 use super::units::{self, UnitActions};
 use super::{ApplyContext, generations, manifest_of, render_skipped};
+use crate::activate::systemd::{DbusSystemd, Systemd};
 use crate::error::Error;
-use crate::manifest::Manifest;
-use crate::systemd::{DbusSystemd, Systemd};
 use crate::tree::Tree;
+use crate::tree::manifest::Manifest;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FileDiff {

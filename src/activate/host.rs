@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::manifest::{Manifest, ManifestSwap};
-use crate::systemd::{JobMode, Systemd};
+use crate::activate::systemd::{JobMode, Systemd};
+use crate::tree::manifest::{Manifest, ManifestSwap};
 
 /// Creating a swap file as large as memory with fallocate takes seconds; mkswap of 128 GiB
 /// a few more.
@@ -72,8 +72,8 @@ mod tests {
     use std::cell::RefCell;
 
     use super::*;
+    use crate::activate::systemd::{Job, JobOutcome, UnitDetails, UnitStatus};
     use crate::error::Error;
-    use crate::systemd::{Job, JobOutcome, UnitDetails, UnitStatus};
 
     /// A manager that records what it is asked and ends every job with `result`.
     struct Recorder {

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::manifest::{Manifest, ManifestProfile};
-use crate::systemd::UnitStatus;
+use crate::activate::systemd::UnitStatus;
 use crate::tree::Tree;
+use crate::tree::manifest::{Manifest, ManifestProfile};
 
 /// What `apply` does to units, by unit name. `stop` lists what stops: agents of other
 /// profiles (through the target's `Conflicts=`) and `stop_explicit` (units of agents or
@@ -225,7 +225,7 @@ pub fn parse_timespan(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::ManifestAgent;
+    use crate::tree::manifest::ManifestAgent;
 
     fn manifest() -> Manifest {
         let agent = |name: &str| ManifestAgent {

@@ -35,6 +35,7 @@ mod progress;
 mod status;
 mod summon;
 mod switch;
+pub mod systemd;
 mod units;
 
 use std::path::Path;
@@ -51,10 +52,10 @@ pub use summon::{active_profile, installed_manifest, switch_profile};
 pub use switch::{ActivationFailure, Outcome, RollbackOutcome, UnitFailure};
 pub use units::{UnitActions, parse_timespan};
 
+use crate::activate::systemd::Bus;
 use crate::error::Error;
-use crate::manifest::{MANIFEST_PATH, Manifest};
-use crate::systemd::Bus;
 use crate::tree::Tree;
+use crate::tree::manifest::{MANIFEST_PATH, Manifest};
 
 /// Where and how `apply` works: the directories of the mode, the bus, and whether to talk
 /// to systemd at all.

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use super::layout::Mode;
 use crate::error::Error;
-use crate::manifest::{Manifest, ManifestProfile};
+use crate::tree::manifest::{Manifest, ManifestProfile};
 
 /// Problems that stop the switch (every one found), and notes to print beside the report.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -98,7 +98,7 @@ fn oci_runtime_problem(runtime: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::ManifestAgent;
+    use crate::tree::manifest::ManifestAgent;
 
     fn manifest(devices: &[&str], volumes: &[&str]) -> (Manifest, ManifestProfile) {
         let profile = ManifestProfile {

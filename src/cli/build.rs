@@ -2,11 +2,11 @@
 
 use std::fmt::Write as _;
 
-use crate::build::build_tree;
-use crate::cli::{BuildArgs, Cli};
+use crate::cli::args::{BuildArgs, Cli};
 use crate::error::{Error, ExitCode};
 use crate::source::Source;
-use crate::write::{compare, write_tree};
+use crate::tree::assemble::build_tree;
+use crate::tree::write::{compare, write_tree};
 
 use super::{Output, print_bytes};
 

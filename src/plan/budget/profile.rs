@@ -293,7 +293,7 @@ pub fn largest_common_context(host: &Host, agents: &[AgentLoad]) -> Option<u64> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::budget::{GIB, KvDtype, default_overhead, kv_bytes_per_token};
+    use crate::plan::budget::{GIB, KvDtype, default_overhead, kv_bytes_per_token};
 
     const GB: u64 = 1_000_000_000;
 

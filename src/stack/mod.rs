@@ -3,9 +3,11 @@
 //! Decoding fills this in even when parts are wrong (missing values are `None`), so the
 //! checks can still run and report everything at once. Defaults live in `defaults`.
 
+pub mod quantity;
+
 use miette::SourceSpan;
 
-pub use crate::budget::KvDtype;
+pub use crate::plan::budget::KvDtype;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spanned<T> {

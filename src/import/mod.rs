@@ -22,7 +22,7 @@ use serde_json::Value;
 use thiserror::Error;
 use walkdir::WalkDir;
 
-use crate::budget::{KvDtype, kv_bytes_per_token};
+use crate::plan::budget::{KvDtype, kv_bytes_per_token};
 pub use config::{Architecture, ModelConfig, Quant};
 
 /// JSON files larger than this are refused (real config and index files are under 1 MB).
@@ -163,7 +163,7 @@ impl ImportedModel {
         }
     }
 
-    /// KV-cache bytes per token at `dtype` (see [`crate::budget`]).
+    /// KV-cache bytes per token at `dtype` (see [`crate::plan::budget`]).
     pub fn kv_bytes_per_token(&self, dtype: KvDtype) -> u64 {
         kv_bytes_per_token(self.layers, self.kv_heads, self.head_dim, dtype)
     }
