@@ -467,7 +467,7 @@ fn dry_run_and_diff_show_the_plan_and_change_nothing() {
     assert!(text.contains("restart  t-thor.service"), "{text}");
     assert!(text.contains("start    t-odin.service"), "{text}");
     let diff = activate::diff(&sbx.ctx(), &stack.tree(), Some("odin")).unwrap();
-    assert_eq!(diff.render(), report.plan.unwrap().render());
+    assert_eq!(diff.render(), report.diff.unwrap().render());
     assert_eq!(mtimes(sbx.dir.path().join("config").as_path()), before);
     assert_eq!(sbx.active_state(&stack.unit("valkyrie")), "active");
 }

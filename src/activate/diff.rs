@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use serde::Serialize;
 use similar::TextDiff;
 
-use super::install::{self, InstallPlan, Skipped};
-use super::units::{self, UnitActions};
-use super::{ApplyContext, generations, manifest_of, render_skipped};
-use crate::activate::systemd::{DbusSystemd, Systemd};
+use super::install::{InstallPlan, Skipped};
+use super::switch::plan_switch;
+use super::units::UnitActions;
+use super::{ApplyContext, manifest_of, render_skipped};
+use crate::activate::systemd::DbusSystemd;
 use crate::error::Error;
 use crate::tree::Tree;
 use crate::tree::manifest::Manifest;
@@ -75,37 +76,17 @@ pub fn diff(ctx: &ApplyContext, tree: &Tree, profile: Option<&str>) -> Result<Di
     let profile = manifest
         .profile(name)
         .ok_or_else(|| Error::Usage(format!("no profile {name:?} in stack {}", manifest.stack)))?;
-    let current = generations::current(&ctx.layout.state_dir)?;
-    let current_tree = current.as_ref().map(|g| g.load_tree()).transpose()?;
-    let old_manifest = current_tree.as_ref().and_then(|t| manifest_of(t).ok());
-    let plan = install::plan(&ctx.layout, tree, current_tree.as_ref())?;
-    let actions = if ctx.activate {
-        DbusSystemd::connect(&ctx.bus).and_then(|sd| {
-            let units = units::relevant_units(&manifest, old_manifest.as_ref());
-            let names: Vec<&str> = units.iter().map(String::as_str).collect();
-            let states = sd
-                .units(&names)?
-                .into_iter()
-                .map(|s| (s.name.clone(), s))
-                .collect();
-            let mut actions = units::plan(
-                &manifest,
-                profile,
-                old_manifest.as_ref(),
-                &plan.changed_paths(),
-                &states,
-            );
-            super::switch::plan_boot(&sd, tree, &manifest, old_manifest.as_ref(), &mut actions);
-            Ok(actions)
-        })
+    let mut plan = plan_switch(ctx, None, tree, &manifest, profile)?;
+    let asked = if ctx.activate {
+        DbusSystemd::connect(&ctx.bus).and_then(|sd| plan.plan_units(&sd))
     } else {
         Err(Error::Usage(
             "--root: no running system to compare units with".into(),
         ))
     };
-    let mut diff = from_plan(&plan, None);
-    match actions {
-        Ok(actions) => diff.actions = Some(actions),
+    let mut diff = from_plan(&plan.install, None);
+    match asked {
+        Ok(()) => diff.actions = Some(plan.actions),
         Err(e) => diff.note = Some(format!("unit actions unknown: {e}")),
     }
     Ok(diff)

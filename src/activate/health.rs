@@ -1,68 +1,131 @@
-//! The health endpoint probe: one HTTP/1.0 GET over a plain `TcpStream`, short timeouts.
+//! The health endpoint probe: one HTTP/1.1 GET with hyper over a tokio `TcpStream` (a
+//! current-thread runtime per probe), short timeouts. IPv4 and IPv6 literals (`[::1]`) and
+//! host names all work.
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-/// `http://HOST:PORT/PATH` → (host, port, path). Only plain `http` URLs.
-fn split_url(url: &str) -> Option<(&str, u16, &str)> {
-    let rest = url.strip_prefix("http://")?;
-    let (authority, path) = rest
-        .find('/')
-        .map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
-    let (host, port) = authority
-        .rsplit_once(':')
-        .map_or(Some((authority, 80)), |(h, p)| {
-            p.parse().ok().map(|p| (h, p))
-        })?;
-    Some((host, port, path))
+use http_body_util::Empty;
+use hyper::body::Bytes;
+use hyper::{Request, Uri};
+use hyper_util::rt::TokioIo;
+
+/// The status code of `GET url` (plain `http` only), or why there is none. Connecting and
+/// the answer's head each get `timeout`.
+pub fn probe(url: &str, timeout: Duration) -> Result<u16, String> {
+    let unsupported = || format!("unsupported URL {url}");
+    let uri: Uri = url.parse().map_err(|_| unsupported())?;
+    if uri.scheme_str() != Some("http") {
+        return Err(unsupported());
+    }
+    let authority = uri.authority().ok_or_else(unsupported)?.clone();
+    // `[::1]` is how a URL writes an IPv6 address; the socket wants it bare.
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = authority.port_u16().unwrap_or(80);
+    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let request = Request::get(path)
+        .header(hyper::header::HOST, authority.as_str())
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let connect = tokio::net::TcpStream::connect((host, port));
+        let stream = within(timeout, connect).await?.map_err(|e| e.to_string())?;
+        let io = TokioIo::new(stream);
+        let answer = async {
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+            tokio::spawn(connection);
+            sender.send_request(request).await
+        };
+        let response = within(timeout, answer).await?.map_err(|e| e.to_string())?;
+        Ok(response.status().as_u16())
+    })
 }
 
-/// The status code of `GET url`, or why there is none.
-pub fn probe(url: &str, timeout: Duration) -> Result<u16, String> {
-    let (host, port, path) = split_url(url).ok_or_else(|| format!("unsupported URL {url}"))?;
-    let addr = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| e.to_string())?
-        .next()
-        .ok_or_else(|| format!("{host} does not resolve"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    stream
-        .set_write_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n")
-        .map_err(|e| e.to_string())?;
-    // Read until the status line is complete: the answer may come in several segments.
-    let mut head = Vec::new();
-    let mut buf = [0u8; 256];
-    while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    let line = String::from_utf8_lossy(&head);
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| "not an HTTP answer".to_string())
+/// `future`'s output, or an error once `timeout` has passed.
+async fn within<T>(timeout: Duration, future: impl Future<Output = T>) -> Result<T, String> {
+    tokio::time::timeout(timeout, future)
+        .await
+        .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener};
+
     use super::*;
 
+    /// A server on `addr` that answers one request with `status`; its URL.
+    fn serve_once(addr: SocketAddr, status: &'static str) -> String {
+        let listener = TcpListener::bind(addr).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 512];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        });
+        match addr {
+            SocketAddr::V4(a) => format!("http://{}:{port}/health", a.ip()),
+            SocketAddr::V6(a) => format!("http://[{}]:{port}/health", a.ip()),
+        }
+    }
+
+    const TIMEOUT: Duration = Duration::from_secs(5);
+
     #[test]
-    fn splits_urls() {
+    fn probes_ipv4() {
+        let url = serve_once("127.0.0.1:0".parse().unwrap(), "200 OK");
+        assert_eq!(probe(&url, TIMEOUT), Ok(200));
+        let url = serve_once("127.0.0.1:0".parse().unwrap(), "503 Service Unavailable");
+        assert_eq!(probe(&url, TIMEOUT), Ok(503));
+    }
+
+    #[test]
+    fn probes_ipv6() {
+        let addr: SocketAddr = "[::1]:0".parse().unwrap();
+        if let Err(e) = TcpListener::bind(addr) {
+            println!("skipped: no IPv6 loopback on this machine ({e})");
+            return;
+        }
+        let url = serve_once(addr, "200 OK");
+        assert!(url.starts_with("http://[::1]:"), "{url}");
+        assert_eq!(probe(&url, TIMEOUT), Ok(200));
+    }
+
+    #[test]
+    fn nothing_listening_is_an_error() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/health");
+        assert!(probe(&url, TIMEOUT).is_err());
+    }
+
+    #[test]
+    fn refuses_other_schemes() {
         assert_eq!(
-            split_url("http://127.0.0.1:8001/health"),
-            Some(("127.0.0.1", 8001, "/health"))
+            probe("https://x/health", TIMEOUT),
+            Err("unsupported URL https://x/health".into())
         );
-        assert_eq!(split_url("http://localhost"), Some(("localhost", 80, "/")));
-        assert_eq!(split_url("https://x"), None);
+        assert!(probe("not a url", TIMEOUT).is_err());
     }
 }

@@ -41,6 +41,7 @@ mod units;
 use std::path::Path;
 use std::time::Duration;
 
+pub use crate::error::{ActivationFailure, RollbackOutcome, UnitFailure};
 pub use diff::{Diff, FileDiff, diff};
 pub use generations::{Generation, format_time};
 pub use install::Skipped;
@@ -49,7 +50,7 @@ pub use load::AgentLoad;
 pub use progress::ProgressMode;
 pub use status::{AgentStatus, GpuMemory, Health, Status, status};
 pub use summon::{active_profile, installed_manifest, switch_profile};
-pub use switch::{ActivationFailure, Outcome, RollbackOutcome, UnitFailure};
+pub use switch::Outcome;
 pub use units::{UnitActions, parse_timespan};
 
 use crate::activate::systemd::Bus;
@@ -122,8 +123,8 @@ pub struct ApplyReport {
     /// Host-tuning files not installed in user mode (or never installed: kernel arguments).
     pub skipped: Vec<Skipped>,
     pub actions: UnitActions,
-    /// `--dry-run`: the full plan with unified diffs.
-    pub plan: Option<Diff>,
+    /// `--dry-run`: what would change, with unified diffs.
+    pub diff: Option<Diff>,
     /// Things the user should know that did not stop the switch (the swap file, `%h` in
     /// system mode, an interrupted switch undone first).
     pub notes: Vec<String>,
@@ -262,8 +263,8 @@ impl ApplyReport {
                     "dry run: switching to profile {} would\n",
                     self.profile
                 ));
-                if let Some(plan) = &self.plan {
-                    out.push_str(&plan.render());
+                if let Some(diff) = &self.diff {
+                    out.push_str(&diff.render());
                 }
                 out.push_str(&notes);
                 return out;

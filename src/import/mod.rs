@@ -107,6 +107,15 @@ pub enum ImportError {
     BadHeader { path: PathBuf, detail: String },
 }
 
+impl From<ImportError> for crate::error::Error {
+    fn from(e: ImportError) -> Self {
+        crate::error::Error::Import {
+            unreadable: matches!(e, ImportError::Read { .. }),
+            source: Box::new(e),
+        }
+    }
+}
+
 /// A model read from disk: what the stack's `model` node needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedModel {

@@ -106,7 +106,12 @@ pub struct DbusSystemd {
 
 fn dbus(what: impl Into<String>) -> impl FnOnce(zbus::Error) -> Error {
     let what = what.into();
-    move |source| Error::Dbus { what, source }
+    move |source| Error::Dbus {
+        what,
+        // The socket closed or broke, as opposed to systemd answering with an error.
+        disconnected: matches!(source, zbus::Error::InputOutput(_)),
+        source: Box::new(source),
+    }
 }
 
 impl DbusSystemd {

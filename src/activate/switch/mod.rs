@@ -1,0 +1,219 @@
+//! The switch itself, as a value and its steps: [`plan_switch`] (what it does), then
+//! install, activate (reload, enqueue, wait, verify) and record; on failure the previous
+//! generation is put back (`rollback`), and a switch that died is undone by the next one
+//! (`recover`).
+
+mod activate;
+mod install;
+mod logs;
+mod plan;
+mod record;
+mod recover;
+mod rollback;
+
+use std::time::{Duration, Instant};
+
+use super::diff;
+use super::generations;
+use super::layout::Mode;
+use super::{ApplyContext, ApplyOptions, ApplyReport, ProgressMode, host, journal, lock};
+use super::{preflight, units};
+use crate::activate::systemd::{DbusSystemd, Systemd};
+use crate::error::{ActivationFailure, Error, RollbackOutcome};
+use crate::tree::Tree;
+use crate::tree::manifest::Manifest;
+pub use plan::{Record, SwitchPlan, plan_switch};
+pub(super) use recover::recover;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Nothing written, nothing reloaded, no job.
+    Unchanged,
+    Applied,
+    /// `--root`: installed and recorded, not activated.
+    Installed,
+    DryRun,
+}
+
+/// Switches to `profile` of `tree` (whose manifest is `manifest`): lock, undo a switch that
+/// died, plan, then install, activate and record, or put the previous generation back.
+pub fn run(
+    ctx: &ApplyContext,
+    tree: &Tree,
+    manifest: &Manifest,
+    profile: &str,
+    opts: &ApplyOptions,
+    record: Record,
+) -> Result<ApplyReport, Error> {
+    let started = Instant::now();
+    let profile = plan::resolve_profile(manifest, profile)?;
+    let state = &ctx.layout.state_dir;
+    let quiet = opts.progress == ProgressMode::Quiet;
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(lock::acquire(state, opts.no_wait, quiet)?)
+    };
+    // A damaged state folder stops everything before anything changes.
+    generations::check(state)?;
+    let mut notes = if ctx.activate && !opts.dry_run {
+        preflight::check(ctx.layout.mode, manifest, &profile).into_result()?
+    } else {
+        Vec::new()
+    };
+    let pending = journal::pending(state)?;
+    let (systemd, bus_note) = connect(ctx, opts)?;
+    let sd = systemd.as_ref().map(|sd| sd as &dyn Systemd);
+    if let Some(pending) = pending {
+        if opts.dry_run {
+            notes.push(format!(
+                "an interrupted {} is pending: apply undoes it first",
+                pending.intent.describe()
+            ));
+        } else {
+            notes.push(recover(ctx, sd, pending, opts)?);
+        }
+    }
+    let plan = plan_switch(ctx, sd, tree, manifest, &profile)?;
+    let mut report = unchanged_report(&plan, notes);
+    if opts.dry_run {
+        let units_unknown = ctx.activate && sd.is_none();
+        if !plan.is_noop(&record) || units_unknown {
+            report.outcome = Outcome::DryRun;
+            let actions = (!units_unknown).then(|| plan.actions.clone());
+            let mut diff = diff::from_plan(&plan.install, actions);
+            diff.note = bus_note;
+            report.diff = Some(diff);
+        }
+        report.elapsed = started.elapsed();
+        return Ok(report);
+    }
+    switch(ctx, sd, &plan, opts, record, &mut report)?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// The manager's bus, unless `--root` (`None`); a dry run without a bus shows what it can,
+/// like `diff`, and says why the unit actions are missing.
+fn connect(
+    ctx: &ApplyContext,
+    opts: &ApplyOptions,
+) -> Result<(Option<DbusSystemd>, Option<String>), Error> {
+    if !ctx.activate {
+        return Ok((None, None));
+    }
+    match DbusSystemd::connect(&ctx.bus) {
+        Ok(sd) => Ok((Some(sd), None)),
+        Err(e) if opts.dry_run => Ok((None, Some(format!("unit actions unknown: {e}")))),
+        Err(e) => Err(e),
+    }
+}
+
+/// The report of a switch that changes nothing; the steps fill in what they did.
+fn unchanged_report(plan: &SwitchPlan, notes: Vec<String>) -> ApplyReport {
+    ApplyReport {
+        profile: plan.profile.name.clone(),
+        generation: plan.current.as_ref().map(|g| g.number),
+        outcome: Outcome::Unchanged,
+        written: plan.install.writes.iter().map(|w| w.dest.clone()).collect(),
+        removed: plan
+            .install
+            .removes
+            .iter()
+            .map(|r| r.dest.clone())
+            .collect(),
+        skipped: plan.install.skipped.clone(),
+        actions: plan.actions.clone(),
+        diff: None,
+        notes,
+        elapsed: Duration::ZERO,
+    }
+}
+
+/// The steps of a real switch: journal, install, activate (with rollback on failure),
+/// record.
+fn switch(
+    ctx: &ApplyContext,
+    sd: Option<&dyn Systemd>,
+    plan: &SwitchPlan,
+    opts: &ApplyOptions,
+    record: Record,
+    report: &mut ApplyReport,
+) -> Result<(), Error> {
+    let state = &ctx.layout.state_dir;
+    // Boot links of `--root` (no manager to ask): what `systemctl enable` would make.
+    let root_boot = if ctx.activate {
+        super::install::BootLinks::default()
+    } else {
+        super::install::boot_links(&ctx.layout, plan.tree, plan.current_tree.as_ref())
+    };
+    if plan.is_noop(&record) && root_boot.is_empty() {
+        return Ok(());
+    }
+    record::begin(state, plan, &record)?;
+    super::kill_point("journal");
+    install::install(ctx, sd, plan, &root_boot)?;
+    super::kill_point("installed");
+    match sd {
+        Some(sd) => {
+            activate(ctx, sd, plan, opts)?;
+            report.outcome = Outcome::Applied;
+            if ctx.layout.mode == Mode::System {
+                report.notes.extend(host::activate_swap(sd, plan.manifest));
+            }
+        }
+        None => report.outcome = Outcome::Installed,
+    }
+    report.generation = Some(record::record(state, plan, &record)?);
+    super::kill_point("recorded");
+    journal::finish(state)
+}
+
+/// Activates the installed plan; when units fail, rolls back (unless `--no-rollback`) and
+/// returns `Error::UnitsFailed`; when the bus drops, restores what it can.
+fn activate(
+    ctx: &ApplyContext,
+    sd: &dyn Systemd,
+    plan: &SwitchPlan,
+    opts: &ApplyOptions,
+) -> Result<(), Error> {
+    let state = &ctx.layout.state_dir;
+    let activation = activate::Activation {
+        sd,
+        mode: ctx.layout.mode,
+        manifest: plan.manifest,
+        profile: &plan.profile,
+        reload: !plan.install.is_empty(),
+        actions: &plan.actions,
+        deadline: opts
+            .timeout
+            .unwrap_or_else(|| units::default_deadline(plan.tree, plan.manifest, &plan.profile)),
+        progress: opts.progress,
+    };
+    let failures = match activation.run() {
+        Ok(failures) if failures.is_empty() => return Ok(()),
+        Ok(failures) => failures,
+        Err(lost) => return Err(rollback::bus_lost(ctx, plan, opts, lost)),
+    };
+    let previous = plan.previous();
+    let rollback = if opts.no_rollback {
+        journal::keep(state)?;
+        RollbackOutcome::Disabled
+    } else {
+        let failed = rollback::Failed {
+            tree: plan.tree,
+            manifest: plan.manifest,
+        };
+        let outcome = rollback::restore(ctx, sd, &failed, previous, opts);
+        if rollback::undone(ctx, sd, &failed, previous.map(|(_, t)| t))? {
+            journal::finish(state)?;
+        }
+        outcome
+    };
+    Err(Error::UnitsFailed(Box::new(ActivationFailure {
+        profile: plan.profile.name.clone(),
+        failures,
+        rollback,
+    })))
+}
