@@ -1,11 +1,11 @@
 //! What each agent is doing, for `strixc status`: requests in flight and waiting at the
 //! gateway (its `/metrics`), and vLLM's own KV-cache use and queue (the agent's `/metrics`).
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use serde::Serialize;
+
+use super::health::get;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct AgentLoad {
@@ -88,24 +88,6 @@ pub fn sample(text: &str, name: &str) -> Option<f64> {
         }
     }
     total
-}
-
-/// `GET http://host:port/path` with HTTP/1.0: the body, when the status is 200.
-pub fn get(url: &str, timeout: Duration) -> Option<String> {
-    let rest = url.strip_prefix("http://")?;
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let path = if path.is_empty() { "/" } else { path };
-    let addr = authority.to_socket_addrs().ok()?.next()?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
-    stream.set_read_timeout(Some(timeout)).ok()?;
-    stream.set_write_timeout(Some(timeout)).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").ok()?;
-    let mut raw = Vec::new();
-    stream.take(4 << 20).read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let ok = head.split_whitespace().nth(1) == Some("200");
-    ok.then(|| body.to_owned())
 }
 
 const TIMEOUT: Duration = Duration::from_millis(500);

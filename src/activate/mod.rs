@@ -178,16 +178,7 @@ pub fn rollback(ctx: &ApplyContext, opts: &ApplyOptions) -> Result<ApplyReport, 
                 "generation {current} is the oldest: nothing to roll back to"
             ))
         })?;
-    let tree = previous.load_tree()?;
-    let manifest = manifest_of(&tree)?;
-    switch::run(
-        ctx,
-        &tree,
-        &manifest,
-        &previous.profile.clone(),
-        opts,
-        switch::Record::Existing(previous.number),
-    )
+    switch::to_generation(ctx, &previous, &previous.profile, opts)
 }
 
 /// One line of `strixc generations`.

@@ -11,6 +11,8 @@ use super::layout::Mode;
 use super::{ApplyContext, ApplyOptions, ProgressMode, journal, lock, manifest_of, switch};
 use crate::activate::systemd::{DbusSystemd, Systemd};
 use crate::error::Error;
+use crate::tree::Tree;
+use crate::tree::manifest::{Manifest, ManifestProfile};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -82,37 +84,7 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
         return Err(nothing());
     }
     let sd = DbusSystemd::connect(&ctx.bus)?;
-    let mut notes = Vec::new();
-    let mut shown: Option<(crate::tree::Tree, String)> = None;
-    if let Some(pending) = journal::pending(state)? {
-        if pending.intent.kept {
-            notes.push(format!(
-                "the failed {} was left installed (--no-rollback): shown below; the next \
-                 apply or rollback undoes it",
-                pending.intent.describe()
-            ));
-            shown = Some((pending.tree, pending.intent.profile));
-        } else {
-            match lock::acquire(state, true, true) {
-                Ok(_lock) => {
-                    // Re-read under the lock: the switch may have ended meanwhile.
-                    if let Some(pending) = journal::pending(state)? {
-                        let opts = ApplyOptions {
-                            progress: ProgressMode::Quiet,
-                            ..ApplyOptions::default()
-                        };
-                        let sd_dyn = ctx.activate.then_some(&sd as &dyn Systemd);
-                        notes.push(switch::recover(ctx, sd_dyn, pending, &opts)?);
-                    }
-                }
-                Err(Error::Locked { holder, .. }) => notes.push(format!(
-                    "a switch is in progress (the lock is held{holder}): {}",
-                    pending.intent.describe()
-                )),
-                Err(e) => return Err(e),
-            }
-        }
-    }
+    let (notes, shown) = settle_pending(ctx, &sd)?;
     let current = generations::current(state)?;
     let (tree, generation, profile_name) = match (shown, &current) {
         (Some((tree, profile)), current) => {
@@ -122,49 +94,84 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
         (None, None) => return Err(nothing()),
     };
     let manifest = manifest_of(&tree)?;
+    let active_profiles = active_profiles(&sd, &manifest)?;
+    let agents = agents(&sd, &manifest, manifest.profile(&profile_name))?;
+    Ok(Status {
+        mode: ctx.layout.mode,
+        stack: manifest.stack.clone(),
+        generation,
+        profile: profile_name,
+        notes,
+        active_profiles,
+        agents,
+        gpu: gpu_memory(Path::new("/sys/class/drm")),
+    })
+}
+
+/// A pending journal: a switch `--no-rollback` kept is shown as it is (its tree and profile
+/// returned), one that died is undone (under the lock), one in progress is named.
+fn settle_pending(
+    ctx: &ApplyContext,
+    sd: &DbusSystemd,
+) -> Result<(Vec<String>, Option<(Tree, String)>), Error> {
+    let state = &ctx.layout.state_dir;
+    let mut notes = Vec::new();
+    let Some(pending) = journal::pending(state)? else {
+        return Ok((notes, None));
+    };
+    if pending.intent.kept {
+        notes.push(format!(
+            "the failed {} was left installed (--no-rollback): shown below; the next \
+             apply or rollback undoes it",
+            pending.intent.describe()
+        ));
+        return Ok((notes, Some((pending.tree, pending.intent.profile))));
+    }
+    match lock::acquire(state, true, true) {
+        Ok(_lock) => {
+            // Re-read under the lock: the switch may have ended meanwhile.
+            if let Some(pending) = journal::pending(state)? {
+                let opts = ApplyOptions {
+                    progress: ProgressMode::Quiet,
+                    ..ApplyOptions::default()
+                };
+                let sd_dyn = ctx.activate.then_some(sd as &dyn Systemd);
+                notes.push(switch::recover(ctx, sd_dyn, pending, &opts)?);
+            }
+        }
+        Err(Error::Locked { holder, .. }) => notes.push(format!(
+            "a switch is in progress (the lock is held{holder}): {}",
+            pending.intent.describe()
+        )),
+        Err(e) => return Err(e),
+    }
+    Ok((notes, None))
+}
+
+/// The profiles whose target is active now, in the manifest's order.
+pub(super) fn active_profiles(sd: &dyn Systemd, manifest: &Manifest) -> Result<Vec<String>, Error> {
     let targets: Vec<&str> = manifest
         .profiles
         .iter()
         .map(|p| p.target.as_str())
         .collect();
-    let active_profiles = sd
+    Ok(sd
         .units(&targets)?
         .iter()
         .filter(|s| s.is_active())
         .filter_map(|s| manifest.profiles.iter().find(|p| p.target == s.name))
         .map(|p| p.name.clone())
-        .collect();
-    let profile = manifest.profile(&profile_name);
-    // Probe every endpoint at once: one slow agent must not make status slow.
-    let health: Vec<Option<Health>> = std::thread::scope(|scope| {
-        let probes: Vec<_> = manifest
-            .agents
-            .iter()
-            .map(|a| {
-                scope.spawn(move || {
-                    a.health_url
-                        .as_ref()
-                        .map(|url| match probe(url, HEALTH_TIMEOUT) {
-                            Ok(code) => Health {
-                                url: url.clone(),
-                                status: Some(code),
-                                error: None,
-                            },
-                            Err(e) => Health {
-                                url: url.clone(),
-                                status: None,
-                                error: Some(e),
-                            },
-                        })
-                })
-            })
-            .collect();
-        probes
-            .into_iter()
-            .map(|p| p.join().ok().flatten())
-            .collect()
-    });
-    let loads = super::load::loads(&sd, &manifest);
+        .collect())
+}
+
+/// Every agent of `manifest`: its unit's state and memory, health answer and load.
+fn agents(
+    sd: &DbusSystemd,
+    manifest: &Manifest,
+    profile: Option<&ManifestProfile>,
+) -> Result<Vec<AgentStatus>, Error> {
+    let health = probe_all(manifest);
+    let loads = super::load::loads(sd, manifest);
     let mut agents = Vec::new();
     for ((agent, health), load) in manifest.agents.iter().zip(health).zip(loads) {
         let d = sd.details(&agent.unit)?;
@@ -181,15 +188,34 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
             load,
         });
     }
-    Ok(Status {
-        mode: ctx.layout.mode,
-        stack: manifest.stack.clone(),
-        generation,
-        profile: profile_name,
-        notes,
-        active_profiles,
-        agents,
-        gpu: gpu_memory(Path::new("/sys/class/drm")),
+    Ok(agents)
+}
+
+/// Probes every agent's health endpoint at once: one slow agent must not make status slow.
+fn probe_all(manifest: &Manifest) -> Vec<Option<Health>> {
+    std::thread::scope(|scope| {
+        let probes: Vec<_> = manifest
+            .agents
+            .iter()
+            .map(|a| {
+                scope.spawn(move || {
+                    let url = a.health_url.as_ref()?;
+                    let (status, error) = match probe(url, HEALTH_TIMEOUT) {
+                        Ok(code) => (Some(code), None),
+                        Err(e) => (None, Some(e)),
+                    };
+                    Some(Health {
+                        url: url.clone(),
+                        status,
+                        error,
+                    })
+                })
+            })
+            .collect();
+        probes
+            .into_iter()
+            .map(|p| p.join().ok().flatten())
+            .collect()
     })
 }
 

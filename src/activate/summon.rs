@@ -4,9 +4,9 @@
 //! installing nothing.
 
 use super::generations;
-use super::switch::{self, Record};
+use super::switch;
 use super::{ApplyContext, ApplyOptions, ApplyReport, manifest_of};
-use crate::activate::systemd::{DbusSystemd, Systemd};
+use crate::activate::systemd::DbusSystemd;
 use crate::error::Error;
 use crate::tree::manifest::Manifest;
 
@@ -32,17 +32,9 @@ pub fn installed_manifest(ctx: &ApplyContext) -> Result<(u64, Manifest), Error> 
 /// The profile whose target is active now (the first, should several be), if any.
 pub fn active_profile(ctx: &ApplyContext, manifest: &Manifest) -> Result<Option<String>, Error> {
     let sd = DbusSystemd::connect(&ctx.bus)?;
-    let targets: Vec<&str> = manifest
-        .profiles
-        .iter()
-        .map(|p| p.target.as_str())
-        .collect();
-    let states = sd.units(&targets)?;
-    Ok(states
-        .iter()
-        .zip(&manifest.profiles)
-        .find(|(state, _)| state.is_active())
-        .map(|(_, profile)| profile.name.clone()))
+    Ok(super::status::active_profiles(&sd, manifest)?
+        .into_iter()
+        .next())
 }
 
 /// Switches the current generation to `profile`, as `strixc rollback` switches to an
@@ -56,14 +48,5 @@ pub fn switch_profile(
 ) -> Result<ApplyReport, Error> {
     let generation = generations::current(&ctx.layout.state_dir)?
         .ok_or_else(|| Error::Generation("nothing applied yet: no generation to switch".into()))?;
-    let tree = generation.load_tree()?;
-    let manifest = manifest_of(&tree)?;
-    switch::run(
-        ctx,
-        &tree,
-        &manifest,
-        profile,
-        opts,
-        Record::Existing(generation.number),
-    )
+    switch::to_generation(ctx, &generation, profile, opts)
 }

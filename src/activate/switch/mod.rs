@@ -14,7 +14,7 @@ mod rollback;
 use std::time::{Duration, Instant};
 
 use super::diff;
-use super::generations;
+use super::generations::{self, Generation};
 use super::layout::Mode;
 use super::{ApplyContext, ApplyOptions, ApplyReport, ProgressMode, host, journal, lock};
 use super::{preflight, units};
@@ -92,6 +92,21 @@ pub fn run(
     switch(ctx, sd, &plan, opts, record, &mut report)?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Switches to `profile` of an existing `generation`, which becomes current (`rollback`,
+/// and the gateway's switch of the current generation to another profile): the same
+/// activation as `apply`, installing nothing unless an installed file differs.
+pub fn to_generation(
+    ctx: &ApplyContext,
+    generation: &Generation,
+    profile: &str,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, Error> {
+    let tree = generation.load_tree()?;
+    let manifest = super::manifest_of(&tree)?;
+    let record = Record::Existing(generation.number);
+    run(ctx, &tree, &manifest, profile, opts, record)
 }
 
 /// The manager's bus, unless `--root` (`None`); a dry run without a bus shows what it can,
