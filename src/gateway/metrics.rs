@@ -49,99 +49,143 @@ impl Metrics {
         in_flight: &HashMap<String, usize>,
         waiting: &HashMap<&str, usize>,
     ) -> String {
+        let now = Live {
+            counts: self,
+            manifest,
+            active,
+            in_flight,
+            waiting,
+        };
         let mut text = String::new();
-        let mut section = |name: &str, kind: &str, help: &str, rows: Vec<String>| {
-            let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for row in rows {
+        for family in &FAMILIES {
+            let name = family.name;
+            let _ = writeln!(
+                text,
+                "# HELP {name} {}\n# TYPE {name} {}",
+                family.help, family.kind
+            );
+            for row in (family.rows)(&now) {
                 let _ = writeln!(text, "{name}{row}");
             }
-        };
-        section(
-            "strixc_gateway_requests_total",
-            "counter",
-            "Requests answered, by agent and HTTP status.",
-            self.requests
-                .iter()
-                .map(|((a, s), c)| format!("{{agent=\"{a}\",status=\"{s}\"}} {c}"))
-                .collect(),
-        );
-        section(
-            "strixc_gateway_queue_wait_seconds_sum",
-            "counter",
-            "Seconds requests waited for their agent (a profile switch), by agent.",
-            self.waits
-                .iter()
-                .map(|(a, (s, _))| format!("{{agent=\"{a}\"}} {s}"))
-                .collect(),
-        );
-        section(
-            "strixc_gateway_queue_wait_seconds_count",
-            "counter",
-            "Requests that waited for their agent, by agent.",
-            self.waits
-                .iter()
-                .map(|(a, (_, c))| format!("{{agent=\"{a}\"}} {c}"))
-                .collect(),
-        );
-        section(
-            "strixc_gateway_switches_total",
-            "counter",
-            "Profile switches, by profile and result.",
-            self.switches
-                .iter()
-                .map(|((p, r), (c, _))| format!("{{profile=\"{p}\",result=\"{r}\"}} {c}"))
-                .collect(),
-        );
-        section(
-            "strixc_gateway_switch_seconds_sum",
-            "counter",
-            "Seconds spent switching, by profile and result.",
-            self.switches
-                .iter()
-                .map(|((p, r), (_, s))| format!("{{profile=\"{p}\",result=\"{r}\"}} {s}"))
-                .collect(),
-        );
-        section(
-            "strixc_gateway_errors_total",
-            "counter",
-            "Requests refused, by agent and reason.",
-            self.errors
-                .iter()
-                .map(|((a, r), c)| format!("{{agent=\"{a}\",reason=\"{r}\"}} {c}"))
-                .collect(),
-        );
-        let per_agent = |counts: &dyn Fn(&str) -> usize| {
-            manifest
-                .agents
-                .iter()
-                .map(|a| format!("{{agent=\"{}\"}} {}", a.name, counts(&a.name)))
-                .collect::<Vec<_>>()
-        };
-        section(
-            "strixc_gateway_in_flight",
-            "gauge",
-            "Requests being served, by agent.",
-            per_agent(&|a| in_flight.get(a).copied().unwrap_or(0)),
-        );
-        section(
-            "strixc_gateway_waiting",
-            "gauge",
-            "Requests waiting for a profile switch, by agent.",
-            per_agent(&|a| waiting.get(a).copied().unwrap_or(0)),
-        );
-        section(
-            "strixc_gateway_active_profile",
-            "gauge",
-            "1 for the profile running now.",
-            manifest
-                .profiles
-                .iter()
-                .map(|p| {
-                    let on = u8::from(active == Some(p.name.as_str()));
-                    format!("{{profile=\"{}\"}} {on}", p.name)
-                })
-                .collect(),
-        );
+        }
         text
     }
 }
+
+/// What `/metrics` shows: the counts, and the gauges read under the scheduler's lock.
+struct Live<'a> {
+    counts: &'a Metrics,
+    manifest: &'a Manifest,
+    active: Option<&'a str>,
+    in_flight: &'a HashMap<String, usize>,
+    waiting: &'a HashMap<&'a str, usize>,
+}
+
+impl Live<'_> {
+    /// One row per agent of the stack, `count` of it.
+    fn per_agent(&self, count: impl Fn(&str) -> usize) -> Vec<String> {
+        self.manifest
+            .agents
+            .iter()
+            .map(|a| format!("{{agent=\"{}\"}} {}", a.name, count(&a.name)))
+            .collect()
+    }
+}
+
+/// One metric family: its name, type, help and rows (labels and value, after the name).
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    rows: fn(&Live) -> Vec<String>,
+}
+
+/// Every family, in the order `/metrics` prints them.
+const FAMILIES: [Family; 9] = [
+    Family {
+        name: "strixc_gateway_requests_total",
+        kind: "counter",
+        help: "Requests answered, by agent and HTTP status.",
+        rows: |m| {
+            let rows = m.counts.requests.iter();
+            rows.map(|((a, s), c)| format!("{{agent=\"{a}\",status=\"{s}\"}} {c}"))
+                .collect()
+        },
+    },
+    Family {
+        name: "strixc_gateway_queue_wait_seconds_sum",
+        kind: "counter",
+        help: "Seconds requests waited for their agent (a profile switch), by agent.",
+        rows: |m| {
+            let rows = m.counts.waits.iter();
+            rows.map(|(a, (s, _))| format!("{{agent=\"{a}\"}} {s}"))
+                .collect()
+        },
+    },
+    Family {
+        name: "strixc_gateway_queue_wait_seconds_count",
+        kind: "counter",
+        help: "Requests that waited for their agent, by agent.",
+        rows: |m| {
+            let rows = m.counts.waits.iter();
+            rows.map(|(a, (_, c))| format!("{{agent=\"{a}\"}} {c}"))
+                .collect()
+        },
+    },
+    Family {
+        name: "strixc_gateway_switches_total",
+        kind: "counter",
+        help: "Profile switches, by profile and result.",
+        rows: |m| {
+            let rows = m.counts.switches.iter();
+            rows.map(|((p, r), (c, _))| format!("{{profile=\"{p}\",result=\"{r}\"}} {c}"))
+                .collect()
+        },
+    },
+    Family {
+        name: "strixc_gateway_switch_seconds_sum",
+        kind: "counter",
+        help: "Seconds spent switching, by profile and result.",
+        rows: |m| {
+            let rows = m.counts.switches.iter();
+            rows.map(|((p, r), (_, s))| format!("{{profile=\"{p}\",result=\"{r}\"}} {s}"))
+                .collect()
+        },
+    },
+    Family {
+        name: "strixc_gateway_errors_total",
+        kind: "counter",
+        help: "Requests refused, by agent and reason.",
+        rows: |m| {
+            let rows = m.counts.errors.iter();
+            rows.map(|((a, r), c)| format!("{{agent=\"{a}\",reason=\"{r}\"}} {c}"))
+                .collect()
+        },
+    },
+    Family {
+        name: "strixc_gateway_in_flight",
+        kind: "gauge",
+        help: "Requests being served, by agent.",
+        rows: |m| m.per_agent(|a| m.in_flight.get(a).copied().unwrap_or(0)),
+    },
+    Family {
+        name: "strixc_gateway_waiting",
+        kind: "gauge",
+        help: "Requests waiting for a profile switch, by agent.",
+        rows: |m| m.per_agent(|a| m.waiting.get(a).copied().unwrap_or(0)),
+    },
+    Family {
+        name: "strixc_gateway_active_profile",
+        kind: "gauge",
+        help: "1 for the profile running now.",
+        rows: |m| {
+            let profiles = m.manifest.profiles.iter();
+            profiles
+                .map(|p| {
+                    let on = u8::from(m.active == Some(p.name.as_str()));
+                    format!("{{profile=\"{}\"}} {on}", p.name)
+                })
+                .collect()
+        },
+    },
+];

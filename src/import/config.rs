@@ -3,7 +3,9 @@
 use std::fmt;
 use std::path::Path;
 
-use serde_json::Value;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer};
+use serde_json::{Map, Value};
 
 use super::ImportError;
 
@@ -101,50 +103,98 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// Reads `config` (the parsed contents of `path`, named in errors).
     pub fn from_json(config: &Value, path: &Path) -> Result<ModelConfig, ImportError> {
-        let fields = Fields { config, path };
-        if !config.is_object() {
+        let fields = Fields { path };
+        let raw = match config {
+            Value::Object(_) => RawConfig::deserialize(config).ok(),
+            _ => None,
+        };
+        let Some(raw) = raw else {
             return Err(fields.bad("(the file)", config, "a JSON object"));
-        }
-        let architecture = fields.architecture()?;
-        let layers = fields.require("num_hidden_layers")?;
-        let heads = fields.uint("num_attention_heads")?;
-        let kv_heads = match (fields.uint("num_key_value_heads")?, heads) {
+        };
+        let architecture = fields.architecture(&raw)?;
+        let layers = fields.require("num_hidden_layers", &raw.num_hidden_layers)?;
+        let heads = fields.uint("num_attention_heads", &raw.num_attention_heads)?;
+        let kv_heads = match (
+            fields.uint("num_key_value_heads", &raw.num_key_value_heads)?,
+            heads,
+        ) {
             (Some(kv), _) | (None, Some(kv)) => kv,
             (None, None) => return Err(fields.missing("num_key_value_heads")),
         };
-        let head_dim = match fields.uint("head_dim")? {
+        let head_dim = match fields.uint("head_dim", &raw.head_dim)? {
             Some(d) => d,
-            None => {
-                let hidden = fields.require("hidden_size")?;
-                let heads = heads.ok_or_else(|| fields.missing("num_attention_heads"))?;
-                if hidden % heads != 0 {
-                    return Err(ImportError::HeadDim {
-                        path: path.to_path_buf(),
-                        hidden,
-                        heads,
-                    });
-                }
-                hidden / heads
-            }
+            None => fields.head_dim(&raw, heads)?,
         };
         Ok(ModelConfig {
             architecture,
-            quant: fields.quant()?,
+            quant: fields.quant(&raw)?,
             layers,
             kv_heads,
             head_dim,
-            max_context: fields.require("max_position_embeddings")?,
-            name_or_path: config
-                .get("_name_or_path")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            max_context: fields.require("max_position_embeddings", &raw.max_position_embeddings)?,
+            name_or_path: raw.name_or_path.valid(),
         })
     }
 }
 
-/// Field access with errors that name the file and the field.
+/// The fields of `config.json` strixc reads, each as found (see [`Field`]).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawConfig {
+    model_type: Field<String>,
+    architectures: Field<Vec<Value>>,
+    num_hidden_layers: Field<u64>,
+    num_attention_heads: Field<u64>,
+    num_key_value_heads: Field<u64>,
+    head_dim: Field<u64>,
+    hidden_size: Field<u64>,
+    max_position_embeddings: Field<u64>,
+    /// An object; its `quant_method` is read as a [`Field`] too.
+    quantization_config: Field<Map<String, Value>>,
+    torch_dtype: Field<String>,
+    dtype: Field<String>,
+    #[serde(rename = "_name_or_path")]
+    name_or_path: Field<String>,
+}
+
+/// A field as `config.json` has it: absent (or null), of the expected type, or anything
+/// else, kept for the error that shows it. Reading one never fails.
+#[derive(Debug, Default)]
+enum Field<T> {
+    #[default]
+    Absent,
+    Valid(T),
+    Invalid(Value),
+}
+
+impl<T: DeserializeOwned> Field<T> {
+    fn of(value: Option<&Value>) -> Field<T> {
+        match value {
+            None | Some(Value::Null) => Field::Absent,
+            Some(v) => match T::deserialize(v) {
+                Ok(t) => Field::Valid(t),
+                Err(_) => Field::Invalid(v.clone()),
+            },
+        }
+    }
+
+    fn valid(self) -> Option<T> {
+        match self {
+            Field::Valid(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Field<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Ok(Field::of(Some(&value)))
+    }
+}
+
+/// Errors that name the file and the field.
 struct Fields<'a> {
-    config: &'a Value,
     path: &'a Path,
 }
 
@@ -175,80 +225,97 @@ impl Fields<'_> {
     }
 
     /// A positive whole number, or `None` when absent or null.
-    fn uint(&self, field: &'static str) -> Result<Option<u64>, ImportError> {
-        match self.config.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => match v.as_u64() {
-                Some(n) if n > 0 => Ok(Some(n)),
-                _ => Err(self.bad(field, v, "a positive whole number")),
-            },
-        }
-    }
-
-    fn require(&self, field: &'static str) -> Result<u64, ImportError> {
-        self.uint(field)?.ok_or_else(|| self.missing(field))
-    }
-
-    fn string(&self, value: Option<&'_ Value>, field: &str) -> Result<Option<String>, ImportError> {
+    fn uint(&self, field: &'static str, value: &Field<u64>) -> Result<Option<u64>, ImportError> {
         match value {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(v) => Err(self.bad(field, v, "a string")),
+            Field::Absent => Ok(None),
+            Field::Valid(n) if *n > 0 => Ok(Some(*n)),
+            Field::Valid(n) => Err(self.bad(field, &Value::from(*n), "a positive whole number")),
+            Field::Invalid(v) => Err(self.bad(field, v, "a positive whole number")),
         }
+    }
+
+    fn require(&self, field: &'static str, value: &Field<u64>) -> Result<u64, ImportError> {
+        self.uint(field, value)?.ok_or_else(|| self.missing(field))
+    }
+
+    fn string(&self, value: &Field<String>, field: &str) -> Result<Option<String>, ImportError> {
+        match value {
+            Field::Absent => Ok(None),
+            Field::Valid(s) => Ok(Some(s.clone())),
+            Field::Invalid(v) => Err(self.bad(field, v, "a string")),
+        }
+    }
+
+    /// `hidden_size / num_attention_heads`, when `head_dim` is absent.
+    fn head_dim(&self, raw: &RawConfig, heads: Option<u64>) -> Result<u64, ImportError> {
+        let hidden = self.require("hidden_size", &raw.hidden_size)?;
+        let heads = heads.ok_or_else(|| self.missing("num_attention_heads"))?;
+        if hidden % heads != 0 {
+            return Err(ImportError::HeadDim {
+                path: self.path.to_path_buf(),
+                hidden,
+                heads,
+            });
+        }
+        Ok(hidden / heads)
     }
 
     /// `model_type`, else the first of `architectures`.
-    fn architecture(&self) -> Result<Architecture, ImportError> {
+    fn architecture(&self, raw: &RawConfig) -> Result<Architecture, ImportError> {
         let unknown = |found: String| ImportError::UnknownArchitecture {
             path: self.path.to_path_buf(),
             found,
         };
-        if let Some(t) = self.string(self.config.get("model_type"), "model_type")? {
+        if let Some(t) = self.string(&raw.model_type, "model_type")? {
             return Architecture::from_model_type(&t).ok_or_else(|| unknown(t));
         }
-        let classes = self.config.get("architectures");
-        let first = classes.and_then(Value::as_array).and_then(|a| a.first());
-        match self.string(first, "architectures")? {
+        let first = match &raw.architectures {
+            Field::Valid(classes) => Field::of(classes.first()),
+            _ => Field::Absent,
+        };
+        match self.string(&first, "architectures")? {
             Some(class) => Architecture::from_class(&class).ok_or_else(|| unknown(class)),
             None => Err(self.missing("model_type")),
         }
     }
 
     /// `quantization_config.quant_method`, else `torch_dtype` (or the newer `dtype`), else bf16.
-    fn quant(&self) -> Result<Quant, ImportError> {
-        let method = self
-            .config
-            .get("quantization_config")
-            .filter(|q| !q.is_null())
-            .map(|q| q.get("quant_method"));
-        if let Some(method) = method {
-            let field = "quantization_config.quant_method";
-            let Some(method) = self.string(method, field)? else {
-                return Err(self.missing("quantization_config.quant_method"));
-            };
-            return match method.to_ascii_lowercase().as_str() {
-                "awq" => Ok(Quant::Awq),
-                "gptq" => Ok(Quant::Gptq),
-                "fp8" => Ok(Quant::Fp8),
-                _ => Err(ImportError::UnknownQuantization {
-                    path: self.path.to_path_buf(),
-                    found: method,
-                }),
-            };
+    fn quant(&self, raw: &RawConfig) -> Result<Quant, ImportError> {
+        match &raw.quantization_config {
+            Field::Absent => self.dtype(raw),
+            Field::Valid(q) => self.quant_method(&Field::of(q.get("quant_method"))),
+            Field::Invalid(_) => Err(self.missing("quantization_config.quant_method")),
         }
-        let (field, dtype) = match self.config.get("torch_dtype") {
-            Some(v) if !v.is_null() => ("torch_dtype", Some(v)),
-            _ => ("dtype", self.config.get("dtype")),
+    }
+
+    fn quant_method(&self, method: &Field<String>) -> Result<Quant, ImportError> {
+        let field = "quantization_config.quant_method";
+        let Some(method) = self.string(method, field)? else {
+            return Err(self.missing("quantization_config.quant_method"));
+        };
+        match method.to_ascii_lowercase().as_str() {
+            "awq" => Ok(Quant::Awq),
+            "gptq" => Ok(Quant::Gptq),
+            "fp8" => Ok(Quant::Fp8),
+            _ => Err(ImportError::UnknownQuantization {
+                path: self.path.to_path_buf(),
+                found: method,
+            }),
+        }
+    }
+
+    fn dtype(&self, raw: &RawConfig) -> Result<Quant, ImportError> {
+        let (field, dtype) = match &raw.torch_dtype {
+            Field::Absent => ("dtype", &raw.dtype),
+            torch => ("torch_dtype", torch),
         };
         match self.string(dtype, field)?.as_deref() {
             None | Some("bfloat16") => Ok(Quant::Bf16),
             Some("float16") => Ok(Quant::Fp16),
             Some("float32") => Ok(Quant::Fp32),
-            Some(_) => Err(self.bad(
-                field,
-                dtype.unwrap_or(&Value::Null),
-                "bfloat16, float16 or float32",
-            )),
+            Some(other) => {
+                Err(self.bad(field, &Value::from(other), "bfloat16, float16 or float32"))
+            }
         }
     }
 }

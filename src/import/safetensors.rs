@@ -198,31 +198,31 @@ pub(crate) mod tests {
         (dir, path)
     }
 
+    /// The error reading a file of `len` as its header length, then `rest`.
+    fn error_of(len: u64, rest: &[u8]) -> ImportError {
+        let mut bytes = len.to_le_bytes().to_vec();
+        bytes.extend_from_slice(rest);
+        let (_d, p) = raw(&bytes);
+        data_size(&p).expect_err("fails")
+    }
+
     #[test]
     fn truncated_and_absurd_files() {
         let (_d, p) = raw(&[1, 2, 3]);
-        assert!(matches!(data_size(&p), Err(ImportError::Truncated { .. })));
+        let e = data_size(&p).expect_err("short");
+        assert!(matches!(e, ImportError::Truncated { .. }));
+        assert!(e.to_string().ends_with(
+            "is truncated (3 bytes, shorter than the 8-byte header length): the download is \
+             incomplete; download it again"
+        ));
+
+        let e = error_of(100, b"{\"a\":").to_string();
         assert!(
-            data_size(&p)
-                .expect_err("short")
-                .to_string()
-                .ends_with("is truncated (3 bytes, shorter than the 8-byte header length): the download is incomplete; download it again")
+            e.contains("(its header needs 100 bytes, the file has 5)"),
+            "{e}"
         );
 
-        let mut bytes = 100u64.to_le_bytes().to_vec();
-        bytes.extend_from_slice(b"{\"a\":");
-        let (_d, p) = raw(&bytes);
-        assert!(
-            data_size(&p)
-                .expect_err("short")
-                .to_string()
-                .contains("(its header needs 100 bytes, the file has 5)")
-        );
-
-        let mut bytes = u64::MAX.to_le_bytes().to_vec();
-        bytes.extend_from_slice(b"{}");
-        let (_d, p) = raw(&bytes);
-        let e = data_size(&p).expect_err("absurd");
+        let e = error_of(u64::MAX, b"{}");
         assert!(matches!(
             e,
             ImportError::HeaderTooLarge { len: u64::MAX, .. }
@@ -234,20 +234,12 @@ pub(crate) mod tests {
 
         // A complete header whose tensors run past the end of the file.
         let h = br#"{"t":{"dtype":"U8","shape":[64],"data_offsets":[0,64]}}"#;
-        let mut bytes = (h.len() as u64).to_le_bytes().to_vec();
-        bytes.extend_from_slice(h);
-        bytes.extend_from_slice(&[0; 10]);
-        let (_d, p) = raw(&bytes);
+        let e = error_of(h.len() as u64, &[&h[..], &[0; 10]].concat()).to_string();
         assert!(
-            data_size(&p)
-                .expect_err("short")
-                .to_string()
-                .contains("(its tensors need 64 bytes of data, the file has 10)")
+            e.contains("(its tensors need 64 bytes of data, the file has 10)"),
+            "{e}"
         );
 
-        let mut bytes = 2u64.to_le_bytes().to_vec();
-        bytes.extend_from_slice(b"[]");
-        let (_d, p) = raw(&bytes);
-        assert!(matches!(data_size(&p), Err(ImportError::BadHeader { .. })));
+        assert!(matches!(error_of(2, b"[]"), ImportError::BadHeader { .. }));
     }
 }
