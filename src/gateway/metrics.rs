@@ -189,3 +189,69 @@ const FAMILIES: [Family; 9] = [
         },
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::manifest::{ManifestAgent, ManifestProfile};
+
+    #[test]
+    fn renders_every_family_in_order() {
+        let agent = |name: &str| ManifestAgent {
+            name: name.into(),
+            ..Default::default()
+        };
+        let profile = |name: &str| ManifestProfile {
+            name: name.into(),
+            target: format!("s-{name}.target"),
+            agents: Vec::new(),
+        };
+        let manifest = Manifest {
+            generator: "test".into(),
+            stack: "s".into(),
+            default_profile: "standard".into(),
+            profiles: vec![profile("standard"), profile("odin")],
+            agents: vec![agent("thor"), agent("odin")],
+            files: Default::default(),
+            swap: None,
+            gateway: None,
+        };
+        let mut m = Metrics::default();
+        m.request("thor", 200);
+        m.request("thor", 200);
+        m.waited("thor", Duration::from_millis(1500));
+        m.switch("odin", "ok", Duration::from_secs(2));
+        m.error("odin", "queue_full");
+        let in_flight = HashMap::from([("thor".to_owned(), 1)]);
+        let waiting = HashMap::from([("odin", 2)]);
+        let text = m.render(&manifest, Some("odin"), &in_flight, &waiting);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                "strixc_gateway_requests_total{agent=\"thor\",status=\"200\"} 2",
+                "strixc_gateway_queue_wait_seconds_sum{agent=\"thor\"} 1.5",
+                "strixc_gateway_queue_wait_seconds_count{agent=\"thor\"} 1",
+                "strixc_gateway_switches_total{profile=\"odin\",result=\"ok\"} 1",
+                "strixc_gateway_switch_seconds_sum{profile=\"odin\",result=\"ok\"} 2",
+                "strixc_gateway_errors_total{agent=\"odin\",reason=\"queue_full\"} 1",
+                "strixc_gateway_in_flight{agent=\"thor\"} 1",
+                "strixc_gateway_in_flight{agent=\"odin\"} 0",
+                "strixc_gateway_waiting{agent=\"thor\"} 0",
+                "strixc_gateway_waiting{agent=\"odin\"} 2",
+                "strixc_gateway_active_profile{profile=\"standard\"} 0",
+                "strixc_gateway_active_profile{profile=\"odin\"} 1",
+            ]
+        );
+        assert!(text.starts_with(
+            "# HELP strixc_gateway_requests_total Requests answered, by agent and HTTP status.\n\
+             # TYPE strixc_gateway_requests_total counter\n"
+        ));
+        assert!(text.ends_with(
+            "# HELP strixc_gateway_active_profile 1 for the profile running now.\n\
+             # TYPE strixc_gateway_active_profile gauge\n\
+             strixc_gateway_active_profile{profile=\"standard\"} 0\n\
+             strixc_gateway_active_profile{profile=\"odin\"} 1\n"
+        ));
+    }
+}
