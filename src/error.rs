@@ -53,7 +53,10 @@ pub enum Error {
     Import(#[from] crate::import::ImportError),
     /// A D-Bus call to systemd failed (`what` says which call, on which unit).
     #[error("D-Bus: {what}: {source}")]
-    Dbus { what: String, source: zbus::Error },
+    Dbus {
+        what: String,
+        source: crate::activate::systemd::DbusError,
+    },
     /// Any other file-system operation of `apply` (rename, remove, lock, mkdir).
     #[error("{what} {path}: {source}")]
     Io {

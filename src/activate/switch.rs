@@ -784,7 +784,7 @@ fn activate(
 /// opposed to systemd answering with an error.
 fn is_disconnect(e: &Error) -> bool {
     match e {
-        Error::Dbus { source, .. } => matches!(source, zbus::Error::InputOutput(_)),
+        Error::Dbus { source, .. } => source.is_disconnect(),
         Error::BusLost(_) => true,
         _ => false,
     }
