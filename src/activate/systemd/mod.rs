@@ -1,6 +1,7 @@
 //! The few things strixc asks of systemd, behind a trait so the planning logic can be tested
 //! without a manager, and one real implementation over D-Bus (`dbus.rs`) on a small client
-//! of our own: `address.rs` (where the bus is), `wire.rs` (the marshalling of values),
+//! of our own: `address.rs` (where the bus is), `signature.rs` (types),
+//! `wire.rs` (the marshalling of values),
 //! `message.rs` (headers and bodies), `connection.rs` (authentication, calls, signals).
 //!
 //! Job waiting follows NixOS's switch-to-configuration: the JobRemoved stream is open (and
@@ -12,6 +13,7 @@ mod address;
 mod connection;
 mod dbus;
 mod message;
+mod signature;
 mod wire;
 
 use std::time::Instant;
