@@ -1,82 +1,19 @@
-//! `Systemd` over D-Bus with zbus's blocking API: hand-declared proxies for the handful of
-//! `org.freedesktop.systemd1` methods strixc calls.
+//! `Systemd` over D-Bus: the handful of `org.freedesktop.systemd1` methods strixc calls, on
+//! the project's own blocking client (`connection.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use zbus::blocking::Connection;
-use zbus::blocking::fdo::PropertiesProxy;
-use zbus::names::InterfaceName;
-use zbus::proxy;
-use zbus::zvariant::{OwnedObjectPath, OwnedValue};
-
+use super::connection::{Connection, DbusError, Event};
+use super::message::Message;
+use super::wire::{Value, signature_of};
 use super::{ABORTED, DEADLINE, Job, JobMode, JobOutcome, LOST, Systemd, UnitDetails, UnitStatus};
 use crate::error::Error;
 
-type AffectedJob = (u32, OwnedObjectPath, String, OwnedObjectPath, String);
-/// (type: `symlink`/`unlink`, file, destination) of `EnableUnitFiles`/`DisableUnitFiles`.
-type UnitFileChange = (String, String, String);
-type ListedUnit = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    OwnedObjectPath,
-    u32,
-    String,
-    OwnedObjectPath,
-);
-
-#[proxy(
-    interface = "org.freedesktop.systemd1.Manager",
-    default_service = "org.freedesktop.systemd1",
-    default_path = "/org/freedesktop/systemd1",
-    gen_async = false
-)]
-trait Manager {
-    fn subscribe(&self) -> zbus::Result<()>;
-    fn reload(&self) -> zbus::Result<()>;
-    fn load_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
-    #[allow(clippy::type_complexity)]
-    fn enqueue_unit_job(
-        &self,
-        name: &str,
-        job_type: &str,
-        job_mode: &str,
-    ) -> zbus::Result<(
-        u32,
-        OwnedObjectPath,
-        String,
-        OwnedObjectPath,
-        String,
-        Vec<AffectedJob>,
-    )>;
-    fn list_units_by_names(&self, names: &[&str]) -> zbus::Result<Vec<ListedUnit>>;
-    fn get_unit_file_state(&self, file: &str) -> zbus::Result<String>;
-    fn reset_failed_unit(&self, name: &str) -> zbus::Result<()>;
-    fn enable_unit_files(
-        &self,
-        files: &[&str],
-        runtime: bool,
-        force: bool,
-    ) -> zbus::Result<(bool, Vec<UnitFileChange>)>;
-    fn disable_unit_files(
-        &self,
-        files: &[&str],
-        runtime: bool,
-    ) -> zbus::Result<Vec<UnitFileChange>>;
-    #[zbus(signal)]
-    fn job_removed(
-        &self,
-        id: u32,
-        job: OwnedObjectPath,
-        unit: String,
-        result: String,
-    ) -> zbus::Result<()>;
-}
+const SYSTEMD: &str = "org.freedesktop.systemd1";
+const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 
 /// Which bus to reach the manager on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,106 +26,185 @@ pub enum Bus {
     Address(String),
 }
 
-/// Results of removed jobs, keyed by job path, filled by the draining thread.
+impl Bus {
+    /// The address to connect to: the environment's, else the usual socket.
+    fn address(&self) -> String {
+        let (variable, fallback) = match self {
+            Bus::Address(address) => return address.clone(),
+            Bus::Session => {
+                let runtime = std::env::var_os("XDG_RUNTIME_DIR").map_or_else(
+                    || format!("/run/user/{}", nix::unistd::Uid::effective()).into(),
+                    std::path::PathBuf::from,
+                );
+                ("DBUS_SESSION_BUS_ADDRESS", runtime.join("bus"))
+            }
+            Bus::System => (
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                "/var/run/dbus/system_bus_socket".into(),
+            ),
+        };
+        std::env::var(variable).unwrap_or_else(|_| super::address::unix_path(&fallback))
+    }
+}
+
+/// Results of removed jobs, keyed by job path, filled by the connection's reader thread.
 #[derive(Default)]
 struct Removed {
     results: Mutex<HashMap<String, String>>,
     changed: Condvar,
-    /// Set when the JobRemoved stream ended: the connection is gone.
+    /// Set when the connection ended.
     closed: std::sync::atomic::AtomicBool,
+    /// The manager's unique bus name: only its signals count.
+    owner: Mutex<Option<String>>,
+}
+
+impl Removed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.results.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_owner(&self, owner: Option<String>) {
+        *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = owner;
+    }
+
+    /// What the reader thread hands on: a job's result, a new manager, the end.
+    fn take(&self, event: Event) {
+        let signal = match event {
+            Event::Signal(signal) => signal,
+            Event::Closed => {
+                // Whoever waits for a job must hear it now, not at its deadline.
+                let _guard = self.lock();
+                self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+                self.changed.notify_all();
+                return;
+            }
+        };
+        let member = signal.member.as_deref().unwrap_or("");
+        match (signal.interface.as_deref(), member, signal.body.as_slice()) {
+            (Some("org.freedesktop.DBus"), "NameOwnerChanged", [name, _, new])
+                if signal.sender.as_deref() == Some("org.freedesktop.DBus")
+                    && name.as_str() == Some(SYSTEMD) =>
+            {
+                self.set_owner(new.as_str().filter(|n| !n.is_empty()).map(str::to_string));
+            }
+            (Some(MANAGER), "JobRemoved", [Value::U32(_), job, _, Value::Str(result)])
+                if signal.path.as_deref() == Some(MANAGER_PATH)
+                    && signal.sender == *self.owner.lock().unwrap_or_else(|e| e.into_inner()) =>
+            {
+                let Some(job) = job.as_str() else { return };
+                self.lock().insert(job.to_string(), result.clone());
+                self.changed.notify_all();
+            }
+            _ => {}
+        }
+    }
 }
 
 pub struct DbusSystemd {
     connection: Connection,
-    manager: ManagerProxy<'static>,
     removed: Arc<Removed>,
 }
 
-fn dbus(what: impl Into<String>) -> impl FnOnce(zbus::Error) -> Error {
+fn dbus(what: impl Into<String>) -> impl FnOnce(DbusError) -> Error {
     let what = what.into();
     move |source| Error::Dbus {
         what,
         // The socket closed or broke, as opposed to systemd answering with an error.
-        disconnected: matches!(source, zbus::Error::InputOutput(_)),
+        disconnected: source.is_disconnect(),
         source: Box::new(source),
     }
 }
 
 impl DbusSystemd {
-    /// Connects, subscribes to the manager's signals and starts draining JobRemoved, all
-    /// before any job can be enqueued.
+    /// Connects, subscribes to the manager's signals and listens for JobRemoved, all before
+    /// any job can be enqueued.
     pub fn connect(bus: &Bus) -> Result<Self, Error> {
-        let connection = match bus {
-            Bus::Session => Connection::session(),
-            Bus::System => Connection::system(),
-            Bus::Address(address) => zbus::blocking::connection::Builder::address(address.as_str())
-                .and_then(|b| b.build()),
-        }
-        .map_err(dbus(format!(
-            "cannot connect to the {} bus{}",
-            bus_name(bus),
-            connect_hint(bus)
-        )))?;
-        let manager = ManagerProxy::new(&connection).map_err(dbus("systemd manager proxy"))?;
-        // The stream's match rule is registered here, before Subscribe and before any job.
-        let stream = manager
-            .receive_job_removed()
-            .map_err(dbus("listen to JobRemoved"))?;
-        manager.subscribe().map_err(dbus("Subscribe"))?;
         let removed = Arc::new(Removed::default());
         let sink = Arc::clone(&removed);
-        // Drain continuously: a full zbus queue would stop the connection reading replies.
-        std::thread::Builder::new()
-            .name("strixc-jobs".into())
-            .spawn(move || {
-                for signal in stream {
-                    let Ok(args) = signal.args() else { continue };
-                    let mut results = sink.results.lock().unwrap_or_else(|e| e.into_inner());
-                    results.insert(args.job.to_string(), args.result.clone());
-                    sink.changed.notify_all();
-                }
-                // The stream ends with the connection (the bus died, or we closed it):
-                // whoever waits for a job must hear it now, not at its deadline.
-                let _guard = sink.results.lock().unwrap_or_else(|e| e.into_inner());
-                sink.closed.store(true, std::sync::atomic::Ordering::SeqCst);
-                sink.changed.notify_all();
-            })
-            .map_err(|source| Error::Io {
-                what: "cannot start a thread for",
-                path: "JobRemoved".into(),
-                source,
-            })?;
-        Ok(Self {
+        let connection = Connection::open(&bus.address(), move |event| sink.take(event)).map_err(
+            dbus(format!(
+                "cannot connect to the {} bus{}",
+                bus_name(bus),
+                connect_hint(bus)
+            )),
+        )?;
+        let owner_rule = format!(
+            "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',\
+             member='NameOwnerChanged',arg0='{SYSTEMD}'"
+        );
+        let jobs_rule = format!(
+            "type='signal',sender='{SYSTEMD}',path='{MANAGER_PATH}',interface='{MANAGER}',\
+             member='JobRemoved'"
+        );
+        for rule in [owner_rule, jobs_rule] {
+            connection
+                .add_match(&rule)
+                .map_err(dbus("listen to JobRemoved"))?;
+        }
+        let systemd = Self {
             connection,
-            manager,
             removed,
-        })
+        };
+        systemd.manager("Subscribe", vec![], "", "Subscribe")?;
+        let bus_call = Message::call(
+            "org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "GetNameOwner",
+        );
+        let owner = systemd
+            .call(bus_call.with_body(vec![Value::Str(SYSTEMD.into())]), "s")
+            .map_err(dbus("GetNameOwner org.freedesktop.systemd1"))?;
+        let owner = owner[0].as_str().map(str::to_string);
+        systemd.removed.set_owner(owner);
+        Ok(systemd)
     }
 
-    fn properties(
+    /// A call whose reply must have signature `reply`.
+    fn call(&self, message: Message, reply: &str) -> Result<Vec<Value>, DbusError> {
+        let member = message.member.clone().unwrap_or_default();
+        let body = self.connection.call(message)?;
+        let got = signature_of(&body);
+        if got != reply {
+            return Err(DbusError::Protocol(format!(
+                "{member} replied ({got}), expected ({reply})"
+            )));
+        }
+        Ok(body)
+    }
+
+    /// A method of the manager; `what` names it in errors.
+    fn manager(
         &self,
-        path: &OwnedObjectPath,
-        interface: &'static str,
-    ) -> HashMap<String, OwnedValue> {
-        let Ok(proxy) = PropertiesProxy::builder(&self.connection)
-            .destination("org.freedesktop.systemd1")
-            .and_then(|b| b.path(path.clone()))
-            .and_then(|b| b.build())
-        else {
-            return HashMap::new();
-        };
-        let Ok(interface) = InterfaceName::try_from(interface) else {
-            return HashMap::new();
-        };
-        proxy.get_all(interface).unwrap_or_default()
+        member: &str,
+        args: Vec<Value>,
+        reply: &str,
+        what: impl Into<String>,
+    ) -> Result<Vec<Value>, Error> {
+        let message = Message::call(SYSTEMD, MANAGER_PATH, MANAGER, member).with_body(args);
+        self.call(message, reply).map_err(dbus(what))
     }
-}
 
-impl Drop for DbusSystemd {
-    /// Closing the socket ends the JobRemoved stream, so the draining thread exits instead
-    /// of keeping the connection (and itself) alive for the rest of the process.
-    fn drop(&mut self) {
-        let _ = self.connection.clone().close();
+    /// All properties of one interface of a unit; none when they cannot be had.
+    fn properties(&self, path: &str, interface: &str) -> HashMap<String, Value> {
+        let message = Message::call(SYSTEMD, path, "org.freedesktop.DBus.Properties", "GetAll")
+            .with_body(vec![Value::Str(interface.into())]);
+        let Ok(body) = self.call(message, "a{sv}") else {
+            return HashMap::new();
+        };
+        body[0]
+            .items()
+            .iter()
+            .filter_map(|entry| match entry {
+                Value::Entry(key, value) => match (key.as_ref(), value.as_ref()) {
+                    (Value::Str(key), Value::Variant(value)) => {
+                        Some((key.clone(), value.as_ref().clone()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -212,110 +228,114 @@ fn bus_name(bus: &Bus) -> &str {
     }
 }
 
-fn get<T>(props: &HashMap<String, OwnedValue>, key: &str) -> Option<T>
-where
-    T: TryFrom<OwnedValue>,
-{
-    props
-        .get(key)
-        .and_then(|v| v.try_clone().ok())
-        .and_then(|v| T::try_from(v).ok())
+/// The text fields of one `(uosos)` job (id, job path, unit, unit path, type).
+fn job_of(fields: &[Value]) -> Option<Job> {
+    let [Value::U32(id), path, Value::Str(unit), _, Value::Str(kind)] = fields else {
+        return None;
+    };
+    Some(Job {
+        id: *id,
+        path: path.as_str()?.to_string(),
+        unit: unit.clone(),
+        kind: kind.clone(),
+    })
+}
+
+/// One `(ssssssouso)` row of `ListUnitsByNames`.
+fn unit_status(row: &Value) -> Option<UnitStatus> {
+    let text = |i: usize| row.items().get(i)?.as_str().map(str::to_string);
+    let job_id = row.items().get(7)?.as_u32()?;
+    Some(UnitStatus {
+        name: text(0)?,
+        load_state: text(2)?,
+        active_state: text(3)?,
+        sub_state: text(4)?,
+        job: (job_id != 0).then_some(text(8)?),
+    })
 }
 
 impl Systemd for DbusSystemd {
     fn reload(&self) -> Result<(), Error> {
-        self.manager.reload().map_err(dbus("Reload"))
+        self.manager("Reload", vec![], "", "Reload").map(drop)
     }
 
     fn enqueue(&self, unit: &str, kind: &str, mode: JobMode) -> Result<Vec<Job>, Error> {
-        let (id, path, unit_id, _, job_type, affected) = self
-            .manager
-            .enqueue_unit_job(unit, kind, mode.as_str())
-            .map_err(dbus(format!("{kind} {unit}")))?;
-        let mut jobs = vec![Job {
-            id,
-            path: path.to_string(),
-            unit: unit_id,
-            kind: job_type,
-        }];
-        for (id, path, unit, _, kind) in affected {
-            let path = path.to_string();
-            if jobs.iter().all(|j| j.path != path) {
-                jobs.push(Job {
-                    id,
-                    path,
-                    unit,
-                    kind,
-                });
+        let args = [unit, kind, mode.as_str()].map(|s| Value::Str(s.into()));
+        let what = format!("{kind} {unit}");
+        let reply = self.manager("EnqueueUnitJob", args.into(), "uososa(uosos)", &what)?;
+        let malformed = || {
+            dbus(what.clone())(DbusError::Protocol(
+                "EnqueueUnitJob replied a malformed job".into(),
+            ))
+        };
+        let mut jobs = vec![job_of(&reply[..5]).ok_or_else(malformed)?];
+        for affected in reply[5].items() {
+            let job = job_of(affected.items()).ok_or_else(malformed)?;
+            if jobs.iter().all(|j| j.path != job.path) {
+                jobs.push(job);
             }
         }
         Ok(jobs)
     }
 
     fn unit_file_state(&self, unit: &str) -> Result<String, Error> {
-        self.manager
-            .get_unit_file_state(unit)
-            .map_err(dbus(format!("GetUnitFileState {unit}")))
+        let args = vec![Value::Str(unit.into())];
+        let what = format!("GetUnitFileState {unit}");
+        let reply = self.manager("GetUnitFileState", args, "s", what)?;
+        Ok(reply[0].as_str().unwrap_or_default().to_string())
     }
 
     fn reset_failed(&self, unit: &str) -> Result<(), Error> {
-        self.manager
-            .reset_failed_unit(unit)
-            .map_err(dbus(format!("ResetFailedUnit {unit}")))
+        let args = vec![Value::Str(unit.into())];
+        let what = format!("ResetFailedUnit {unit}");
+        self.manager("ResetFailedUnit", args, "", what).map(drop)
     }
 
     fn enable(&self, units: &[&str]) -> Result<(), Error> {
-        self.manager
-            .enable_unit_files(units, false, false)
+        let args = vec![
+            Value::strings(units),
+            Value::Bool(false),
+            Value::Bool(false),
+        ];
+        let what = format!("EnableUnitFiles {}", units.join(" "));
+        self.manager("EnableUnitFiles", args, "ba(sss)", what)
             .map(drop)
-            .map_err(dbus(format!("EnableUnitFiles {}", units.join(" "))))
     }
 
     fn disable(&self, units: &[&str]) -> Result<(), Error> {
-        self.manager
-            .disable_unit_files(units, false)
+        let args = vec![Value::strings(units), Value::Bool(false)];
+        let what = format!("DisableUnitFiles {}", units.join(" "));
+        self.manager("DisableUnitFiles", args, "a(sss)", what)
             .map(drop)
-            .map_err(dbus(format!("DisableUnitFiles {}", units.join(" "))))
     }
 
     fn units(&self, names: &[&str]) -> Result<Vec<UnitStatus>, Error> {
-        let listed = self
-            .manager
-            .list_units_by_names(names)
-            .map_err(dbus("ListUnitsByNames"))?;
-        Ok(listed
-            .into_iter()
-            .map(
-                |(name, _, load, active, sub, _, _, job_id, job_type, _)| UnitStatus {
-                    name,
-                    load_state: load,
-                    active_state: active,
-                    sub_state: sub,
-                    job: (job_id != 0).then_some(job_type),
-                },
-            )
-            .collect())
+        let args = vec![Value::strings(names)];
+        let what = "ListUnitsByNames";
+        let reply = self.manager(what, args, "a(ssssssouso)", what)?;
+        Ok(reply[0].items().iter().filter_map(unit_status).collect())
     }
 
     fn details(&self, unit: &str) -> Result<UnitDetails, Error> {
-        let path = self
-            .manager
-            .load_unit(unit)
-            .map_err(dbus(format!("LoadUnit {unit}")))?;
-        let u = self.properties(&path, "org.freedesktop.systemd1.Unit");
+        let args = vec![Value::Str(unit.into())];
+        let reply = self.manager("LoadUnit", args, "o", format!("LoadUnit {unit}"))?;
+        let path = reply[0].as_str().unwrap_or_default();
+        let u = self.properties(path, "org.freedesktop.systemd1.Unit");
         let s = if unit.ends_with(".service") {
-            self.properties(&path, "org.freedesktop.systemd1.Service")
+            self.properties(path, "org.freedesktop.systemd1.Service")
         } else {
             HashMap::new()
         };
-        let text = |p: &HashMap<String, OwnedValue>, k| get::<String>(p, k).unwrap_or_default();
-        let usec = |p: &HashMap<String, OwnedValue>, k| get::<u64>(p, k).unwrap_or(0);
+        type Props = HashMap<String, Value>;
+        let text = |p: &Props, k| p.get(k).and_then(Value::as_str).map(str::to_string);
+        let usec = |p: &Props, k| p.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let u32_of = |p: &Props, k| p.get(k).and_then(Value::as_u32);
         Ok(UnitDetails {
             status: UnitStatus {
                 name: unit.to_string(),
-                load_state: text(&u, "LoadState"),
-                active_state: text(&u, "ActiveState"),
-                sub_state: text(&u, "SubState"),
+                load_state: text(&u, "LoadState").unwrap_or_default(),
+                active_state: text(&u, "ActiveState").unwrap_or_default(),
+                sub_state: text(&u, "SubState").unwrap_or_default(),
                 job: None,
             },
             state_change_usec: usec(&u, "StateChangeTimestamp"),
@@ -325,12 +345,15 @@ impl Systemd for DbusSystemd {
             inactive_exit_usec: usec(&u, "InactiveExitTimestamp"),
             exec_main_start_usec: usec(&s, "ExecMainStartTimestamp"),
             // systemd reports "not accounted" as u64::MAX.
-            memory_current: get::<u64>(&s, "MemoryCurrent").filter(|&m| m != u64::MAX),
-            result: get::<String>(&s, "Result"),
-            status_text: get::<String>(&s, "StatusText").filter(|t| !t.is_empty()),
-            exec_main_status: get::<i32>(&s, "ExecMainStatus"),
-            main_pid: get::<u32>(&s, "MainPID"),
-            n_restarts: get::<u32>(&s, "NRestarts"),
+            memory_current: s
+                .get("MemoryCurrent")
+                .and_then(Value::as_u64)
+                .filter(|&m| m != u64::MAX),
+            result: text(&s, "Result"),
+            status_text: text(&s, "StatusText").filter(|t| !t.is_empty()),
+            exec_main_status: s.get("ExecMainStatus").and_then(Value::as_i32),
+            main_pid: u32_of(&s, "MainPID"),
+            n_restarts: u32_of(&s, "NRestarts"),
         })
     }
 

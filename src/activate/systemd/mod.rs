@@ -1,15 +1,24 @@
 //! The few things strixc asks of systemd, behind a trait so the planning logic can be tested
-//! without a manager, and one real implementation over D-Bus (`dbus.rs`).
+//! without a manager, and one real implementation over D-Bus (`dbus.rs`) on a small client
+//! of our own: `address.rs` (where the bus is), `signature.rs` (types),
+//! `wire.rs` (the marshalling of values),
+//! `message.rs` (headers and bodies), `connection.rs` (authentication, calls, signals).
 //!
 //! Job waiting follows NixOS's switch-to-configuration: the JobRemoved stream is open (and
 //! drained by a thread) before the first job is enqueued, every job of a transaction is kept
 //! (`EnqueueUnitJob` returns them all, stops of conflicting units included), and anything but
 //! `done` before the deadline is a failure.
 
+mod address;
+mod connection;
 mod dbus;
+mod message;
+mod signature;
+mod wire;
 
 use std::time::Instant;
 
+pub use connection::DbusError;
 pub use dbus::{Bus, DbusSystemd};
 
 use crate::error::Error;
