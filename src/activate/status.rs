@@ -108,12 +108,16 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
     })
 }
 
+/// The tree and profile of a switch `--no-rollback` kept, shown instead of the current
+/// generation's.
+type Kept = (Tree, String);
+
 /// A pending journal: a switch `--no-rollback` kept is shown as it is (its tree and profile
 /// returned), one that died is undone (under the lock), one in progress is named.
 fn settle_pending(
     ctx: &ApplyContext,
     sd: &DbusSystemd,
-) -> Result<(Vec<String>, Option<(Tree, String)>), Error> {
+) -> Result<(Vec<String>, Option<Kept>), Error> {
     let state = &ctx.layout.state_dir;
     let mut notes = Vec::new();
     let Some(pending) = journal::pending(state)? else {
