@@ -4,8 +4,10 @@ use kdl::KdlDocument;
 use miette::SourceSpan;
 
 use crate::check;
+use crate::check::problems::Cycle;
 use crate::decode;
-use crate::diagnostic::{Diagnostics, Kind, Severity};
+use crate::diagnostic::Internal;
+use crate::diagnostic::{Diagnostics, Severity};
 use crate::source::Source;
 use crate::source::parse;
 use crate::stack::{Agent, Spanned, Stack};
@@ -32,7 +34,7 @@ pub fn compile(source: &Source) -> Result<Checked, Diagnostics> {
     match crate::plan::plan(&stack) {
         Some(plan) => check::check_budget(&plan, &mut d),
         None => d.emit(
-            Kind::Internal {
+            Internal {
                 message: "the checked stack could not be planned".into(),
             },
             (0, 0),
@@ -55,7 +57,7 @@ fn budget_what_decoded(document: &KdlDocument, stack: &Stack, d: &mut Diagnostic
         .filter(|x| x.severity() == Severity::Error)
         .map(|x| x.span.offset())
         .collect();
-    if d.iter().any(|x| matches!(x.kind, Kind::Cycle { .. })) {
+    if d.iter().any(|x| x.is::<Cycle>()) {
         return;
     }
     // Top-level nodes in source order; which of them holds an error. Binary searches:

@@ -27,7 +27,7 @@ fn compile_never_panics(name: &str, bytes: &[u8]) {
         assert!(
             d.span.offset() + d.span.len() <= len,
             "{} has span {:?} past the end ({len})",
-            d.kind.code(),
+            d.problem.code(),
             d.span
         );
         for label in &d.related {

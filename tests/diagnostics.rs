@@ -80,7 +80,7 @@ fn check_expectations(path: &Path, must_fail: bool) -> Vec<String> {
     let (ok, diagnostics) = compile_to_diagnostics(&source);
     let found: BTreeSet<String> = diagnostics
         .iter()
-        .map(|d| d.kind.code().to_owned())
+        .map(|d| d.problem.code().to_owned())
         .collect();
     if must_fail {
         if ok || diagnostics.error_count() == 0 {
@@ -121,12 +121,15 @@ fn check_expectations(path: &Path, must_fail: bool) -> Vec<String> {
     }
     for d in diagnostics.iter() {
         if d.span.offset() + d.span.len() > source.text().len() {
-            problems.push(format!("{name}: {} has a span past the end", d.kind.code()));
+            problems.push(format!(
+                "{name}: {} has a span past the end",
+                d.problem.code()
+            ));
         }
         // The kdl crate's own syntax errors come with a help only sometimes.
-        let is_syntax = d.kind.code() == "strixc::syntax";
-        if d.kind.help().is_none() && d.severity() == Severity::Error && !is_syntax {
-            problems.push(format!("{name}: {} has no help", d.kind.code()));
+        let is_syntax = d.problem.code() == "strixc::syntax";
+        if d.problem.help().is_none() && d.severity() == Severity::Error && !is_syntax {
+            problems.push(format!("{name}: {} has no help", d.problem.code()));
         }
     }
     problems
@@ -202,7 +205,7 @@ fn warning_stack_reports() {
 fn single_error(source: &Source, code: &str) -> String {
     let (ok, diagnostics) = compile_to_diagnostics(source);
     assert!(!ok, "{} compiled", source.name());
-    let codes: Vec<&str> = diagnostics.iter().map(|d| d.kind.code()).collect();
+    let codes: Vec<&str> = diagnostics.iter().map(|d| d.problem.code()).collect();
     assert_eq!(codes, [code], "{}", source.name());
     report(&diagnostics, source)
 }
@@ -345,7 +348,7 @@ fn a_file_of_too_many_lines_is_refused_before_parsing() {
     let source = Source::new("lines.kdl", text.as_str());
     let (ok, diagnostics) = compile_to_diagnostics(&source);
     assert!(!ok);
-    let codes: Vec<&str> = diagnostics.iter().map(|d| d.kind.code()).collect();
+    let codes: Vec<&str> = diagnostics.iter().map(|d| d.problem.code()).collect();
     assert_eq!(codes, ["strixc::source::too_many_lines"]);
 
     // Past MAX_RENDERED problems, the rest are counted by code, not rendered one by one.

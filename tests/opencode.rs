@@ -535,7 +535,7 @@ fn a_context_below_opencodes_prompt_refuses_it_and_check_says_so() {
     match strixc::compile::compile(&tiny_stack(&server, &model, 18000, small)) {
         Ok(_) => panic!("a context of {small} compiles"),
         Err(d) => {
-            let codes: Vec<&str> = d.iter().map(|x| x.kind.code()).collect();
+            let codes: Vec<&str> = d.iter().map(|x| x.problem.code()).collect();
             assert_eq!(codes, ["strixc::opencode::prompt_does_not_fit"]);
         }
     }

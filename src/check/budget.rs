@@ -2,7 +2,10 @@
 //! cap and (when pinned) against what one full context needs; each profile against the
 //! host's memory and the GPU.
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
+use crate::check::problems::{
+    ProfileOverBudget, ProfileOverGpu, UtilizationAboveCap, UtilizationTooSmall,
+};
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::plan::budget::{
     AgentBudget, AgentLoad, BudgetProblem, format_gib, largest_common_context,
 };
@@ -19,36 +22,42 @@ pub fn check_budget(plan: &Plan, d: &mut Diagnostics) {
             .map(|&i| plan.agents[i].load)
             .collect();
         for problem in &profile.budget.problems {
-            let kind = match *problem {
+            let span = profile.profile.name.span;
+            let mut diagnostic = match *problem {
                 BudgetProblem::HostMemory {
                     used_bytes,
                     budget_bytes,
                     over_bytes,
-                } => Kind::ProfileOverBudget {
-                    profile: profile.name().to_owned(),
-                    total: format_gib(used_bytes),
-                    budget: format_gib(budget_bytes),
-                    over: format_gib(over_bytes),
-                    largest_context: largest_common_context(&plan.host, &loads).map(|c| {
-                        // No agent can use more than its model's max-context: never
-                        // propose a context beyond the longest of them.
-                        let longest = profile
-                            .agents
-                            .iter()
-                            .filter_map(|&i| plan.agents[i].model.max_context.as_ref())
-                            .map(|m| m.value)
-                            .max();
-                        longest.map_or(c, |m| c.min(m))
-                    }),
-                },
-                BudgetProblem::GpuShare { total, .. } => Kind::ProfileOverGpu {
-                    profile: profile.name().to_owned(),
-                    sum: total.to_string(),
-                },
+                } => Diagnostic::new(
+                    ProfileOverBudget {
+                        profile: profile.name().to_owned(),
+                        total: format_gib(used_bytes),
+                        budget: format_gib(budget_bytes),
+                        over: format_gib(over_bytes),
+                        largest_context: largest_common_context(&plan.host, &loads).map(|c| {
+                            // No agent can use more than its model's max-context: never
+                            // propose a context beyond the longest of them.
+                            let longest = profile
+                                .agents
+                                .iter()
+                                .filter_map(|&i| plan.agents[i].model.max_context.as_ref())
+                                .map(|m| m.value)
+                                .max();
+                            longest.map_or(c, |m| c.min(m))
+                        }),
+                    },
+                    span,
+                ),
+                BudgetProblem::GpuShare { total, .. } => Diagnostic::new(
+                    ProfileOverGpu {
+                        profile: profile.name().to_owned(),
+                        sum: total.to_string(),
+                    },
+                    span,
+                ),
                 // Reported once per agent by `agent_rules`, not once per profile.
                 BudgetProblem::AboveMaxUtilization { .. } => continue,
             };
-            let mut diagnostic = Diagnostic::new(kind, profile.profile.name.span);
             for &i in &profile.agents {
                 let agent = &plan.agents[i];
                 diagnostic = diagnostic.with_label(agent.agent.name.span, share(agent));
@@ -87,7 +96,7 @@ fn agent_rules(plan: &Plan, agent: &AgentPlan, d: &mut Diagnostics) {
     if let Some(pinned) = pinned {
         if gpu.too_small() {
             d.emit(
-                Kind::UtilizationTooSmall {
+                UtilizationTooSmall {
                     agent: agent.name().to_owned(),
                     pinned: gpu.utilization.to_string(),
                     needed: gpu.needed.to_string(),
@@ -99,7 +108,7 @@ fn agent_rules(plan: &Plan, agent: &AgentPlan, d: &mut Diagnostics) {
     }
     if gpu.utilization > plan.host.max_utilization {
         d.emit(
-            Kind::UtilizationAboveCap {
+            UtilizationAboveCap {
                 agent: agent.name().to_owned(),
                 utilization: gpu.utilization.to_string(),
                 cap: plan.host.max_utilization.to_string(),

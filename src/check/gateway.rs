@@ -1,8 +1,12 @@
 //! The gateway: its port against the agents', `idle` against `hold`, each `summon`
 //! against the profile it names, and loopback unless the stack says otherwise.
 
+use crate::check::problems::{
+    GatewayExposedBind, GatewayIdleBelowHold, GatewayNameTaken, GatewayPortTaken,
+    SummonWithoutAgent,
+};
 use crate::diagnostic::suggest::did_you_mean;
-use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::stack::quantity::go_duration;
 use crate::stack::{Stack, defaults};
 
@@ -14,7 +18,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     // `S-gateway.service` is the gateway's.
     if let Some(agent) = stack.agent("gateway") {
         d.emit(
-            Kind::GatewayNameTaken {
+            GatewayNameTaken {
                 unit: format!("{}-gateway.service", stack.name.value),
             },
             agent.name.span,
@@ -28,7 +32,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
             if agent_port.value == port.value {
                 d.push(
                     Diagnostic::new(
-                        Kind::GatewayPortTaken {
+                        GatewayPortTaken {
                             port: port.value,
                             agent: agent.name.value.clone(),
                         },
@@ -45,7 +49,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     if let Some(bind) = &gateway.bind {
         if !bind.value.is_loopback() {
             d.emit(
-                Kind::GatewayExposedBind {
+                GatewayExposedBind {
                     address: bind.value.to_string(),
                 },
                 bind.span,
@@ -68,7 +72,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
             .or(gateway.hold_ms.as_ref())
             .map_or(gateway.span, |s| s.span);
         d.emit(
-            Kind::GatewayIdleBelowHold {
+            GatewayIdleBelowHold {
                 idle: go_duration(idle),
                 hold: go_duration(hold),
             },
@@ -103,7 +107,7 @@ fn summons(stack: &Stack, d: &mut Diagnostics) {
             _ => did_you_mean(&summon.value, fitting.iter().copied()),
         };
         d.emit(
-            Kind::SummonWithoutAgent {
+            SummonWithoutAgent {
                 agent: name.to_owned(),
                 profile: summon.value.clone(),
                 suggestion: suggestion.map(str::to_owned),

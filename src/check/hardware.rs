@@ -1,7 +1,10 @@
 //! What the engines and the GPU can run: the seed's gfx1151 findings, engine vs weight
 //! format, and where each engine finds its model.
 
-use crate::diagnostic::{Diagnostics, Kind};
+use crate::check::problems::{
+    EngineModelMismatch, Fp8KvCache, Fp8Weights, GptqOnRocm, GpuRequired, ModelLocationMissing,
+};
+use crate::diagnostic::Diagnostics;
 use crate::stack::{Agent, Engine, KvDtype, Model, Quant, Stack};
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
@@ -16,7 +19,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         let host_declared = !stack.host.span.is_empty();
         if engine == Engine::Vllm && stack.host.gpu.is_none() && host_declared {
             d.emit(
-                Kind::GpuRequired {
+                GpuRequired {
                     agent: agent.name.value.clone(),
                 },
                 agent.name.span,
@@ -25,7 +28,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         if let (Some(dtype), Some(gpu)) = (&agent.kv_cache_dtype, &stack.host.gpu) {
             if dtype.value == KvDtype::Fp8 && engine == Engine::Vllm && is_rdna(&gpu.arch) {
                 d.emit(
-                    Kind::Fp8KvCache {
+                    Fp8KvCache {
                         agent: agent.name.value.clone(),
                     },
                     dtype.span,
@@ -73,7 +76,7 @@ fn mismatch(
     d: &mut Diagnostics,
 ) {
     d.emit(
-        Kind::EngineModelMismatch {
+        EngineModelMismatch {
             agent: agent.name.value.clone(),
             engine: engine.as_str(),
             model: model.name.value.clone(),
@@ -91,7 +94,7 @@ fn location(model: &Model, engine: Engine, d: &mut Diagnostics) {
     };
     if !ok {
         d.emit(
-            Kind::ModelLocationMissing {
+            ModelLocationMissing {
                 model: model.name.value.clone(),
                 engine: engine.as_str(),
                 field,
@@ -111,14 +114,14 @@ fn quantization(stack: &Stack, model: &Model, d: &mut Diagnostics) {
     let has_fp8_matmul = gpu.arch.starts_with("gfx94") || gpu.arch.starts_with("gfx95");
     match quant.value {
         Quant::Fp8 if amd && !has_fp8_matmul => d.emit(
-            Kind::Fp8Weights {
+            Fp8Weights {
                 model: model.name.value.clone(),
                 gpu: gpu.arch.value.clone(),
             },
             quant.span,
         ),
         Quant::Gptq | Quant::Marlin if amd => d.emit(
-            Kind::GptqOnRocm {
+            GptqOnRocm {
                 model: model.name.value.clone(),
                 quant: quant.value.as_str(),
             },

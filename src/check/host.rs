@@ -1,6 +1,9 @@
 //! The host's own numbers and the podman it declares.
 
-use crate::diagnostic::{Diagnostics, Kind};
+use crate::check::problems::{
+    GpuMemoryAboveHost, GttsizeDeprecated, PodmanTooOld, ReserveAboveMemory,
+};
+use crate::diagnostic::Diagnostics;
 use crate::stack::{Launch, Stack};
 
 /// Quadlet arrived in podman 4.4; its health keys (`HealthStartupCmd`, `HealthOnFailure`) in 4.5.
@@ -12,7 +15,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     if let (Some(memory), Some(reserve)) = (&host.memory, &host.reserve) {
         if reserve.value >= memory.value {
             d.emit(
-                Kind::ReserveAboveMemory {
+                ReserveAboveMemory {
                     reserve: crate::plan::budget::format_gib(reserve.value),
                     memory: crate::plan::budget::format_gib(memory.value),
                 },
@@ -27,7 +30,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
             .filter(|m| gpu.unified && m.value > memory.value)
         {
             d.emit(
-                Kind::GpuMemoryAboveHost {
+                GpuMemoryAboveHost {
                     gpu: crate::plan::budget::format_gib(gpu_memory.value),
                     memory: crate::plan::budget::format_gib(memory.value),
                 },
@@ -59,7 +62,7 @@ fn gttsize(stack: &Stack, d: &mut Diagnostics) {
             continue;
         };
         d.emit(
-            Kind::GttsizeDeprecated {
+            GttsizeDeprecated {
                 pages_limit: pages,
                 page_pool_size: pages,
             },
@@ -82,7 +85,7 @@ fn podman(stack: &Stack, d: &mut Diagnostics) {
         return;
     }
     let too_old = |feature: &'static str, needs: &'static str, since: (u32, u32)| {
-        (version < since).then(|| Kind::PodmanTooOld {
+        (version < since).then(|| PodmanTooOld {
             feature,
             needs,
             declared: declared.value.to_string(),

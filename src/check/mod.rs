@@ -7,6 +7,7 @@ mod hardware;
 mod host;
 mod numbers;
 mod ports;
+pub mod problems;
 mod profiles;
 mod quadlet_keys;
 mod references;

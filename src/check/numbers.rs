@@ -4,7 +4,10 @@
 
 use miette::SourceSpan;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
+use crate::check::problems::{
+    ContextAboveModelMax, KvTokensBelowContext, MaxTokensNotBelowContext, OpencodePromptDoesNotFit,
+};
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::stack::{Agent, Spanned, Stack};
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
@@ -17,7 +20,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
             if context.value > max.value {
                 d.push(
                     Diagnostic::new(
-                        Kind::ContextAboveModelMax {
+                        ContextAboveModelMax {
                             context: context.value,
                             max: max.value,
                             model: model.map(|m| m.name.value.clone()).unwrap_or_default(),
@@ -35,7 +38,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
                 if max_tokens.value >= context.value && !reported.contains(&max_tokens.span) {
                     reported.push(max_tokens.span);
                     d.emit(
-                        Kind::MaxTokensNotBelowContext {
+                        MaxTokensNotBelowContext {
                             max_tokens: max_tokens.value,
                             context: context.value,
                         },
@@ -48,7 +51,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         if let Some(kv_tokens) = &agent.kv_tokens {
             if kv_tokens.value < context.value {
                 d.emit(
-                    Kind::KvTokensBelowContext {
+                    KvTokensBelowContext {
                         kv_tokens: kv_tokens.value,
                         context: context.value,
                     },
@@ -83,7 +86,7 @@ fn opencode_fits(stack: &Stack, agent: &Agent, context: &Spanned<u64>, d: &mut D
             continue;
         }
         let mut diagnostic = Diagnostic::new(
-            Kind::OpencodePromptDoesNotFit {
+            OpencodePromptDoesNotFit {
                 agent: agent.name.value.clone(),
                 served,
                 context: context.value,

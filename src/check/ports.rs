@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
+use crate::check::problems::PortConflict;
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::stack::Stack;
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
@@ -12,7 +13,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         match taken.get(&port.value) {
             Some(&(first, span)) => d.push(
                 Diagnostic::new(
-                    Kind::PortConflict {
+                    PortConflict {
                         port: port.value,
                         first: String::from(first),
                         second: agent.name.value.clone(),

@@ -1,18 +1,21 @@
 //! Profiles: exactly one default, `extends` and `after` without cycles, agents that no
 //! profile starts.
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
+use crate::check::problems::{
+    AgentInNoProfile, Cycle, NoDefaultProfile, NoProfiles, SeveralDefaultProfiles,
+};
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::stack::{Name, Stack};
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     let defaults: Vec<_> = stack.profiles.iter().filter(|p| p.is_default()).collect();
     match defaults.as_slice() {
-        [] if stack.profiles.is_empty() => d.emit(Kind::NoProfiles, stack.name.span),
-        [] => d.emit(Kind::NoDefaultProfile, stack.profiles[0].name.span),
+        [] if stack.profiles.is_empty() => d.emit(NoProfiles, stack.name.span),
+        [] => d.emit(NoDefaultProfile, stack.profiles[0].name.span),
         [_] => {}
         [first, rest @ ..] => {
             let mut diagnostic = Diagnostic::new(
-                Kind::SeveralDefaultProfiles {
+                SeveralDefaultProfiles {
                     names: defaults.iter().map(|p| p.name.value.clone()).collect(),
                 },
                 default_span(first),
@@ -53,7 +56,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
             .filter(|a| !used.contains(a.name.as_str()))
         {
             d.emit(
-                Kind::AgentInNoProfile {
+                AgentInNoProfile {
                     agent: agent.name.value.clone(),
                 },
                 agent.name.span,
@@ -117,7 +120,7 @@ fn cycles<'a>(
                         .collect();
                     names.push(nodes[target].0.value.clone());
                     d.emit(
-                        Kind::Cycle {
+                        Cycle {
                             relation,
                             path: names,
                         },

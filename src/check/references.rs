@@ -2,8 +2,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::check::problems::{Duplicate, RuntimeRequired, UnknownReference};
 use crate::diagnostic::suggest::did_you_mean;
-use crate::diagnostic::{Diagnostic, Diagnostics, Kind, Thing};
+use crate::diagnostic::{Diagnostic, Diagnostics, Thing};
 use crate::stack::{Name, Stack};
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
@@ -24,7 +25,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         match &agent.runtime {
             Some(runtime) => reference(Thing::Runtime, runtime, &runtimes, d),
             None if stack.runtimes.len() != 1 => d.emit(
-                Kind::RuntimeRequired {
+                RuntimeRequired {
                     agent: agent.name.value.clone(),
                     runtimes: stack.runtimes.len(),
                 },
@@ -55,7 +56,7 @@ fn duplicates<'a>(thing: Thing, names: impl Iterator<Item = &'a Name>, d: &mut D
         if let Some(original) = first.get(name.as_str()) {
             d.push(
                 Diagnostic::new(
-                    Kind::Duplicate {
+                    Duplicate {
                         thing,
                         name: name.value.clone(),
                     },
@@ -90,7 +91,7 @@ fn reference(thing: Thing, name: &Name, known: &Names, d: &mut Diagnostics) {
         return;
     }
     d.emit(
-        Kind::UnknownReference {
+        UnknownReference {
             thing,
             name: name.value.clone(),
             suggestion: did_you_mean(name, known.ordered.iter().copied()).map(str::to_owned),

@@ -1,7 +1,10 @@
 //! Secure by default: no secrets in unit files, loopback unless the stack says otherwise,
 //! only known placeholders in native commands.
 
-use crate::diagnostic::{Diagnostics, Kind};
+use crate::check::problems::{
+    ExposedBind, SecretEnvNative, SecretInEnvironment, SecretValue, UnknownPlaceholder,
+};
+use crate::diagnostic::Diagnostics;
 use crate::stack::{Launch, QuadletEntry, Stack};
 
 /// Words of a variable name (split at `_` and `-`) that make its value a credential:
@@ -93,14 +96,14 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
             }
             if is_secret_name(&key.value) {
                 d.emit(
-                    Kind::SecretInEnvironment {
+                    SecretInEnvironment {
                         key: key.value.clone(),
                     },
                     key.span,
                 );
             } else if let Some(shape) = secret_shape(&value.value) {
                 d.emit(
-                    Kind::SecretValue {
+                    SecretValue {
                         key: key.value.clone(),
                         shape,
                     },
@@ -115,7 +118,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
                     for placeholder in placeholders(&arg.value) {
                         if !PLACEHOLDERS.contains(&placeholder) {
                             d.emit(
-                                Kind::UnknownPlaceholder {
+                                UnknownPlaceholder {
                                     placeholder: placeholder.to_owned(),
                                 },
                                 arg.span,
@@ -127,7 +130,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
                 for secret in &runtime.secrets {
                     if let Some(env) = &secret.env {
                         d.emit(
-                            Kind::SecretEnvNative {
+                            SecretEnvNative {
                                 secret: secret.name.value.clone(),
                                 env: env.value.clone(),
                             },
@@ -144,7 +147,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         if let Some(bind) = &agent.bind {
             if !bind.value.is_loopback() {
                 d.emit(
-                    Kind::ExposedBind {
+                    ExposedBind {
                         agent: agent.name.value.clone(),
                         address: bind.value.to_string(),
                     },
@@ -171,14 +174,14 @@ fn quadlet_secrets(entries: &[QuadletEntry], d: &mut Diagnostics) {
             .flatten();
         if let Some(name) = named {
             d.emit(
-                Kind::SecretInEnvironment {
+                SecretInEnvironment {
                     key: name.to_owned(),
                 },
                 entry.value.span,
             );
         } else if let Some(shape) = secret_shape(&entry.value.value) {
             d.emit(
-                Kind::SecretValue {
+                SecretValue {
                     key: entry.key.value.clone(),
                     shape,
                 },

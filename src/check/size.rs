@@ -3,7 +3,8 @@
 //! grow with agents × (agents + profiles). A machine runs a handful of models; past these
 //! bounds the build would write megabytes per unit, so `check` refuses instead.
 
-use crate::diagnostic::{Diagnostics, Kind};
+use crate::check::problems::StackTooLarge;
+use crate::diagnostic::Diagnostics;
 use crate::stack::Stack;
 
 pub const MAX_AGENTS: usize = 256;
@@ -12,7 +13,7 @@ pub const MAX_PROFILES: usize = 256;
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     if let Some(first_over) = stack.agents.get(MAX_AGENTS) {
         d.emit(
-            Kind::StackTooLarge {
+            StackTooLarge {
                 what: "agents",
                 count: stack.agents.len(),
                 limit: MAX_AGENTS,
@@ -22,7 +23,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     }
     if let Some(first_over) = stack.profiles.get(MAX_PROFILES) {
         d.emit(
-            Kind::StackTooLarge {
+            StackTooLarge {
                 what: "profiles",
                 count: stack.profiles.len(),
                 limit: MAX_PROFILES,

@@ -7,8 +7,12 @@ use std::collections::HashMap;
 use miette::SourceSpan;
 
 use super::quadlet_keys;
+use crate::check::problems::{
+    DuplicateKey, EarlyoomRegex, GeneratedNameClash, InvalidPath, OpencodeNameTaken,
+    UnknownQuadletKey, UnsafeUnitValue,
+};
 use crate::diagnostic::suggest::did_you_mean;
-use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::render::earlyoom_regex_ok;
 use crate::stack::{Launch, QuadletEntry, Runtime, Stack, Text, defaults};
 
@@ -28,7 +32,7 @@ fn earlyoom(stack: &Stack, d: &mut Diagnostics) {
     for (which, regex) in [("prefer", &earlyoom.prefer), ("avoid", &earlyoom.avoid)] {
         if let Some(regex) = regex.as_ref().filter(|r| !earlyoom_regex_ok(&r.value)) {
             d.emit(
-                Kind::EarlyoomRegex {
+                EarlyoomRegex {
                     which,
                     value: regex.value.clone(),
                 },
@@ -84,7 +88,7 @@ fn generated_names(stack: &Stack, d: &mut Diagnostics) {
             Some((first_owner, _)) if first_owner == owner => {}
             Some(&(first_owner, first_span)) => d.push(
                 Diagnostic::new(
-                    Kind::GeneratedNameClash {
+                    GeneratedNameClash {
                         file: file.clone(),
                         first: first_owner.to_owned(),
                         second: owner.clone(),
@@ -129,7 +133,7 @@ fn quadlet_keys(stack: &Stack, d: &mut Diagnostics) {
             continue;
         }
         d.emit(
-            Kind::UnknownQuadletKey {
+            UnknownQuadletKey {
                 section: section.to_owned(),
                 key: key.to_owned(),
                 podman: declared.clone(),
@@ -158,7 +162,7 @@ fn not_carried(value: &str) -> Option<&'static str> {
 fn carried_values(stack: &Stack, d: &mut Diagnostics) {
     let mut check = |what: String, text: &Text| {
         if let Some(reason) = not_carried(&text.value) {
-            d.emit(Kind::UnsafeUnitValue { what, reason }, text.span);
+            d.emit(UnsafeUnitValue { what, reason }, text.span);
         }
     };
     for agent in &stack.agents {
@@ -194,7 +198,7 @@ fn volume_source_ok(path: &str) -> bool {
 fn paths(stack: &Stack, d: &mut Diagnostics) {
     let mut bad = |what: &str, text: &Text, reason: &'static str, help: &'static str| {
         d.emit(
-            Kind::InvalidPath {
+            InvalidPath {
                 what: what.to_owned(),
                 value: text.value.clone(),
                 reason,
@@ -298,7 +302,7 @@ fn repeated_keys(stack: &Stack, d: &mut Diagnostics) {
             match first.get(key.value.as_str()) {
                 Some(&span) => d.push(
                     Diagnostic::new(
-                        Kind::DuplicateKey {
+                        DuplicateKey {
                             what,
                             key: key.value.clone(),
                         },
@@ -328,7 +332,7 @@ fn repeated_keys(stack: &Stack, d: &mut Diagnostics) {
                 Some(&(first, _)) if first == agent.name.value => {}
                 Some(&(first, span)) => d.push(
                     Diagnostic::new(
-                        Kind::OpencodeNameTaken {
+                        OpencodeNameTaken {
                             name: cap.name.value.clone(),
                             first: first.to_owned(),
                         },

@@ -3,9 +3,12 @@
 use serde_json::{Value, json};
 
 use super::{Output, print_bytes};
+use crate::check::problems::{
+    ProfileOverBudget, ProfileOverGpu, UtilizationAboveCap, UtilizationTooSmall,
+};
 use crate::cli::args::{BudgetArgs, Cli};
 use crate::compile::compile;
-use crate::diagnostic::{Diagnostics, Kind, Severity};
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::error::{Error, ExitCode};
 use crate::plan::budget::{AgentBudget, AgentLoad, format_gib};
 use crate::plan::{AgentPlan, Plan, ProfilePlan, plan};
@@ -14,14 +17,11 @@ use crate::stack::Stack;
 
 /// Errors that are the budget's own verdict: the numbers are still worth printing (that
 /// is when they are needed), with `fits: false`, and the exit code stays 1.
-fn is_budget_verdict(kind: &Kind) -> bool {
-    matches!(
-        kind,
-        Kind::ProfileOverBudget { .. }
-            | Kind::ProfileOverGpu { .. }
-            | Kind::UtilizationAboveCap { .. }
-            | Kind::UtilizationTooSmall { .. }
-    )
+fn is_budget_verdict(d: &Diagnostic) -> bool {
+    d.is::<ProfileOverBudget>()
+        || d.is::<ProfileOverGpu>()
+        || d.is::<UtilizationAboveCap>()
+        || d.is::<UtilizationTooSmall>()
 }
 
 /// The stack to print the budget of, and the exit code: 0, or 1 when the only errors are
@@ -38,7 +38,7 @@ fn load_for_budget(cli: &Cli, out: &Output) -> Result<Result<(Stack, ExitCode), 
             let only_budget = diagnostics
                 .iter()
                 .filter(|d| d.severity() == Severity::Error)
-                .all(|d| is_budget_verdict(&d.kind));
+                .all(is_budget_verdict);
             if !only_budget {
                 return Ok(Err(ExitCode::StackErrors));
             }

@@ -5,7 +5,8 @@ use kdl::KdlNode;
 
 use super::entries::Entries;
 use super::{Seen, children, field, no_children, quadlet_entry, unknown_node, values};
-use crate::diagnostic::{Diagnostics, Kind, Thing};
+use crate::decode::problems::{InvalidValue, MissingArgument, MissingField};
+use crate::diagnostic::{Diagnostics, Thing};
 use crate::stack::{Agent, KvDtype, OpencodeCap, Spanned};
 
 const FIELDS: [&str; 16] = [
@@ -110,7 +111,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Agent> {
     for required in REQUIRED {
         if !seen.0.contains(&required) {
             d.emit(
-                Kind::MissingField {
+                MissingField {
                     node: format!("agent `{}`", name.value),
                     field: required,
                 },
@@ -133,7 +134,7 @@ fn tool_parser(entry: &kdl::KdlEntry, d: &mut Diagnostics) -> Option<crate::stac
             .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if !valid {
         d.emit(
-            Kind::InvalidValue {
+            InvalidValue {
                 what: "tool parser".into(),
                 value: text.value.clone(),
                 expected: vec!["a parser name like hermes, qwen3_coder, llama3_json"],
@@ -155,7 +156,7 @@ fn opencode(node: &KdlNode, d: &mut Diagnostics) -> Vec<OpencodeCap> {
     no_children(node, d);
     if names.is_empty() {
         d.emit(
-            Kind::MissingArgument {
+            MissingArgument {
                 node: "opencode".into(),
                 what: "the oh-my-opencode agent it serves, like \"sisyphus\"",
             },
@@ -181,7 +182,7 @@ fn after(node: &KdlNode, d: &mut Diagnostics) -> Vec<crate::stack::Name> {
     no_children(node, d);
     if names.is_empty() {
         d.emit(
-            Kind::MissingArgument {
+            MissingArgument {
                 node: "after".into(),
                 what: "the agents to start after",
             },

@@ -3,8 +3,9 @@
 
 use kdl::{KdlEntry, KdlNode, KdlValue};
 
+use crate::decode::problems::{UnexpectedArgument, UnknownProperty};
+use crate::diagnostic::Diagnostics;
 use crate::diagnostic::suggest::did_you_mean;
-use crate::diagnostic::{Diagnostics, Kind};
 
 pub struct Entries<'a> {
     node: &'a KdlNode,
@@ -66,7 +67,7 @@ impl<'a> Entries<'a> {
             }
             match entry.name() {
                 Some(key) => d.emit(
-                    Kind::UnknownProperty {
+                    UnknownProperty {
                         name: key.value().to_owned(),
                         node: node_name.to_owned(),
                         suggestion: did_you_mean(key.value(), known_props.iter().copied())
@@ -76,7 +77,7 @@ impl<'a> Entries<'a> {
                     key.span(),
                 ),
                 None => d.emit(
-                    Kind::UnexpectedArgument {
+                    UnexpectedArgument {
                         node: node_name.to_owned(),
                         expected: expected_args,
                     },

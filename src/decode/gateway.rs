@@ -5,7 +5,8 @@ use kdl::KdlNode;
 
 use super::entries::Entries;
 use super::{Seen, children, field, unknown_node, values};
-use crate::diagnostic::{Diagnostics, Kind};
+use crate::decode::problems::MissingField;
+use crate::diagnostic::Diagnostics;
 use crate::stack::Gateway;
 
 const FIELDS: [&str; 8] = [
@@ -52,7 +53,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Gateway {
     }
     if !seen.0.contains(&"port") {
         d.emit(
-            Kind::MissingField {
+            MissingField {
                 node: "`gateway`".into(),
                 field: "port",
             },

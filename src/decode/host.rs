@@ -6,7 +6,8 @@ use miette::SourceSpan;
 
 use super::entries::Entries;
 use super::{Seen, children, field, no_children, two_args, unknown_node, values};
-use crate::diagnostic::{Diagnostics, Kind};
+use crate::decode::problems::{InvalidPodmanVersion, InvalidValue, MissingArgument, MissingField};
+use crate::diagnostic::Diagnostics;
 use crate::stack::{Earlyoom, Gpu, Host, PodmanVersion, Spanned, Swap, Text};
 
 const FIELDS: [&str; 10] = [
@@ -99,7 +100,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Host {
     }
     if host.memory.is_none() && !seen.0.contains(&"memory") {
         d.emit(
-            Kind::MissingField {
+            MissingField {
                 node: "`host`".into(),
                 field: "memory",
             },
@@ -120,7 +121,7 @@ fn podman_version(entry: &kdl::KdlEntry, d: &mut Diagnostics) -> Option<Spanned<
             Some(Spanned::new(PodmanVersion { major, minor }, text.span))
         }
         _ => {
-            d.emit(Kind::InvalidPodmanVersion { value: text.value }, text.span);
+            d.emit(InvalidPodmanVersion { value: text.value }, text.span);
             None
         }
     }
@@ -142,7 +143,7 @@ fn gpu(node: &KdlNode, d: &mut Diagnostics) -> Option<Gpu> {
             .any(|e| e.name().is_some_and(|n| n.value() == "memory"))
     {
         d.emit(
-            Kind::MissingField {
+            MissingField {
                 node: "`gpu`".into(),
                 field: "memory",
             },
@@ -154,7 +155,7 @@ fn gpu(node: &KdlNode, d: &mut Diagnostics) -> Option<Gpu> {
         .is_none_or(|u| u.value);
     let Some(arch) = arch else {
         d.emit(
-            Kind::MissingArgument {
+            MissingArgument {
                 node: "gpu".into(),
                 what: "the GPU's architecture, like \"gfx1151\"",
             },
@@ -180,7 +181,7 @@ fn swap(node: &KdlNode, d: &mut Diagnostics) -> Option<Swap> {
     let size = size.and_then(|e| values::size(e, "the swap size", false, d));
     let Some(path) = path else {
         d.emit(
-            Kind::MissingArgument {
+            MissingArgument {
                 node: "swap".into(),
                 what: "the swap file's absolute path",
             },
@@ -191,7 +192,7 @@ fn swap(node: &KdlNode, d: &mut Diagnostics) -> Option<Swap> {
     let path = values::string(path, "the swap path", d)?;
     if !path.value.starts_with('/') || path.value.split('/').any(|p| p == "..") {
         d.emit(
-            Kind::InvalidValue {
+            InvalidValue {
                 what: "swap path".into(),
                 value: path.value.clone(),
                 expected: vec!["an absolute path without `..`"],
@@ -230,7 +231,7 @@ fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text
                 .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
         if !ok {
             d.emit(
-                Kind::InvalidValue {
+                InvalidValue {
                     what: "key".into(),
                     value: k.value.clone(),
                     expected: vec!["letters, digits, '.', '_', '-', '/'"],

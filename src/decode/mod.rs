@@ -7,6 +7,7 @@ mod entries;
 mod gateway;
 mod host;
 mod model;
+pub mod problems;
 mod profile;
 mod runtime;
 mod stack;
@@ -17,8 +18,11 @@ pub use values::is_valid_name;
 use kdl::{KdlDocument, KdlEntry, KdlNode};
 use miette::SourceSpan;
 
+use crate::decode::problems::{
+    DuplicateField, InvalidQuadletKey, InvalidQuadletSection, MissingArgument, UnknownNode,
+};
+use crate::diagnostic::Diagnostics;
 use crate::diagnostic::suggest::did_you_mean;
-use crate::diagnostic::{Diagnostics, Kind};
 use crate::stack::{QuadletEntry, Stack};
 use entries::Entries;
 
@@ -36,7 +40,7 @@ fn children(node: &KdlNode) -> &[KdlNode] {
 fn unknown_node(node: &KdlNode, parent: &str, known: &[&'static str], d: &mut Diagnostics) {
     let name = node.name().value();
     d.emit(
-        Kind::UnknownNode {
+        UnknownNode {
             name: name.to_owned(),
             parent: parent.to_owned(),
             suggestion: did_you_mean(name, known.iter().copied()).map(str::to_owned),
@@ -83,7 +87,7 @@ fn args_and_props<'a, const N: usize>(
         .and_then(|entries| entries.try_into().ok());
     if all.is_none() {
         d.emit(
-            Kind::MissingArgument {
+            MissingArgument {
                 node: node.name().value().to_owned(),
                 what,
             },
@@ -133,7 +137,7 @@ impl Seen {
     ) -> bool {
         if self.0.contains(&field) {
             d.emit(
-                Kind::DuplicateField {
+                DuplicateField {
                     node: parent.to_owned(),
                     field: field.to_owned(),
                 },
@@ -161,7 +165,7 @@ fn quadlet_entry(node: &KdlNode, d: &mut Diagnostics) -> Option<QuadletEntry> {
     if let Some(s) = &section {
         if !QUADLET_SECTIONS.contains(&s.value.as_str()) {
             d.emit(
-                Kind::InvalidQuadletSection {
+                InvalidQuadletSection {
                     section: s.value.clone(),
                     suggestion: did_you_mean(&s.value, QUADLET_SECTIONS).map(str::to_owned),
                 },
@@ -177,7 +181,7 @@ fn quadlet_entry(node: &KdlNode, d: &mut Diagnostics) -> Option<QuadletEntry> {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid {
             d.emit(
-                Kind::InvalidQuadletKey {
+                InvalidQuadletKey {
                     key: k.value.clone(),
                 },
                 k.span,

@@ -3,7 +3,8 @@
 use kdl::KdlNode;
 
 use super::{Seen, children, field, unknown_node, values};
-use crate::diagnostic::{Diagnostics, Kind, Thing};
+use crate::decode::problems::MissingField;
+use crate::diagnostic::{Diagnostics, Thing};
 use crate::stack::{Model, Quant};
 
 const FIELDS: [&str; 8] = [
@@ -65,7 +66,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Model> {
     for required in ["weights", "layers", "kv-heads", "head-dim", "max-context"] {
         if !seen.0.contains(&required) {
             d.emit(
-                Kind::MissingField {
+                MissingField {
                     node: format!("model `{}`", name.value),
                     field: required,
                 },

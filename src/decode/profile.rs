@@ -4,7 +4,8 @@ use kdl::KdlNode;
 
 use super::entries::Entries;
 use super::{children, no_children, unknown_node, values};
-use crate::diagnostic::{Diagnostics, Kind, Thing};
+use crate::decode::problems::MissingArgument;
+use crate::diagnostic::{Diagnostics, Thing};
 use crate::stack::Profile;
 
 pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Profile> {
@@ -32,7 +33,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Profile> {
         no_children(child, d);
         if names.is_empty() {
             d.emit(
-                Kind::MissingArgument {
+                MissingArgument {
                     node: "agents".into(),
                     what: "the names of the profile's agents",
                 },

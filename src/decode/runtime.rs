@@ -7,7 +7,10 @@ use super::{
     Seen, args_and_props, children, field, marked_not_secret, no_children, quadlet_entry, two_args,
     unknown_node, values,
 };
-use crate::diagnostic::{Diagnostics, Kind, Thing};
+use crate::decode::problems::{
+    InvalidValue, MissingArgument, RuntimeKindAmbiguous, RuntimeKindMissing,
+};
+use crate::diagnostic::{Diagnostics, Thing};
 use crate::stack::{Engine, Health, Launch, Runtime, Secret, Spanned, Text};
 
 const FIELDS: [&str; 9] = [
@@ -96,7 +99,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Runtime> {
     let name = name?;
     if let Some(span) = kind_conflict {
         d.emit(
-            Kind::RuntimeKindAmbiguous {
+            RuntimeKindAmbiguous {
                 runtime: name.value.clone(),
             },
             span,
@@ -107,7 +110,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Runtime> {
         (None, Some(command)) if !command.is_empty() => Some(Launch::Native { command }),
         (None, _) if !seen.0.contains(&"image") && !seen.0.contains(&"command") => {
             d.emit(
-                Kind::RuntimeKindMissing {
+                RuntimeKindMissing {
                     runtime: name.value.clone(),
                 },
                 name.span,
@@ -139,7 +142,7 @@ fn command_args(node: &KdlNode, d: &mut Diagnostics) -> Vec<Text> {
     no_children(node, d);
     if args.is_empty() {
         d.emit(
-            Kind::MissingArgument {
+            MissingArgument {
                 node: "command".into(),
                 what: "the program and its arguments",
             },
@@ -153,7 +156,7 @@ fn command_args(node: &KdlNode, d: &mut Diagnostics) -> Vec<Text> {
     if let Some(program) = args.first() {
         if !program.value.starts_with('/') {
             d.emit(
-                Kind::InvalidValue {
+                InvalidValue {
                     what: "program".into(),
                     value: program.value.clone(),
                     expected: vec!["an absolute path, like \"/usr/bin/llama-server\""],
@@ -215,7 +218,7 @@ fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text
                     .all(|c| c.is_ascii_alphanumeric() || c == '_'));
         if !valid {
             d.emit(
-                Kind::InvalidValue {
+                InvalidValue {
                     what: "environment variable name".into(),
                     value: k.value.clone(),
                     expected: vec!["letters, digits and '_', not starting with a digit"],
@@ -255,7 +258,7 @@ fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<Health> {
         start_period.and_then(|e| values::duration(e, "the health start period", d));
     let Some(path) = path else {
         d.emit(
-            Kind::MissingArgument {
+            MissingArgument {
                 node: "health".into(),
                 what: "the health endpoint's path, like \"/health\"",
             },
@@ -271,7 +274,7 @@ fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<Health> {
             .all(|c| c.is_ascii_graphic() && !"'\"\\%$`".contains(c));
     if !valid {
         d.emit(
-            Kind::InvalidValue {
+            InvalidValue {
                 what: "health path".into(),
                 value: path.value.clone(),
                 expected: vec!["a URL path like \"/health\" (no quotes, '%', '$' or backslashes)"],

@@ -4,7 +4,8 @@ use kdl::{KdlDocument, KdlNode};
 
 use super::entries::Entries;
 use super::{Seen, children, field, file_start, no_children, unknown_node, values};
-use crate::diagnostic::{Diagnostics, Kind, Thing};
+use crate::decode::problems::{MissingArgument, MissingNode};
+use crate::diagnostic::{Diagnostics, Thing};
 use crate::stack::{Name, Spanned, Stack, Text};
 
 /// The children of `stack`.
@@ -55,10 +56,10 @@ pub fn decode_document(document: &KdlDocument, d: &mut Diagnostics) -> Stack {
         }
     }
     if !seen.0.contains(&"stack") {
-        d.emit(Kind::MissingNode { name: "stack" }, file_start());
+        d.emit(MissingNode { name: "stack" }, file_start());
     }
     if !seen.0.contains(&"host") {
-        d.emit(Kind::MissingNode { name: "host" }, file_start());
+        d.emit(MissingNode { name: "host" }, file_start());
     }
     if let Some(name) = name {
         stack.name = name;
@@ -113,7 +114,7 @@ fn opencode(node: &KdlNode, d: &mut Diagnostics) -> Option<Spanned<u64>> {
         Some(entry) => values::positive(entry, "prompt-tokens", d),
         None => {
             d.emit(
-                Kind::MissingArgument {
+                MissingArgument {
                     node: "opencode".into(),
                     what: "`prompt-tokens=N` (the tokens of OpenCode's first request)",
                 },
@@ -142,7 +143,7 @@ pub fn named_arg(
         Some(entry) => values::name(entry, thing, d),
         None => {
             d.emit(
-                Kind::MissingArgument {
+                MissingArgument {
                     node: node.name().value().to_owned(),
                     what: "a name",
                 },

@@ -5,13 +5,17 @@ use std::net::IpAddr;
 use kdl::{KdlEntry, KdlValue};
 
 use super::entries::type_name;
-use crate::diagnostic::{Diagnostics, Kind, Thing};
+use crate::decode::problems::{
+    ControlCharacter, HostAddressInvalid, InvalidDuration, InvalidName, InvalidSize, InvalidValue,
+    NotPositive, OutOfRange, PortOutOfRange, SizeTooLarge, WrongType,
+};
+use crate::diagnostic::{Diagnostics, Thing};
 use crate::stack::quantity;
 use crate::stack::{Spanned, Text};
 
 fn wrong_type(entry: &KdlEntry, what: &str, expected: &'static str, d: &mut Diagnostics) {
     d.emit(
-        Kind::WrongType {
+        WrongType {
             what: what.to_owned(),
             expected,
             found: type_name(entry.value()),
@@ -27,7 +31,7 @@ pub fn string(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Text>
         KdlValue::String(s) => {
             if let Some(character) = s.chars().find(|c| c.is_control()) {
                 d.emit(
-                    Kind::ControlCharacter {
+                    ControlCharacter {
                         what: what.to_owned(),
                         character,
                     },
@@ -72,7 +76,7 @@ pub fn name(entry: &KdlEntry, thing: Thing, d: &mut Diagnostics) -> Option<Text>
     let text = string(entry, &format!("a {} name", thing.noun()), d)?;
     if !is_valid(&text.value, thing == Thing::Model) {
         d.emit(
-            Kind::InvalidName {
+            InvalidName {
                 thing,
                 name: text.value.clone(),
             },
@@ -98,7 +102,7 @@ pub fn positive(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spa
     match entry.value() {
         KdlValue::Integer(i) if *i <= 0 => {
             d.emit(
-                Kind::NotPositive {
+                NotPositive {
                     what: what.to_owned(),
                 },
                 entry.span(),
@@ -109,7 +113,7 @@ pub fn positive(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spa
             Ok(n) if n <= u32::MAX as u64 => Some(Spanned::new(n, entry.span())),
             _ => {
                 d.emit(
-                    Kind::OutOfRange {
+                    OutOfRange {
                         what: what.to_owned(),
                         min: "1".into(),
                         max: u32::MAX.to_string(),
@@ -131,7 +135,7 @@ pub fn port(entry: &KdlEntry, d: &mut Diagnostics) -> Option<Spanned<u16>> {
         KdlValue::Integer(i) => match u16::try_from(*i) {
             Ok(p) if p > 0 => Some(Spanned::new(p, entry.span())),
             _ => {
-                d.emit(Kind::PortOutOfRange { port: *i }, entry.span());
+                d.emit(PortOutOfRange { port: *i }, entry.span());
                 None
             }
         },
@@ -152,7 +156,7 @@ pub fn size(
         KdlValue::String(s) => s,
         KdlValue::Integer(i) if *i <= 0 && !allow_zero => {
             d.emit(
-                Kind::NotPositive {
+                NotPositive {
                     what: what.to_owned(),
                 },
                 entry.span(),
@@ -166,7 +170,7 @@ pub fn size(
     };
     if text.trim_start().starts_with('-') {
         d.emit(
-            Kind::NotPositive {
+            NotPositive {
                 what: what.to_owned(),
             },
             entry.span(),
@@ -176,7 +180,7 @@ pub fn size(
     match quantity::parse_size(text) {
         Some(0) if !allow_zero => {
             d.emit(
-                Kind::NotPositive {
+                NotPositive {
                     what: what.to_owned(),
                 },
                 entry.span(),
@@ -186,7 +190,7 @@ pub fn size(
         Some(bytes) => Some(Spanned::new(bytes, entry.span())),
         None if quantity::size_too_large(text) => {
             d.emit(
-                Kind::SizeTooLarge {
+                SizeTooLarge {
                     what: what.to_owned(),
                     value: text.clone(),
                 },
@@ -196,7 +200,7 @@ pub fn size(
         }
         None => {
             d.emit(
-                Kind::InvalidSize {
+                InvalidSize {
                     what: what.to_owned(),
                     value: text.clone(),
                 },
@@ -215,7 +219,7 @@ pub fn duration(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spa
     match quantity::parse_duration(text) {
         Some(0) => {
             d.emit(
-                Kind::NotPositive {
+                NotPositive {
                     what: what.to_owned(),
                 },
                 entry.span(),
@@ -225,7 +229,7 @@ pub fn duration(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spa
         Some(ms) => Some(Spanned::new(ms, entry.span())),
         None => {
             d.emit(
-                Kind::InvalidDuration {
+                InvalidDuration {
                     what: what.to_owned(),
                     value: text.clone(),
                 },
@@ -250,7 +254,7 @@ pub fn fraction(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spa
     let hundredths = (value * 100.0).round();
     if !(value > 0.0 && value <= 1.0) || (hundredths - value * 100.0).abs() > 1e-6 {
         d.emit(
-            Kind::OutOfRange {
+            OutOfRange {
                 what: what.to_owned(),
                 min: "0.01".into(),
                 max: "1.00 in steps of 0.01".into(),
@@ -267,7 +271,7 @@ pub fn ip_address(entry: &KdlEntry, d: &mut Diagnostics) -> Option<Spanned<IpAdd
     match text.value.parse::<IpAddr>() {
         Ok(ip) => Some(Spanned::new(ip, text.span)),
         Err(_) => {
-            d.emit(Kind::HostAddressInvalid { value: text.value }, text.span);
+            d.emit(HostAddressInvalid { value: text.value }, text.span);
             None
         }
     }
@@ -286,7 +290,7 @@ pub fn choice<T>(
         Some(value) => Some(Spanned::new(value, text.span)),
         None => {
             d.emit(
-                Kind::InvalidValue {
+                InvalidValue {
                     what: what.to_owned(),
                     suggestion: crate::diagnostic::suggest::did_you_mean(
                         &text.value,

@@ -1,12 +1,18 @@
 //! Diagnostics: problems found in the stack, collected (never first-error-only) and
 //! rendered by miette against the named source.
+//!
+//! This module is the machinery only. Each problem is a struct declared beside the stage
+//! that finds it (`source/problems.rs`, `decode/problems.rs`, `check/problems/`), with one
+//! `impl Problem` holding its code, severity, message, label and help together.
 
-mod kind;
 mod render;
 pub mod suggest;
 
-pub use kind::{Kind, Thing};
 pub use render::{MAX_RENDERED, RenderStyle, render, render_summary};
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::sync::Arc;
 
 use miette::SourceSpan;
 
@@ -16,16 +22,144 @@ pub enum Severity {
     Error,
 }
 
+/// One kind of problem strixc can find in a stack: a struct whose fields fill its words.
+pub trait Problem: Any + Debug + Send + Sync {
+    /// The stable code: scripts and docs may rely on it, so never rename one.
+    fn code(&self) -> &'static str;
+
+    fn severity(&self) -> Severity {
+        Severity::Error
+    }
+
+    fn message(&self) -> String;
+
+    /// The text on the primary label.
+    fn label(&self) -> String;
+
+    fn help(&self) -> Option<String>;
+}
+
+impl dyn Problem {
+    /// Whether this problem is a `T`, for the few callers that act on one kind.
+    pub fn is<T: Problem>(&self) -> bool {
+        (self as &dyn Any).is::<T>()
+    }
+
+    pub fn downcast_ref<T: Problem>(&self) -> Option<&T> {
+        (self as &dyn Any).downcast_ref::<T>()
+    }
+}
+
+/// Implements [`Problem`] for a struct declared just above it, its words side by side.
+/// Each text is `|PATTERN| EXPRESSION`: the pattern destructures `&self`
+/// (`|Self { name, .. }|`, or `|_|`), the expression gives a `String` or a `&str`.
+///
+/// ```ignore
+/// problem! {
+///     UnknownNode,
+///     code: "strixc::decode::unknown_node",
+///     message: |Self { name, parent, .. }| format!("unknown node `{name}` in {parent}"),
+///     label: |_| "unknown node",
+///     help: |Self { suggestion, known, .. }| suggest_or_list(suggestion, known),
+/// }
+/// ```
+///
+/// `severity: Warning,` after the code makes it a warning. A problem that may have no
+/// help (KDL's own syntax errors) implements `Problem` by hand.
+macro_rules! problem {
+    (
+        $name:ident,
+        code: $code:literal,
+        $(severity: $severity:ident,)?
+        message: |$m:pat_param| $message:expr,
+        label: |$l:pat_param| $label:expr,
+        help: |$h:pat_param| $help:expr $(,)?
+    ) => {
+        impl $crate::diagnostic::Problem for $name {
+            fn code(&self) -> &'static str {
+                $code
+            }
+
+            $(fn severity(&self) -> $crate::diagnostic::Severity {
+                $crate::diagnostic::Severity::$severity
+            })?
+
+            fn message(&self) -> String {
+                let $m = self;
+                String::from($message)
+            }
+
+            fn label(&self) -> String {
+                let $l = self;
+                String::from($label)
+            }
+
+            fn help(&self) -> Option<String> {
+                let $h = self;
+                Some(String::from($help))
+            }
+        }
+    };
+}
+pub(crate) use problem;
+
+/// A bug in strixc, reported instead of panicking.
+#[derive(Debug)]
+pub struct Internal {
+    pub message: String,
+}
+
+problem! {
+    Internal,
+    code: "strixc::internal",
+    message: |Self { message }| format!("internal error: {message}"),
+    label: |_| "here",
+    help: |_| "this is a bug in strixc: please report it with the stack that caused it",
+}
+
+/// What kind of thing a name refers to, for messages about names and references.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thing {
+    Stack,
+    Agent,
+    Model,
+    Runtime,
+    Profile,
+    Secret,
+}
+
+impl Thing {
+    pub fn noun(self) -> &'static str {
+        match self {
+            Thing::Stack => "stack",
+            Thing::Agent => "agent",
+            Thing::Model => "model",
+            Thing::Runtime => "runtime",
+            Thing::Profile => "profile",
+            Thing::Secret => "secret",
+        }
+    }
+
+    /// "a model", "an agent".
+    pub fn with_article(self) -> String {
+        match self {
+            Thing::Agent => "an agent".into(),
+            other => format!("a {}", other.noun()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Label {
     pub span: SourceSpan,
     pub text: String,
 }
 
-/// One problem: a kind (code, message, help) and where in the source it is.
-#[derive(Debug, Clone, PartialEq)]
+/// One problem and where in the source it is.
+#[derive(Debug, Clone)]
 pub struct Diagnostic {
-    pub kind: Kind,
+    /// What is wrong: its code, message, label and help.
+    pub problem: Arc<dyn Problem>,
     /// The narrowest span that is wrong: a node name, an entry, a value.
     pub span: SourceSpan,
     /// Other places that explain it: the first definition of a duplicate, each agent's
@@ -34,10 +168,10 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(kind: Kind, span: SourceSpan) -> Self {
+    pub fn new(problem: impl Problem, span: impl Into<SourceSpan>) -> Self {
         Diagnostic {
-            kind,
-            span,
+            problem: Arc::new(problem),
+            span: span.into(),
             related: Vec::new(),
         }
     }
@@ -51,7 +185,12 @@ impl Diagnostic {
     }
 
     pub fn severity(&self) -> Severity {
-        self.kind.severity()
+        self.problem.severity()
+    }
+
+    /// Whether this is a `T` problem.
+    pub fn is<T: Problem>(&self) -> bool {
+        self.problem.is::<T>()
     }
 }
 
@@ -70,8 +209,8 @@ impl Diagnostics {
         self.items.push(diagnostic);
     }
 
-    pub fn emit(&mut self, kind: Kind, span: impl Into<SourceSpan>) {
-        self.push(Diagnostic::new(kind, span.into()));
+    pub fn emit(&mut self, problem: impl Problem, span: impl Into<SourceSpan>) {
+        self.push(Diagnostic::new(problem, span));
     }
 
     pub fn has_errors(&self) -> bool {

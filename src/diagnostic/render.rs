@@ -51,7 +51,7 @@ impl std::error::Error for Bound<'_> {}
 
 impl miette::Diagnostic for Bound<'_> {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(self.diagnostic.kind.code()))
+        Some(Box::new(self.diagnostic.problem.code()))
     }
 
     fn severity(&self) -> Option<miette::Severity> {
@@ -63,7 +63,7 @@ impl miette::Diagnostic for Bound<'_> {
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.diagnostic
-            .kind
+            .problem
             .help()
             .map(|h| Box::new(visible(&h)) as Box<dyn fmt::Display>)
     }
@@ -74,7 +74,7 @@ impl miette::Diagnostic for Bound<'_> {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let primary = LabeledSpan::new_primary_with_span(
-            Some(visible(&self.diagnostic.kind.label())),
+            Some(visible(&self.diagnostic.problem.label())),
             self.diagnostic.span,
         );
         let related = self
@@ -107,7 +107,7 @@ pub fn render(diagnostics: &Diagnostics, source: &Source, style: RenderStyle) ->
     let rest = sorted.split_off(sorted.len().min(MAX_RENDERED));
     for diagnostic in sorted {
         let bound = Bound {
-            message: visible(&diagnostic.kind.message()),
+            message: visible(&diagnostic.problem.message()),
             diagnostic: &diagnostic,
             source: &indexed,
         };
@@ -118,7 +118,7 @@ pub fn render(diagnostics: &Diagnostics, source: &Source, style: RenderStyle) ->
     if !rest.is_empty() {
         let mut codes: Vec<(&'static str, usize)> = Vec::new();
         for diagnostic in &rest {
-            let code = diagnostic.kind.code();
+            let code = diagnostic.problem.code();
             match codes.iter_mut().find(|(c, _)| *c == code) {
                 Some((_, n)) => *n += 1,
                 None => codes.push((code, 1)),

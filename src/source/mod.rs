@@ -1,6 +1,7 @@
 //! The stack file, read once and kept as a named source for every report.
 
 pub mod parse;
+pub mod problems;
 
 use std::path::Path;
 use std::sync::Arc;

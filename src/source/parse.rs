@@ -7,8 +7,9 @@
 use kdl::KdlDocument;
 use miette::SourceSpan;
 
-use crate::diagnostic::{Diagnostics, Kind};
+use crate::diagnostic::Diagnostics;
 use crate::source::Source;
+use crate::source::problems::{NotUtf8, Syntax, TooDeep, TooLarge, TooManyLines};
 
 /// Largest file strixc will parse: a 1,000-agent stack is about 230 KB. The KDL parser
 /// reads about 1 MB per CPU second on a busy 2-core machine: `check` of any file it admits
@@ -24,7 +25,7 @@ pub const MAX_DEPTH: usize = 32;
 pub fn parse(source: &Source, diagnostics: &mut Diagnostics) -> Option<KdlDocument> {
     if let Some(offset) = source.invalid_utf8_at() {
         diagnostics.emit(
-            Kind::NotUtf8 {
+            NotUtf8 {
                 file: source.name().to_owned(),
             },
             (offset, 1),
@@ -34,7 +35,7 @@ pub fn parse(source: &Source, diagnostics: &mut Diagnostics) -> Option<KdlDocume
     let text = source.text();
     if text.len() > MAX_BYTES {
         diagnostics.emit(
-            Kind::TooLarge {
+            TooLarge {
                 bytes: text.len(),
                 limit: MAX_BYTES,
             },
@@ -45,7 +46,7 @@ pub fn parse(source: &Source, diagnostics: &mut Diagnostics) -> Option<KdlDocume
     let lines = text.bytes().filter(|&b| b == b'\n' || b == b';').count();
     if lines > MAX_LINES {
         diagnostics.emit(
-            Kind::TooManyLines {
+            TooManyLines {
                 lines,
                 limit: MAX_LINES,
             },
@@ -54,7 +55,7 @@ pub fn parse(source: &Source, diagnostics: &mut Diagnostics) -> Option<KdlDocume
         return None;
     }
     if let Some(offset) = too_deep_at(text, MAX_DEPTH) {
-        diagnostics.emit(Kind::TooDeep { limit: MAX_DEPTH }, (offset, 1));
+        diagnostics.emit(TooDeep { limit: MAX_DEPTH }, (offset, 1));
         return None;
     }
     // Comments are whitespace to KDL: blanking their insides changes no meaning and no
@@ -66,7 +67,7 @@ pub fn parse(source: &Source, diagnostics: &mut Diagnostics) -> Option<KdlDocume
             for d in error.diagnostics {
                 let span = clamp(d.span, text.len());
                 diagnostics.emit(
-                    Kind::Syntax {
+                    Syntax {
                         message: d.message.unwrap_or_else(|| "invalid KDL".into()),
                         label: d.label,
                         help: kdl1_hint(text, span).or(d.help),
@@ -292,7 +293,10 @@ mod tests {
         assert!(parse(&source, &mut diagnostics).is_none());
         let d = diagnostics.sorted();
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].kind, Kind::TooDeep { limit: MAX_DEPTH });
+        assert_eq!(
+            d[0].problem.downcast_ref::<TooDeep>().map(|p| p.limit),
+            Some(MAX_DEPTH)
+        );
         assert_eq!(d[0].span.offset(), 3 * MAX_DEPTH + 2);
     }
 

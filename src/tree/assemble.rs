@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::compile::compile;
-use crate::diagnostic::{Diagnostics, Kind};
+use crate::decode::problems::InvalidValue;
+use crate::diagnostic::Diagnostics;
+use crate::diagnostic::Internal;
 use crate::plan::AgentPlan;
 use crate::plan::{Plan, plan};
 use crate::render::{self, RenderError};
@@ -59,8 +61,8 @@ pub fn build_tree(source: &Source) -> Result<(Tree, Diagnostics), Diagnostics> {
     }
 }
 
-fn internal(message: &str) -> Kind {
-    Kind::Internal {
+fn internal(message: &str) -> Internal {
+    Internal {
         message: message.to_owned(),
     }
 }
@@ -74,7 +76,7 @@ fn check_renderable(plan: &Plan, d: &mut Diagnostics) {
     for regex in [&earlyoom.prefer, &earlyoom.avoid].into_iter().flatten() {
         if !render::earlyoom_regex_ok(&regex.value) {
             d.emit(
-                Kind::InvalidValue {
+                InvalidValue {
                     what: "earlyoom regex".into(),
                     value: regex.value.clone(),
                     expected: vec!["a non-empty regex without spaces or single quotes (earlyoom's service splits its arguments at whitespace)"],

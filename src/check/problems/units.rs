@@ -1,0 +1,129 @@
+//! The complete gate: what build, quadlet, systemd or the runtime would refuse in the
+//! generated units.
+
+use crate::diagnostic::problem;
+
+#[derive(Debug)]
+pub struct EarlyoomRegex {
+    pub which: &'static str,
+    pub value: String,
+}
+
+problem! {
+    EarlyoomRegex,
+    code: "strixc::host::earlyoom_regex",
+    message: |Self { which, value }| {
+        format!("earlyoom's {which} regex `{value}` cannot be passed to earlyoom")
+    },
+    label: |_| "no spaces, quotes or control characters",
+    help: |_| "earlyoom reads its arguments split at whitespace: use `\\s` or `.` for a space, and no quotes",
+}
+
+#[derive(Debug)]
+pub struct GeneratedNameClash {
+    pub file: String,
+    pub first: String,
+    pub second: String,
+}
+
+problem! {
+    GeneratedNameClash,
+    code: "strixc::name::generated_clash",
+    message: |Self { file, first, second }| format!("{first} and {second} would both generate `{file}`"),
+    label: |_| "generates the same file",
+    help: |_| "rename one of them",
+}
+
+#[derive(Debug)]
+pub struct UnknownQuadletKey {
+    pub section: String,
+    pub key: String,
+    pub podman: String,
+    /// The first podman that accepts it, when a later one does.
+    pub since: Option<String>,
+    pub suggestion: Option<String>,
+}
+
+problem! {
+    UnknownQuadletKey,
+    code: "strixc::quadlet::unknown_key",
+    message: |Self { section, key, podman, since, .. }| match since {
+        Some(since) => format!(
+            "`{key}` in [{section}] needs podman {since}, but the host declares podman {podman}"
+        ),
+        None => format!("podman {podman}'s quadlet has no key `{key}` in [{section}]"),
+    },
+    label: |Self { since, .. }| match since {
+        Some(_) => "too new for the declared podman",
+        None => "unknown key",
+    },
+    help: |Self { section, since, suggestion, .. }| match (since, suggestion) {
+        (Some(since), _) => format!(
+            "declare `podman \"{since}\"` (or later) in `host` if the host has it, or remove this line"
+        ),
+        (None, Some(s)) => format!("did you mean `{s}`?"),
+        (None, None) => format!(
+            "quadlet refuses the whole unit on an unknown key; see podman-systemd.unit(5) for the keys of [{section}], or pass a podman flag with `quadlet \"Container\" \"PodmanArgs\" \"...\"`"
+        ),
+    },
+}
+
+#[derive(Debug)]
+pub struct UnsafeUnitValue {
+    pub what: String,
+    pub reason: &'static str,
+}
+
+problem! {
+    UnsafeUnitValue,
+    code: "strixc::security::value_not_carried",
+    message: |Self { what, reason }| format!("{what} {reason}, which a unit file cannot carry"),
+    label: |_| "cannot be carried",
+    help: |_| "unit files have no quoting for it: remove the trailing backslash and the spaces around the value",
+}
+
+#[derive(Debug)]
+pub struct InvalidPath {
+    pub what: String,
+    pub value: String,
+    pub reason: &'static str,
+    pub help: &'static str,
+}
+
+problem! {
+    InvalidPath,
+    code: "strixc::runtime::invalid_path",
+    message: |Self { what, value, reason, .. }| format!("{what} `{value}` {reason}"),
+    label: |_| "not usable here",
+    help: |Self { help, .. }| *help,
+}
+
+#[derive(Debug)]
+pub struct DuplicateKey {
+    pub what: &'static str,
+    pub key: String,
+}
+
+problem! {
+    DuplicateKey,
+    code: "strixc::name::duplicate_key",
+    message: |Self { what, key }| format!("{what} `{key}` is set twice"),
+    label: |_| "set again here",
+    help: |_| "the last one would silently win: keep one of them",
+}
+
+#[derive(Debug)]
+pub struct OpencodeNameTaken {
+    pub name: String,
+    pub first: String,
+}
+
+problem! {
+    OpencodeNameTaken,
+    code: "strixc::opencode::duplicate",
+    message: |Self { name, first }| {
+        format!("oh-my-opencode agent `{name}` is already served by `{first}`")
+    },
+    label: |_| "already taken",
+    help: |_| "each oh-my-opencode agent is served by one agent: remove one",
+}

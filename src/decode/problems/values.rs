@@ -1,0 +1,221 @@
+//! Values: of the wrong type, not in the allowed set, not a size, a duration, a name or an
+//! address strixc can use.
+
+use std::fmt::Write as _;
+
+use crate::diagnostic::{Thing, problem};
+
+#[derive(Debug)]
+pub struct WrongType {
+    pub what: String,
+    pub expected: &'static str,
+    pub found: &'static str,
+}
+
+problem! {
+    WrongType,
+    code: "strixc::decode::wrong_type",
+    message: |Self { what, expected, found }| format!("{what} must be {expected}, not {found}"),
+    label: |Self { expected, .. }| format!("expected {expected}"),
+    help: |Self { expected, found, .. }| wrong_type_help(expected, found),
+}
+
+#[derive(Debug)]
+pub struct InvalidValue {
+    pub what: String,
+    pub value: String,
+    pub expected: Vec<&'static str>,
+    pub suggestion: Option<String>,
+}
+
+problem! {
+    InvalidValue,
+    code: "strixc::decode::invalid_value",
+    message: |Self { what, value, .. }| format!("`{value}` is not a valid {what}"),
+    label: |_| "not allowed",
+    help: |Self { expected, suggestion, .. }| {
+        let mut help = String::new();
+        if let Some(s) = suggestion {
+            let _ = write!(help, "did you mean `{s}`? ");
+        }
+        let _ = write!(help, "expected one of: {}", expected.join(", "));
+        help
+    },
+}
+
+#[derive(Debug)]
+pub struct InvalidSize {
+    pub what: String,
+    pub value: String,
+}
+
+problem! {
+    InvalidSize,
+    code: "strixc::decode::invalid_size",
+    message: |Self { what, value }| format!("{what} `{value}` is not a size"),
+    label: |_| "expected a size like \"9.98GB\" or \"512MiB\"",
+    help: |_| "write a number and a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024)",
+}
+
+#[derive(Debug)]
+pub struct SizeTooLarge {
+    pub what: String,
+    pub value: String,
+}
+
+problem! {
+    SizeTooLarge,
+    code: "strixc::decode::size_too_large",
+    message: |Self { what, value }| format!("{what} `{value}` is too large (more than 16 EiB)"),
+    label: |_| "too large",
+    help: |_| "write a size below 16 EiB, such as \"124GiB\"",
+}
+
+#[derive(Debug)]
+pub struct InvalidDuration {
+    pub what: String,
+    pub value: String,
+}
+
+problem! {
+    InvalidDuration,
+    code: "strixc::decode::invalid_duration",
+    message: |Self { what, value }| format!("{what} `{value}` is not a duration"),
+    label: |_| "expected a duration like \"30s\" or \"15m\"",
+    help: |_| "write a number and a unit: ms, s, m or h",
+}
+
+#[derive(Debug)]
+pub struct NotPositive {
+    pub what: String,
+}
+
+problem! {
+    NotPositive,
+    code: "strixc::decode::not_positive",
+    message: |Self { what }| format!("{what} must be greater than zero"),
+    label: |_| "must be > 0",
+    help: |_| "write a value greater than zero",
+}
+
+#[derive(Debug)]
+pub struct OutOfRange {
+    pub what: String,
+    pub min: String,
+    pub max: String,
+}
+
+problem! {
+    OutOfRange,
+    code: "strixc::decode::out_of_range",
+    message: |Self { what, min, max }| format!("{what} must be between {min} and {max}"),
+    label: |_| "out of range",
+    help: |Self { min, max, .. }| if max.contains("steps of 0.01") {
+        "write a fraction of the GPU's memory with at most two decimals, like 0.45".into()
+    } else {
+        format!("write a value from {min} to {max}")
+    },
+}
+
+#[derive(Debug)]
+pub struct PortOutOfRange {
+    pub port: i128,
+}
+
+problem! {
+    PortOutOfRange,
+    code: "strixc::agent::port_out_of_range",
+    message: |Self { port }| format!("port {port} is out of range"),
+    label: |_| "not in 1..=65535",
+    help: |_| "use a port between 1 and 65535; ports above 1023 need no root",
+}
+
+#[derive(Debug)]
+pub struct InvalidName {
+    pub thing: Thing,
+    pub name: String,
+}
+
+problem! {
+    InvalidName,
+    code: "strixc::name::invalid",
+    message: |Self { thing, name }| format!("`{name}` is not a valid {} name", thing.noun()),
+    label: |_| "invalid name",
+    help: |Self { thing, .. }| match thing {
+        Thing::Model => {
+            "model names start with a lowercase letter and use only a-z, 0-9, '.' and '-'"
+        }
+        _ => {
+            "names start with a lowercase letter and use only a-z, 0-9 and '-': they become unit and file names"
+        }
+    },
+}
+
+#[derive(Debug)]
+pub struct ControlCharacter {
+    pub what: String,
+    pub character: char,
+}
+
+problem! {
+    ControlCharacter,
+    code: "strixc::security::control_character",
+    message: |Self { what, character }| format!("{what} contains {}", describe_control(*character)),
+    label: |_| "control character in here",
+    help: |_| "unit files are line-based: a line break or control character could inject keys; remove it",
+}
+
+#[derive(Debug)]
+pub struct InvalidPodmanVersion {
+    pub value: String,
+}
+
+problem! {
+    InvalidPodmanVersion,
+    code: "strixc::host::invalid_podman_version",
+    message: |Self { value }| format!("`{value}` is not a podman version"),
+    label: |_| "expected MAJOR.MINOR",
+    help: |_| "write it as `podman \"5.4\"`",
+}
+
+#[derive(Debug)]
+pub struct HostAddressInvalid {
+    pub value: String,
+}
+
+problem! {
+    HostAddressInvalid,
+    code: "strixc::agent::invalid_bind",
+    message: |Self { value }| format!("`{value}` is not an IP address"),
+    label: |_| "expected an IPv4 or IPv6 address",
+    help: |_| "for example \"127.0.0.1\" or \"::1\"",
+}
+
+/// "a line break (\\n)", "the control character U+0007".
+fn describe_control(c: char) -> String {
+    match c {
+        '\n' => "a line break (\\n)".into(),
+        '\r' => "a carriage return (\\r)".into(),
+        '\t' => "a tab (\\t)".into(),
+        c => format!("the control character U+{:04X}", u32::from(c)),
+    }
+}
+
+/// How to write a value of the expected type, given the type that was found.
+fn wrong_type_help(expected: &str, found: &str) -> String {
+    match (expected, found) {
+        ("a whole number" | "a fraction like 0.45", "a string") => {
+            "remove the quotes: KDL numbers are written bare, like `port 8001`".into()
+        }
+        ("a whole number", _) => "write a whole number, like `context 32768`".into(),
+        ("a string", _) => "put the value in double quotes".into(),
+        ("#true or #false", _) => "write #true or #false (KDL 2 keywords start with `#`)".into(),
+        (e, _) if e.starts_with("a size") => {
+            "write the size as a quoted string with a unit, like \"9.98GB\" or \"512MiB\"".into()
+        }
+        (e, _) if e.starts_with("a duration") => {
+            "write the duration as a quoted string with a unit, like \"30s\" or \"15m\"".into()
+        }
+        (e, _) => format!("write {e}"),
+    }
+}
