@@ -299,7 +299,7 @@ pub fn run(
     if let Some(sd) = &systemd {
         let deadline = opts
             .timeout
-            .unwrap_or_else(|| units::default_deadline(tree, manifest, &profile));
+            .unwrap_or_else(|| units::default_deadline(manifest, &profile));
         let previous = current.as_ref().zip(current_tree.as_ref());
         let failures = match activate(
             sd,
@@ -913,7 +913,7 @@ fn restore(
         actions.enable = boot.enable;
         let deadline = opts
             .timeout
-            .unwrap_or_else(|| units::default_deadline(tree, &manifest, &profile));
+            .unwrap_or_else(|| units::default_deadline(&manifest, &profile));
         let quiet = ApplyOptions {
             progress: super::ProgressMode::Quiet,
             ..opts.clone()
