@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::fsmode;
-use super::install::write_atomic;
 use crate::error::Error;
 use crate::tree::Tree;
 use crate::tree::manifest::MANIFEST_PATH;
@@ -182,7 +181,8 @@ pub fn check(state: &Path) -> Result<(), Error> {
 }
 
 pub fn set_current(state: &Path, number: u64) -> Result<(), Error> {
-    write_atomic(&state.join("current"), format!("{number}\n").as_bytes())
+    let current = crate::tree::disk::Target::new(state, "current");
+    crate::tree::disk::write_atomic(&current, format!("{number}\n").as_bytes())
 }
 
 /// Stores `tree` as a new generation (the next number) and makes it current.
