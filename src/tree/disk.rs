@@ -172,16 +172,23 @@ fn folders(target: &Target) -> impl Iterator<Item = PathBuf> + '_ {
     (1..parts.len()).map(move |n| target.base.join(parts[..n].join("/")))
 }
 
+/// Whether `folder` exists as a real folder (`false`: missing; anything else is an error).
+fn is_folder(folder: &Path) -> Result<bool, Error> {
+    match kind(folder)? {
+        Some(k) if k.is_dir() => Ok(true),
+        Some(_) => {
+            let err = std::io::Error::from(std::io::ErrorKind::NotADirectory);
+            Err(io("not a directory:", folder, err))
+        }
+        None => Ok(false),
+    }
+}
+
 /// Whether every folder of `target` exists (and is real: an error otherwise).
 fn folders_exist(target: &Target) -> Result<bool, Error> {
     for folder in folders(target) {
-        match kind(&folder)? {
-            Some(k) if k.is_dir() => {}
-            Some(_) => {
-                let err = std::io::Error::from(std::io::ErrorKind::NotADirectory);
-                return Err(io("not a directory:", &folder, err));
-            }
-            None => return Ok(false),
+        if !is_folder(&folder)? {
+            return Ok(false);
         }
     }
     Ok(true)
@@ -234,13 +241,8 @@ fn create_dir(path: &Path, mode: u32) -> Result<(), Error> {
 pub fn create_parents(target: &Target) -> Result<PathBuf, Error> {
     create_dir_all(&target.base, DIR_MODE)?;
     for folder in folders(target) {
-        match kind(&folder)? {
-            Some(k) if k.is_dir() => {}
-            Some(_) => {
-                let err = std::io::Error::from(std::io::ErrorKind::NotADirectory);
-                return Err(io("not a directory:", &folder, err));
-            }
-            None => create_dir(&folder, DIR_MODE)?,
+        if !is_folder(&folder)? {
+            create_dir(&folder, DIR_MODE)?;
         }
     }
     Ok(target.path())
