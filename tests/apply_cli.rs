@@ -129,6 +129,21 @@ fn apply_no_op_status_diff_unknown_profile_and_rollback() {
     assert_eq!(sbx.active_state("r-odin.service"), "active");
     assert_eq!(sbx.active_state("r-valkyrie.service"), "inactive");
 
+    // Generation 1 as an older strixc recorded it: no start timeout in its manifest. The
+    // rollback's deadline falls back to the stack's default start period.
+    let manifest = sbx.state_dir().join("generations/1/tree/manifest.json");
+    let bytes = std::fs::read(&manifest).unwrap();
+    let mut json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    for agent in json["agents"].as_array_mut().unwrap() {
+        assert!(
+            agent
+                .as_object_mut()
+                .unwrap()
+                .remove("start_timeout_s")
+                .is_some()
+        );
+    }
+    std::fs::write(&manifest, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
     let out = run(&sbx, &stack, &["rollback"]);
     assert_exit(&out, 0);
     assert!(

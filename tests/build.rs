@@ -997,6 +997,34 @@ fn a_manifest_path_outside_the_tree_is_refused() {
 }
 
 #[test]
+fn a_symlinked_folder_in_the_tree_is_refused_and_nothing_written_through_it() {
+    let dir = tempdir();
+    let d = dir.path().join("gen");
+    write(&build("minimal"), &d);
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::remove_dir_all(d.join("systemd")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, d.join("systemd")).unwrap();
+    let o = d.to_str().unwrap();
+    let f = stack_path("minimal");
+    for args in [&["build", "-o", o][..], &["build", "--check", "-o", o]] {
+        let args: Vec<&str> = ["-f", f.to_str().unwrap()]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let out = strixc(&args, root(), &[]);
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("symbolic link"), "{stderr}");
+        assert!(
+            stderr.contains(&d.join("systemd").display().to_string()),
+            "{stderr}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+}
+
+#[test]
 fn a_failed_write_leaves_no_temporary_or_partial_file() {
     let dir = tempdir();
     let d = dir.path();

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use serde::Serialize;
-use similar::TextDiff;
 
 use super::install::{InstallPlan, Skipped};
 use super::switch::plan_switch;
@@ -32,15 +31,10 @@ pub struct Diff {
     pub note: Option<String>,
 }
 
+/// The one unified diff of the disk engine, headed by the installed path.
 fn unified(dest: &std::path::Path, old: &[u8], new: &[u8]) -> String {
-    let old = String::from_utf8_lossy(old);
-    let new = String::from_utf8_lossy(new);
     let name = dest.display().to_string();
-    TextDiff::from_lines(old.as_ref(), new.as_ref())
-        .unified_diff()
-        .context_radius(3)
-        .header(&name, &name)
-        .to_string()
+    crate::tree::disk::unified_diff(&name, &name, old, new)
 }
 
 pub(super) fn from_plan(plan: &InstallPlan, actions: Option<UnitActions>) -> Diff {

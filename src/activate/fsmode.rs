@@ -1,4 +1,5 @@
-//! Folders and files `apply` creates get fixed modes, whatever the umask says.
+//! The state folder's files and folders: fixed modes, whatever the umask, and never through
+//! a link someone planted.
 //!
 //! - Folders (the state folder, generation trees, unit and quadlet folders): `0755`.
 //!   systemd, quadlet and `strixc status --system` run by a non-root user read them; nobody
@@ -7,60 +8,93 @@
 //! - Files (unit files, generation records, `current`, the journal, the lock): `0644`, for
 //!   the same readers. Nothing strixc installs or records is secret: secrets reach agents
 //!   through `LoadCredential=` from files strixc never copies.
+//! - The state folder may sit where another user can write (`--root` of an image someone
+//!   else prepared, a shared `$XDG_STATE_HOME`), so a state file is opened without
+//!   following a symbolic link (`O_NOFOLLOW`), without truncating on open, not inherited by
+//!   the processes strixc runs (`O_CLOEXEC`), and it must be a regular file with one link
+//!   owned by whoever runs strixc: otherwise strixc refuses before writing a byte to it.
 //!
 //! Folders that already exist keep their mode: only what strixc creates is set.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+use nix::errno::Errno;
+
 use crate::error::Error;
+pub use crate::tree::disk::create_dir_all;
 
 pub const STATE_DIR: u32 = 0o755;
-pub const DIR: u32 = 0o755;
-pub const FILE: u32 = 0o644;
+pub const DIR: u32 = crate::tree::disk::DIR_MODE;
+pub const FILE: u32 = crate::tree::disk::FILE_MODE;
 
-/// `mkdir -p` where every folder created gets exactly `mode`.
-pub fn create_dir_all(path: &Path, mode: u32) -> Result<(), Error> {
-    if path.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        create_dir_all(parent, mode)?;
-    }
-    let io = |source| Error::Io {
-        what: "cannot create directory",
-        path: path.to_path_buf(),
-        source,
-    };
-    match std::fs::DirBuilder::new().mode(mode).create(path) {
-        Ok(()) => {
-            // The umask took bits away (or, for 0000, none): set them as meant.
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
-        Err(e) => Err(io(e)),
-    }
+/// `O_NOFOLLOW | O_CLOEXEC` (std sets `O_CLOEXEC` itself; said here so it stays).
+pub(super) fn open_flags() -> i32 {
+    (nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC).bits()
 }
 
-/// Creates or replaces `path` with `bytes`, mode [`FILE`] (not atomic: for files inside a
-/// folder that is renamed into place afterwards).
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let err = |source| Error::Write {
+/// Opens `path` for reading and writing (see the module comment), created with mode
+/// [`FILE`] when missing; an existing one gets that mode too. `refusing` heads the error
+/// when the file is not one strixc may use ("refusing to use the lock file").
+pub fn open_state_file(path: &Path, refusing: &'static str) -> Result<File, Error> {
+    let refuse = |why: String| Error::Io {
+        what: refusing,
         path: path.to_path_buf(),
-        source,
+        source: std::io::Error::other(why),
     };
-    let mut file = OpenOptions::new()
+    let io = |what| {
+        move |source| Error::Io {
+            what,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
+    let file = OpenOptions::new()
+        .read(true)
         .write(true)
         .create(true)
-        .truncate(true)
+        .truncate(false)
         .mode(FILE)
+        .custom_flags(open_flags())
         .open(path)
-        .map_err(err)?;
+        .map_err(|source| match source.raw_os_error() {
+            Some(errno) if errno == Errno::ELOOP as i32 => refuse("it is a symbolic link".into()),
+            _ => io("cannot open")(source),
+        })?;
+    let meta = file.metadata().map_err(io("cannot inspect"))?;
+    if !meta.file_type().is_file() {
+        return Err(refuse("it is not a regular file".into()));
+    }
+    if meta.nlink() != 1 {
+        let links = meta.nlink();
+        return Err(refuse(format!(
+            "it has {links} hard links (a state file has one)"
+        )));
+    }
+    let me = nix::unistd::Uid::effective().as_raw();
+    if meta.uid() != me {
+        let owner = meta.uid();
+        return Err(refuse(format!(
+            "it belongs to uid {owner}, not to uid {me} who runs strixc"
+        )));
+    }
     file.set_permissions(std::fs::Permissions::from_mode(FILE))
-        .map_err(err)?;
-    file.write_all(bytes).map_err(err)
+        .map_err(io("cannot set the mode of"))?;
+    Ok(file)
+}
+
+/// Creates or replaces `path` with `bytes` (not atomic: for files inside a folder that is
+/// renamed into place afterwards).
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut file = open_state_file(path, "refusing to write the state file")?;
+    file.set_len(0)
+        .and_then(|()| file.write_all(bytes))
+        .map_err(|source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -82,5 +116,20 @@ mod tests {
         }
         let mode = std::fs::metadata(deep.join("f")).unwrap().mode() & 0o7777;
         assert_eq!(mode, 0o644, "{mode:o}");
+    }
+
+    #[test]
+    fn a_state_file_is_replaced_whole_and_never_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        write_file(&file, b"longer text").unwrap();
+        write_file(&file, b"short").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "short");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("link")).unwrap();
+        let err = write_file(&dir.path().join("link"), b"x").unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     }
 }

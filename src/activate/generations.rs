@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::fsmode;
-use super::install::write_atomic;
 use crate::error::Error;
 use crate::tree::Tree;
 use crate::tree::manifest::MANIFEST_PATH;
@@ -182,7 +181,8 @@ pub fn check(state: &Path) -> Result<(), Error> {
 }
 
 pub fn set_current(state: &Path, number: u64) -> Result<(), Error> {
-    write_atomic(&state.join("current"), format!("{number}\n").as_bytes())
+    let current = crate::tree::disk::Target::new(state, "current");
+    crate::tree::disk::write_atomic(&current, format!("{number}\n").as_bytes())
 }
 
 /// Stores `tree` as a new generation (the next number) and makes it current.
@@ -303,26 +303,16 @@ fn prune(state: &Path, keep: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// `YYYY-MM-DD HH:MM:SS` (UTC) for seconds since the epoch.
+/// `YYYY-MM-DD HH:MM:SS` (UTC) for seconds since the epoch (RFC 3339 with a space, no
+/// zone letter); past the year 9999, which RFC 3339 cannot write, `@SECONDS`.
 pub fn format_time(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    use std::fmt::Write as _;
+    let time = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs));
+    let mut rfc3339 = String::new();
+    match time.map(|t| write!(rfc3339, "{}", humantime::format_rfc3339_seconds(t))) {
+        Some(Ok(())) => rfc3339.trim_end_matches('Z').replacen('T', " ", 1),
+        _ => format!("@{secs}"),
+    }
 }
 
 #[cfg(test)]
@@ -438,5 +428,8 @@ mod tests {
     fn formats_utc_time() {
         assert_eq!(format_time(0), "1970-01-01 00:00:00");
         assert_eq!(format_time(1_700_000_000), "2023-11-14 22:13:20");
+        assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(format_time(253_402_300_799), "9999-12-31 23:59:59");
+        assert_eq!(format_time(u64::MAX), format!("@{}", u64::MAX));
     }
 }

@@ -1,32 +1,16 @@
-//! Installing a tree: compare with what is on disk, write only what differs (atomically),
-//! and remove only files the previous generation installed that the new one does not.
+//! Installing a tree with the disk engine (`tree::disk`): compare with what is on disk,
+//! write only what differs (atomically), and remove only files the previous generation
+//! installed that the new one does not. The layout maps tree paths to the mode's folders.
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::fsmode;
 use super::layout::{Layout, Placement, host_units, place};
 use crate::error::Error;
 use crate::tree::Tree;
+use crate::tree::disk::{self, Target};
 
-/// One file to write: `old` is what is there now (`None`: it does not exist).
-#[derive(Debug, Clone)]
-pub struct FileWrite {
-    pub tree_path: String,
-    pub dest: PathBuf,
-    pub old: Option<Vec<u8>>,
-    pub new: Vec<u8>,
-}
-
-/// One file to remove, with its current contents (for diffs).
-#[derive(Debug, Clone)]
-pub struct FileRemove {
-    pub tree_path: String,
-    pub dest: PathBuf,
-    pub old: Vec<u8>,
-}
+pub use crate::tree::disk::{FileRemove, FileWrite};
 
 /// A file of the tree `apply` did not install in this mode.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -58,23 +42,12 @@ impl InstallPlan {
     }
 }
 
-fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
-/// The installed destinations of a tree in this layout.
-fn destinations(layout: &Layout, tree: &Tree) -> Vec<(String, PathBuf)> {
+/// The installed targets of a tree in this layout.
+fn targets(layout: &Layout, tree: &Tree) -> Vec<(String, Target)> {
     let host = host_units(tree);
     tree.paths()
         .filter_map(|p| match place(layout, &host, p) {
-            Placement::Install(dest) => Some((p.to_string(), dest)),
+            Placement::Install(target) => Some((p.to_string(), target)),
             _ => None,
         })
         .collect()
@@ -83,89 +56,33 @@ fn destinations(layout: &Layout, tree: &Tree) -> Vec<(String, PathBuf)> {
 /// What installing `new` over the disk (installed by `old`, the current generation) takes.
 pub fn plan(layout: &Layout, new: &Tree, old: Option<&Tree>) -> Result<InstallPlan, Error> {
     let host = host_units(new);
-    let mut plan = InstallPlan::default();
-    let mut installed = BTreeSet::new();
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
     for (path, bytes) in new.iter() {
         match place(layout, &host, path) {
-            Placement::Install(dest) => {
-                let old = read_existing(&dest)?;
-                if old.as_deref() != Some(bytes) {
-                    plan.writes.push(FileWrite {
-                        tree_path: path.to_string(),
-                        dest: dest.clone(),
-                        old,
-                        new: bytes.to_vec(),
-                    });
-                }
-                installed.insert(dest);
-            }
-            Placement::NeedsRoot(dest) => plan.skipped.push(Skipped {
+            Placement::Install(target) => files.push((path, target, bytes)),
+            Placement::NeedsRoot(dest) => skipped.push(Skipped {
                 tree_path: path.to_string(),
                 dest,
             }),
             Placement::Kept => {}
         }
     }
-    if let Some(old) = old {
-        for (tree_path, dest) in destinations(layout, old) {
-            if installed.contains(&dest) {
-                continue;
-            }
-            if let Some(bytes) = read_existing(&dest)? {
-                plan.removes.push(FileRemove {
-                    tree_path,
-                    dest,
-                    old: bytes,
-                });
-            }
-        }
-    }
-    Ok(plan)
+    let owned = old.map(|old| targets(layout, old)).unwrap_or_default();
+    let disk = disk::plan(files, owned)?;
+    Ok(InstallPlan {
+        writes: disk.writes,
+        removes: disk.removes,
+        skipped,
+    })
 }
 
-/// Writes and removes; each write is a temporary file in the same directory renamed over
-/// the destination, so a reader (systemd, quadlet) never sees half a file.
+/// Writes and removes (see `tree::disk`): a reader (systemd, quadlet) never sees half a
+/// file.
 pub fn execute(plan: &InstallPlan) -> Result<(), Error> {
-    for (i, write) in plan.writes.iter().enumerate() {
-        write_atomic(&write.dest, &write.new)?;
-        if i == 0 {
-            super::kill_point("installing");
-        }
-    }
-    for remove in &plan.removes {
-        match std::fs::remove_file(&remove.dest) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(Error::Io {
-                    what: "cannot remove",
-                    path: remove.dest.clone(),
-                    source,
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let write_err = |source| Error::Write {
-        path: dest.to_path_buf(),
-        source,
-    };
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    fsmode::create_dir_all(dir, fsmode::DIR)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".strixc-")
-        .tempfile_in(dir)
-        .map_err(write_err)?;
-    tmp.write_all(bytes).map_err(write_err)?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(write_err)?;
-    tmp.as_file().sync_all().map_err(write_err)?;
-    tmp.persist(dest).map_err(|e| write_err(e.error))?;
-    Ok(())
+    disk::execute(&plan.writes, &plan.removes, || {
+        super::kill_point("installing");
+    })
 }
 
 /// `--root`: the boot links `systemctl enable` makes from the default profile's target's
@@ -175,7 +92,7 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), Error> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BootLinks {
     /// (link, what it points to)
-    pub create: Vec<(PathBuf, PathBuf)>,
+    pub create: Vec<(Target, PathBuf)>,
     pub remove: Vec<PathBuf>,
 }
 
@@ -199,13 +116,12 @@ impl BootLinks {
             }
         }
         for (link, to) in &self.create {
-            if let Some(dir) = link.parent() {
-                fsmode::create_dir_all(dir, fsmode::DIR)?;
-            }
-            let _ = std::fs::remove_file(link);
-            std::os::unix::fs::symlink(to, link).map_err(|source| Error::Io {
+            disk::create_parents(link)?;
+            let link = link.path();
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(to, &link).map_err(|source| Error::Io {
                 what: "cannot create the boot link",
-                path: link.clone(),
+                path: link,
                 source,
             })?;
         }
@@ -215,7 +131,7 @@ impl BootLinks {
 
 /// The links of the default target of `tree` (none when it has no manifest, no default
 /// target or no `[Install]` section).
-fn install_links(layout: &Layout, tree: &Tree) -> BTreeSet<(PathBuf, PathBuf)> {
+fn install_links(layout: &Layout, tree: &Tree) -> BTreeSet<(Target, PathBuf)> {
     let Ok(manifest) = super::manifest_of(tree) else {
         return BTreeSet::new();
     };
@@ -242,10 +158,13 @@ fn install_links(layout: &Layout, tree: &Tree) -> BTreeSet<(PathBuf, PathBuf)> {
             _ => continue,
         };
         for by in value.split_whitespace() {
-            links.insert((
-                layout.unit_dir.join(format!("{by}.{suffix}")).join(&target),
-                PathBuf::from("..").join(&target),
-            ));
+            let link = format!("{by}.{suffix}/{target}");
+            if crate::tree::is_safe_relative(&link) {
+                links.insert((
+                    layout.target(&layout.unit_dir, &link),
+                    PathBuf::from("..").join(&target),
+                ));
+            }
         }
     }
     links
@@ -255,21 +174,20 @@ fn install_links(layout: &Layout, tree: &Tree) -> BTreeSet<(PathBuf, PathBuf)> {
 pub fn boot_links(layout: &Layout, new: &Tree, old: Option<&Tree>) -> BootLinks {
     let want = install_links(layout, new);
     let had = old.map(|t| install_links(layout, t)).unwrap_or_default();
-    let wanted: BTreeSet<&PathBuf> = want.iter().map(|(link, _)| link).collect();
+    let wanted: BTreeSet<&Target> = want.iter().map(|(link, _)| link).collect();
     BootLinks {
-        create: want
-            .iter()
-            .filter(|(link, to)| std::fs::read_link(link).ok().as_ref() != Some(to))
-            .cloned()
-            .collect(),
         remove: had
-            .into_iter()
-            .map(|(link, _)| link)
-            .filter(|link| !wanted.contains(link))
+            .iter()
+            .filter(|(link, _)| !wanted.contains(link))
+            .map(|(link, _)| link.path())
             .filter(|link| {
                 link.symlink_metadata()
                     .is_ok_and(|m| m.file_type().is_symlink())
             })
+            .collect(),
+        create: want
+            .into_iter()
+            .filter(|(link, to)| std::fs::read_link(link.path()).ok().as_ref() != Some(to))
             .collect(),
     }
 }
@@ -277,6 +195,7 @@ pub fn boot_links(layout: &Layout, new: &Tree, old: Option<&Tree>) -> BootLinks 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn tree(files: &[(&str, &str)]) -> Tree {
         let mut t = Tree::new();
@@ -293,7 +212,7 @@ mod tests {
         let old = tree(&[("systemd/a.service", "1"), ("systemd/b.service", "1")]);
         execute(&plan(&layout, &old, None).unwrap()).unwrap();
         // A file strixc never installed stays.
-        write_atomic(&layout.unit_dir.join("mine.service"), b"x").unwrap();
+        std::fs::write(layout.unit_dir.join("mine.service"), b"x").unwrap();
         let new = tree(&[("systemd/a.service", "1"), ("systemd/c.service", "2")]);
         let p = plan(&layout, &new, Some(&old)).unwrap();
         assert_eq!(p.writes.len(), 1);
@@ -304,5 +223,37 @@ mod tests {
         assert!(layout.unit_dir.join("mine.service").exists());
         assert!(!layout.unit_dir.join("b.service").exists());
         assert!(plan(&layout, &new, Some(&new)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_symlinked_folder_or_file_under_the_root_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(root.join("c")).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        // `--root`: the image's unit folder points out of it.
+        std::os::unix::fs::symlink(&elsewhere, root.join("c/systemd")).unwrap();
+        let layout = Layout::user(&root, Path::new("/c"), Path::new("/s"));
+        let new = tree(&[("systemd/a.service", "1")]);
+        let err = plan(&layout, &new, None).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert!(
+            err.contains(&root.join("c/systemd").display().to_string()),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+        // A unit file that is a link is not written through either.
+        std::fs::remove_file(root.join("c/systemd")).unwrap();
+        std::fs::create_dir_all(&layout.unit_dir).unwrap();
+        std::fs::write(elsewhere.join("victim"), "precious").unwrap();
+        let link = layout.unit_dir.join("a.service");
+        std::os::unix::fs::symlink(elsewhere.join("victim"), &link).unwrap();
+        let err = plan(&layout, &new, None).unwrap_err().to_string();
+        assert!(err.contains(&link.display().to_string()), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(elsewhere.join("victim")).unwrap(),
+            "precious"
+        );
     }
 }

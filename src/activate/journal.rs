@@ -129,9 +129,9 @@ pub fn keep(state: &Path) -> Result<(), Error> {
         return Ok(());
     };
     pending.intent.kept = true;
-    let path = pending.dir.join("intent.json");
     let json = serde_json::to_vec_pretty(&pending.intent).unwrap_or_default();
-    super::install::write_atomic(&path, &json)
+    let intent = crate::tree::disk::Target::new(&pending.dir, "intent.json");
+    crate::tree::disk::write_atomic(&intent, &json)
 }
 
 /// Retires the journal: the switch is recorded, or undone.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::tree::Tree;
+use crate::tree::disk::Target;
 
 /// `--user` or `--system`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -18,6 +19,9 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     pub mode: Mode,
+    /// `--root DIR` (`/` without it): nothing under a prefix is followed through a symbolic
+    /// link (an image someone else prepared could point it anywhere).
+    pub root: PathBuf,
     /// Quadlet's `.container` directory.
     pub quadlet_dir: PathBuf,
     /// The manager's unit directory.
@@ -35,6 +39,7 @@ impl Layout {
     pub fn system(root: &Path) -> Self {
         Self {
             mode: Mode::System,
+            root: root.to_owned(),
             quadlet_dir: under(root, "/etc/containers/systemd"),
             unit_dir: under(root, "/etc/systemd/system"),
             state_dir: under(root, "/var/lib/strixc"),
@@ -48,10 +53,22 @@ impl Layout {
     pub fn user(root: &Path, config_home: &Path, state_home: &Path) -> Self {
         Self {
             mode: Mode::User,
+            root: root.to_owned(),
             quadlet_dir: under(root, config_home).join("containers/systemd"),
             unit_dir: under(root, config_home).join("systemd/user"),
             state_dir: under(root, state_home).join("strixc"),
             ..Self::system(Path::new("/"))
+        }
+    }
+
+    /// The file `name` in `dir`, one of this layout's folders: the folder is the target's
+    /// base (taken as the system has it), or with `--root` the root is.
+    pub fn target(&self, dir: &Path, name: &str) -> Target {
+        match dir.strip_prefix(&self.root) {
+            Ok(inside) if self.root != Path::new("/") && !inside.as_os_str().is_empty() => {
+                Target::new(&self.root, format!("{}/{name}", inside.display()))
+            }
+            _ => Target::new(dir, name),
         }
     }
 
@@ -85,7 +102,8 @@ fn under(root: &Path, path: impl AsRef<Path>) -> PathBuf {
 /// What happens to one file of the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Placement {
-    Install(PathBuf),
+    /// A file name under one of the layout's folders.
+    Install(Target),
     /// Host tuning in user mode: where root would put it.
     NeedsRoot(Option<PathBuf>),
     /// Not installed by `apply` in any mode (kernel arguments, OpenCode files, the manifest,
@@ -117,30 +135,35 @@ pub fn host_units(tree: &Tree) -> BTreeSet<String> {
 
 pub fn place(layout: &Layout, host_units: &BTreeSet<String>, path: &str) -> Placement {
     let system = layout.mode == Mode::System;
-    let host = |dest: PathBuf| {
+    let host = |target: Target| {
         if system {
-            Placement::Install(dest)
+            Placement::Install(target)
         } else {
-            Placement::NeedsRoot(Some(dest))
+            Placement::NeedsRoot(Some(target.path()))
         }
     };
     if let Some(name) = path.strip_prefix("containers/systemd/") {
-        return Placement::Install(layout.quadlet_dir.join(name));
+        return Placement::Install(layout.target(&layout.quadlet_dir, name));
     }
     if let Some(name) = path.strip_prefix("systemd/") {
         if !system && host_units.contains(path) {
             return Placement::NeedsRoot(Some(Layout::system(Path::new("/")).unit_dir.join(name)));
         }
-        return Placement::Install(layout.unit_dir.join(name));
+        return Placement::Install(layout.target(&layout.unit_dir, name));
     }
     if let Some(name) = path.strip_prefix("sysctl.d/") {
-        return host(layout.sysctl_dir.join(name));
+        return host(layout.target(&layout.sysctl_dir, name));
     }
     if let Some(name) = path.strip_prefix("modprobe.d/") {
-        return host(layout.modprobe_dir.join(name));
+        return host(layout.target(&layout.modprobe_dir, name));
     }
     if path == "earlyoom/earlyoom" {
-        return host(layout.earlyoom_file.clone());
+        let file = &layout.earlyoom_file;
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("earlyoom");
+        return host(layout.target(file.parent().unwrap_or(&layout.root), name));
     }
     if path.starts_with("kernel/") {
         return Placement::NeedsRoot(None);
@@ -151,6 +174,14 @@ pub fn place(layout: &Layout, host_units: &BTreeSet<String>, path: &str) -> Plac
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where `path` is installed (`None`: it is not).
+    fn installed_at(layout: &Layout, host: &BTreeSet<String>, path: &str) -> Option<PathBuf> {
+        match place(layout, host, path) {
+            Placement::Install(target) => Some(target.path()),
+            _ => None,
+        }
+    }
 
     #[test]
     fn user_mode_installs_units_and_skips_host_tuning() {
@@ -166,13 +197,14 @@ mod tests {
         );
         tree.insert("systemd/s-mkswap.service", "x");
         let host = host_units(&tree);
+        let at = |path| installed_at(&layout, &host, path);
         assert_eq!(
-            place(&layout, &host, "containers/systemd/s-a.container"),
-            Placement::Install("/r/h/.config/containers/systemd/s-a.container".into())
+            at("containers/systemd/s-a.container"),
+            Some("/r/h/.config/containers/systemd/s-a.container".into())
         );
         assert_eq!(
-            place(&layout, &host, "systemd/s-p.target"),
-            Placement::Install("/r/h/.config/systemd/user/s-p.target".into())
+            at("systemd/s-p.target"),
+            Some("/r/h/.config/systemd/user/s-p.target".into())
         );
         assert!(matches!(
             place(&layout, &host, "systemd/s-mkswap.service"),
@@ -192,14 +224,14 @@ mod tests {
     #[test]
     fn system_mode_installs_host_tuning() {
         let layout = Layout::system(Path::new("/"));
-        let host = BTreeSet::new();
+        let at = |path| installed_at(&layout, &BTreeSet::new(), path);
         assert_eq!(
-            place(&layout, &host, "earlyoom/earlyoom"),
-            Placement::Install("/etc/default/earlyoom".into())
+            at("earlyoom/earlyoom"),
+            Some("/etc/default/earlyoom".into())
         );
         assert_eq!(
-            place(&layout, &host, "modprobe.d/s.conf"),
-            Placement::Install("/etc/modprobe.d/s.conf".into())
+            at("modprobe.d/s.conf"),
+            Some("/etc/modprobe.d/s.conf".into())
         );
     }
 }

@@ -4,15 +4,12 @@
 //! Policy: try without blocking; if another strixc holds it, either wait (saying so on
 //! stderr, the default) or fail at once with `Error::Locked` (exit 3) when `no_wait`.
 //!
-//! The state folder may sit where another user can write (`--root` of an image someone
-//! else prepared, a shared `$XDG_STATE_HOME`), so the lock file is opened without following
-//! a symbolic link (`O_NOFOLLOW`), without truncating (`O_TRUNC` never), not inherited by
-//! the processes strixc runs (`O_CLOEXEC`), and it must be a regular file with one link
-//! owned by whoever runs strixc: otherwise strixc refuses before writing a byte to it.
+//! It is a state file (`fsmode::open_state_file`): opened without following a symbolic
+//! link, never truncated on open, not inherited, and refused unless it is a regular file
+//! with one link owned by whoever runs strixc.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -25,61 +22,6 @@ pub struct ApplyLock {
     _lock: Flock<File>,
 }
 
-/// Opens `STATE/lock` safely (see the module comment); creates it 0644 when missing.
-fn open(path: &Path) -> Result<File, Error> {
-    let refuse = |why: String| Error::Io {
-        what: "refusing to use the lock file",
-        path: path.to_path_buf(),
-        source: std::io::Error::other(why),
-    };
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
-        .custom_flags(libc_flags())
-        .open(path)
-        .map_err(|source| {
-            if source.raw_os_error() == Some(Errno::ELOOP as i32) {
-                refuse("it is a symbolic link".into())
-            } else {
-                Error::Io {
-                    what: "cannot open lock",
-                    path: path.to_path_buf(),
-                    source,
-                }
-            }
-        })?;
-    let meta = file.metadata().map_err(|source| Error::Io {
-        what: "cannot inspect lock",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if !meta.file_type().is_file() {
-        return Err(refuse("it is not a regular file".into()));
-    }
-    if meta.nlink() != 1 {
-        return Err(refuse(format!(
-            "it has {} hard links (a lock file has one)",
-            meta.nlink()
-        )));
-    }
-    let me = nix::unistd::Uid::effective().as_raw();
-    if meta.uid() != me {
-        return Err(refuse(format!(
-            "it belongs to uid {}, not to uid {me} who runs strixc",
-            meta.uid()
-        )));
-    }
-    Ok(file)
-}
-
-/// `O_NOFOLLOW | O_CLOEXEC` (std sets `O_CLOEXEC` itself; said here so it stays).
-fn libc_flags() -> i32 {
-    (nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC).bits()
-}
-
 pub fn acquire(state: &Path, no_wait: bool, quiet: bool) -> Result<ApplyLock, Error> {
     fsmode::create_dir_all(state, fsmode::STATE_DIR)?;
     let path = state.join("lock");
@@ -87,7 +29,7 @@ pub fn acquire(state: &Path, no_wait: bool, quiet: bool) -> Result<ApplyLock, Er
         let path = path.clone();
         move |source| Error::Io { what, path, source }
     };
-    let file = open(&path)?;
+    let file = fsmode::open_state_file(&path, "refusing to use the lock file")?;
     let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => lock,
         Err((mut file, Errno::EWOULDBLOCK)) => {
@@ -185,7 +127,7 @@ mod tests {
             .map(|f| i64::from_str_radix(f.trim(), 8).unwrap())
             .unwrap();
         assert_ne!(
-            flags & i64::from(libc_flags() & nix::fcntl::OFlag::O_CLOEXEC.bits()),
+            flags & i64::from(fsmode::open_flags() & nix::fcntl::OFlag::O_CLOEXEC.bits()),
             0
         );
     }

@@ -9,7 +9,7 @@
 //!   `--root DIR` → `root = Some(DIR)`: install and record a generation, no D-Bus.
 //! - `apply [--profile P] [--dry-run] [--no-rollback]` → `apply(&ctx, &tree, P, &opts)` with
 //!   `tree` from `build::build_tree`; print `report.render()` to stdout. Optional extras:
-//!   `--timeout DURATION` (`parse_timespan`) → `opts.timeout`, `--no-wait` → `opts.no_wait`.
+//!   `--timeout DURATION` (`stack::quantity::parse_duration`) → `opts.timeout`, `--no-wait` → `opts.no_wait`.
 //! - `diff [--profile P]` → `diff(&ctx, &tree, P)?.render()`.
 //! - `status [--json]` → `status(&ctx)?`, then `.to_json()` or `.render()`.
 //! - `rollback` → `rollback(&ctx, &opts)`; `generations` → `render_generations(&generations(&ctx)?)`.
@@ -51,12 +51,12 @@ pub use progress::ProgressMode;
 pub use status::{AgentStatus, GpuMemory, Health, Status, status};
 pub use summon::{active_profile, installed_manifest, switch_profile};
 pub use switch::Outcome;
-pub use units::{UnitActions, parse_timespan};
+pub use units::UnitActions;
 
 use crate::activate::systemd::Bus;
 use crate::error::Error;
 use crate::tree::Tree;
-use crate::tree::manifest::{MANIFEST_PATH, Manifest};
+use crate::tree::manifest::Manifest;
 
 /// Where and how `apply` works: the directories of the mode, the bus, and whether to talk
 /// to systemd at all.
@@ -104,7 +104,7 @@ pub struct ApplyOptions {
     /// `--no-rollback`: on failure leave the failed generation installed.
     pub no_rollback: bool,
     /// `--timeout DURATION`: deadline for all jobs; default: the sum of the profile's
-    /// agents' `TimeoutStartSec=` plus 30 s.
+    /// agents' start timeouts (the manifest's) plus 30 s.
     pub timeout: Option<Duration>,
     /// `--no-wait`: if another apply holds the lock, fail with exit 3 instead of waiting.
     pub no_wait: bool,
@@ -224,14 +224,9 @@ pub fn render_generations(list: &[GenerationInfo]) -> String {
         .collect()
 }
 
+/// The manifest of `tree` ([`Manifest::of_tree`], the one parser).
 pub(crate) fn manifest_of(tree: &Tree) -> Result<Manifest, Error> {
-    let bytes = tree
-        .get(MANIFEST_PATH)
-        .ok_or_else(|| Error::Usage(format!("the tree has no {MANIFEST_PATH}")))?;
-    serde_json::from_slice(bytes).map_err(|source| Error::Manifest {
-        path: MANIFEST_PATH.into(),
-        source,
-    })
+    Manifest::of_tree(tree)
 }
 
 impl ApplyReport {

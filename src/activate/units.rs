@@ -153,73 +153,19 @@ pub fn plan(
     actions
 }
 
-/// systemd's default `TimeoutStartSec=`.
-const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(90);
 /// Room for stops and the target itself.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 
 /// Longer than any start can legitimately take: agents of a profile start one after another
-/// (ordering edges), so the sum of their `TimeoutStartSec=` plus a margin.
-pub fn default_deadline(tree: &Tree, manifest: &Manifest, profile: &ManifestProfile) -> Duration {
-    let mut total = DEADLINE_MARGIN;
-    for agent in manifest
+/// (ordering edges), so the sum of their start timeouts (the manifest's) plus a margin.
+pub fn default_deadline(manifest: &Manifest, profile: &ManifestProfile) -> Duration {
+    manifest
         .agents
         .iter()
         .filter(|a| profile.agents.contains(&a.name))
-    {
-        let timeout = agent
-            .files
-            .iter()
-            .filter_map(|f| tree.get(f))
-            .find_map(start_timeout)
-            .unwrap_or(DEFAULT_START_TIMEOUT);
-        total = total.saturating_add(timeout);
-    }
-    total
-}
-
-/// `TimeoutStartSec=` (or `TimeoutSec=`) of a unit file; `infinity` → a day.
-fn start_timeout(unit: &[u8]) -> Option<Duration> {
-    let text = String::from_utf8_lossy(unit);
-    text.lines().rev().find_map(|line| {
-        let (key, value) = line.split_once('=')?;
-        matches!(key.trim(), "TimeoutStartSec" | "TimeoutSec")
-            .then(|| parse_timespan(value.trim()))?
-    })
-}
-
-/// A systemd time span: `90`, `15min`, `1h 30s`, `500ms`, `infinity`.
-pub fn parse_timespan(text: &str) -> Option<Duration> {
-    if text == "infinity" {
-        return Some(Duration::from_secs(86_400));
-    }
-    let mut total = 0f64;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number: f64 = rest[..num_end].parse().ok()?;
-        rest = rest[num_end..].trim_start();
-        let unit_end = rest
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit_end] {
-            "" | "s" | "sec" | "second" | "seconds" => 1.0,
-            "ms" | "msec" => 0.001,
-            "us" | "usec" => 0.000_001,
-            "m" | "min" | "minute" | "minutes" => 60.0,
-            "h" | "hr" | "hour" | "hours" => 3600.0,
-            "d" | "day" | "days" => 86_400.0,
-            _ => return None,
-        };
-        total += number * factor;
-        rest = rest[unit_end..].trim_start();
-    }
-    Some(Duration::from_secs_f64(total))
+        .fold(DEADLINE_MARGIN, |total, agent| {
+            total.saturating_add(agent.start_timeout())
+        })
 }
 
 #[cfg(test)]
@@ -349,15 +295,22 @@ mod tests {
     }
 
     #[test]
-    fn parses_timespans() {
-        assert_eq!(parse_timespan("90"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_timespan("15min"), Some(Duration::from_secs(900)));
-        assert_eq!(parse_timespan("1h 30s"), Some(Duration::from_secs(3630)));
-        assert_eq!(parse_timespan("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_timespan("soon"), None);
+    fn the_deadline_sums_the_manifests_start_timeouts_or_the_default_start_period() {
+        let mut m = manifest();
+        m.agents[0].start_timeout_s = Some(1200);
+        m.agents[1].start_timeout_s = Some(60);
+        m.agents[2].start_timeout_s = Some(7);
+        let standard = m.profile("standard").unwrap().clone();
         assert_eq!(
-            start_timeout(b"[Service]\nTimeoutStartSec=20m\n"),
-            Some(Duration::from_secs(1200))
+            default_deadline(&m, &standard),
+            Duration::from_secs(1200 + 60 + 30)
+        );
+        // A manifest of an older strixc has no start timeout: the stack's default period.
+        m.agents[1].start_timeout_s = None;
+        let default = crate::stack::defaults::HEALTH_START_PERIOD_MS / 1000;
+        assert_eq!(
+            default_deadline(&m, &standard),
+            Duration::from_secs(1200 + default + 30)
         );
     }
 }

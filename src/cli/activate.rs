@@ -43,7 +43,8 @@ fn context_for(args: &SystemdArgs, changes: bool) -> Result<ApplyContext, Error>
 
 fn timeout(text: Option<&str>) -> Result<Option<Duration>, Error> {
     text.map(|t| {
-        activate::parse_timespan(t).ok_or_else(|| {
+        let ms = crate::stack::quantity::parse_duration(t);
+        ms.map(Duration::from_millis).ok_or_else(|| {
             Error::Usage(format!(
                 "`{t}` is not a duration: write it like \"90s\", \"20m\" or \"1h\""
             ))

@@ -68,6 +68,16 @@ impl AgentPlan<'_> {
         self.budget.utilization()
     }
 
+    /// How long a start may take (`TimeoutStartSec=`): the runtime's health `start-period`,
+    /// or the default one.
+    pub fn start_period_ms(&self) -> u64 {
+        self.runtime
+            .health
+            .as_ref()
+            .and_then(|h| h.start_period_ms.as_ref().map(|s| s.value))
+            .unwrap_or(crate::stack::defaults::HEALTH_START_PERIOD_MS)
+    }
+
     /// What `{model}` means: the Hugging Face repo, or the local path (GGUF files).
     pub fn model_source(&self) -> &str {
         match (&self.model.path, &self.model.repo) {

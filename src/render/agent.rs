@@ -211,11 +211,7 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
         ],
     };
 
-    let start_period = runtime
-        .health
-        .as_ref()
-        .and_then(|h| h.start_period_ms.as_ref().map(|s| s.value))
-        .unwrap_or(crate::stack::defaults::HEALTH_START_PERIOD_MS);
+    let start_period = agent.start_period_ms();
     let health = match (&runtime.health, health_url(agent)) {
         (Some(h), Some(url)) => Some(Health {
             cmd: format!("curl -fsS {url}"),

@@ -136,6 +136,7 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
             volumes,
             served_model: Some(agent.model_source().to_owned()),
             summon: agent.agent.summon.as_ref().map(|s| s.value.clone()),
+            start_timeout_s: Some(agent.start_period_ms().div_ceil(1000)),
         });
         tree.insert(file.path, file.text);
     }

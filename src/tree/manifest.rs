@@ -5,8 +5,12 @@
 //! to probe health.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::tree::{Tree, is_safe_relative};
 
 pub const MANIFEST_PATH: &str = "manifest.json";
 
@@ -85,9 +89,52 @@ pub struct ManifestAgent {
     /// The profile a gateway request for this agent switches to (`summon`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summon: Option<String>,
+    /// How long systemd lets it start (its unit's `TimeoutStartSec=`, the runtime's health
+    /// `start-period`), in seconds. Absent in manifests of older strixc versions:
+    /// [`ManifestAgent::start_timeout`] falls back to the stack's default start period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_timeout_s: Option<u64>,
+}
+
+impl ManifestAgent {
+    /// [`ManifestAgent::start_timeout_s`], or the default start period for an agent recorded
+    /// by a strixc that did not write it.
+    pub fn start_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.start_timeout_s
+                .unwrap_or(crate::stack::defaults::HEALTH_START_PERIOD_MS.div_ceil(1000)),
+        )
+    }
 }
 
 impl Manifest {
+    /// The one reader of `manifest.json` (`path` names it in errors): JSON of this shape
+    /// whose file paths are all safe relative paths, so nothing strixc prunes because a
+    /// manifest lists it can lie outside the tree.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest, Error> {
+        let manifest: Manifest =
+            serde_json::from_slice(bytes).map_err(|source| Error::Manifest {
+                path: path.to_owned(),
+                source,
+            })?;
+        if let Some(file) = manifest.files.keys().find(|f| !is_safe_relative(f)) {
+            return Err(Error::Io {
+                what: "refusing a manifest path that leaves the tree:",
+                path: path.to_owned(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{file:?}")),
+            });
+        }
+        Ok(manifest)
+    }
+
+    /// The manifest of a tree (an error when it has none).
+    pub fn of_tree(tree: &Tree) -> Result<Manifest, Error> {
+        let bytes = tree
+            .get(MANIFEST_PATH)
+            .ok_or_else(|| Error::Usage(format!("the tree has no {MANIFEST_PATH}")))?;
+        Self::parse(bytes, Path::new(MANIFEST_PATH))
+    }
+
     pub fn profile(&self, name: &str) -> Option<&ManifestProfile> {
         self.profiles.iter().find(|p| p.name == name)
     }

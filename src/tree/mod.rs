@@ -4,6 +4,7 @@
 //! touch the file system. Paths are relative, `/`-separated, and never contain `..`.
 
 pub mod assemble;
+pub mod disk;
 pub mod manifest;
 pub mod write;
 

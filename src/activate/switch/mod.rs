@@ -203,7 +203,7 @@ fn activate(
         actions: &plan.actions,
         deadline: opts
             .timeout
-            .unwrap_or_else(|| units::default_deadline(plan.tree, plan.manifest, &plan.profile)),
+            .unwrap_or_else(|| units::default_deadline(plan.manifest, &plan.profile)),
         progress: opts.progress,
     };
     let failures = match activation.run() {

@@ -128,7 +128,7 @@ fn reactivate(
         actions: &actions,
         deadline: opts
             .timeout
-            .unwrap_or_else(|| units::default_deadline(tree, &manifest, &profile)),
+            .unwrap_or_else(|| units::default_deadline(&manifest, &profile)),
         progress: ProgressMode::Quiet,
     }
     .run()
