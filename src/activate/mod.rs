@@ -47,7 +47,7 @@ pub use install::Skipped;
 pub use layout::{Layout, Mode};
 pub use load::AgentLoad;
 pub use progress::ProgressMode;
-pub use status::{AgentStatus, GpuMemory, Health, Status, status};
+pub use status::{AgentStatus, GpuMemory, HealthAnswer, Status, status};
 pub use summon::{active_profile, installed_manifest, switch_profile};
 pub use switch::{ActivationFailure, Outcome, RollbackOutcome, UnitFailure};
 pub use units::{UnitActions, parse_timespan};

@@ -39,7 +39,7 @@ pub struct AgentStatus {
     pub sub_state: String,
     /// When the unit entered its current state, µs since the epoch (0: never).
     pub since_usec: u64,
-    pub health: Option<Health>,
+    pub health: Option<HealthAnswer>,
     /// The unit's cgroup memory (MemoryCurrent), when systemd accounts it.
     pub memory_bytes: Option<u64>,
     /// Requests at the gateway and in the engine, when either reports them.
@@ -48,7 +48,7 @@ pub struct AgentStatus {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Health {
+pub struct HealthAnswer {
     pub url: String,
     /// HTTP status, `None` when there was no answer.
     pub status: Option<u16>,
@@ -136,7 +136,7 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
         .collect();
     let profile = manifest.profile(&profile_name);
     // Probe every endpoint at once: one slow agent must not make status slow.
-    let health: Vec<Option<Health>> = std::thread::scope(|scope| {
+    let health: Vec<Option<HealthAnswer>> = std::thread::scope(|scope| {
         let probes: Vec<_> = manifest
             .agents
             .iter()
@@ -145,12 +145,12 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
                     a.health_url
                         .as_ref()
                         .map(|url| match probe(url, HEALTH_TIMEOUT) {
-                            Ok(code) => Health {
+                            Ok(code) => HealthAnswer {
                                 url: url.clone(),
                                 status: Some(code),
                                 error: None,
                             },
-                            Err(e) => Health {
+                            Err(e) => HealthAnswer {
                                 url: url.clone(),
                                 status: None,
                                 error: Some(e),
@@ -244,10 +244,10 @@ impl Status {
                 format!(" since {}", format_time(a.since_usec / 1_000_000))
             };
             let health = match &a.health {
-                Some(Health {
+                Some(HealthAnswer {
                     status: Some(code), ..
                 }) => format!("health {code}"),
-                Some(Health { error: Some(e), .. }) => format!("health: {e}"),
+                Some(HealthAnswer { error: Some(e), .. }) => format!("health: {e}"),
                 _ => "no health check".into(),
             };
             let mut memory = a

@@ -8,7 +8,7 @@ use super::{
     unknown_node, values,
 };
 use crate::diagnostic::{Diagnostics, Kind, Thing};
-use crate::stack::{Engine, Health, Launch, Runtime, Secret, Spanned, Text};
+use crate::stack::{Engine, HealthCheck, Launch, Runtime, Secret, Spanned, Text};
 
 const FIELDS: [&str; 9] = [
     "engine", "image", "command", "device", "env", "secret", "volume", "health", "quadlet",
@@ -243,7 +243,7 @@ fn secret(node: &KdlNode, d: &mut Diagnostics) -> Option<Secret> {
 }
 
 /// `health "/health" interval="30s" start-period="15m"`
-fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<Health> {
+fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<HealthCheck> {
     let mut entries = Entries::new(node);
     let path = entries.arg(0);
     let interval = entries.prop("interval");
@@ -281,7 +281,7 @@ fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<Health> {
         );
         return None;
     }
-    Some(Health {
+    Some(HealthCheck {
         path,
         interval_ms,
         start_period_ms,
