@@ -63,7 +63,6 @@ fn build_256_agents(bencher: divan::Bencher) {
 #[divan::bench(sample_count = 10, sample_size = 1)]
 fn render_256_agents(bencher: divan::Bencher) {
     let source = largest_stack();
-    let checked = compile(&source).expect("checks");
-    let plan = strixc::plan::plan(&checked.stack).expect("plans");
-    bencher.bench(|| render_tree(divan::black_box(&plan)).expect("renders"));
+    let compiled = compile(&source).expect("checks");
+    bencher.bench(|| render_tree(divan::black_box(compiled.plan())).expect("renders"));
 }

@@ -228,7 +228,7 @@ fn every_oh_my_opencode_agent_points_at_the_server_that_serves_it() {
         let tree = build(&source);
         let (omo_file, oc_file) = files(&tree);
         let checked = strixc::compile::compile(&source).unwrap();
-        let stack = &checked.stack;
+        let stack = checked.stack();
 
         let providers = oc_file["provider"].as_object().unwrap();
         let mut names: Vec<&str> = stack.agents.iter().map(|a| a.name.as_str()).collect();

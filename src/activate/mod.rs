@@ -48,7 +48,7 @@ pub use install::Skipped;
 pub use layout::{Layout, Mode};
 pub use load::AgentLoad;
 pub use progress::ProgressMode;
-pub use status::{AgentStatus, GpuMemory, Health, Status, status};
+pub use status::{AgentStatus, GpuMemory, HealthAnswer, Status, status};
 pub use summon::{active_profile, installed_manifest, switch_profile};
 pub use switch::Outcome;
 pub use units::UnitActions;

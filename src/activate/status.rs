@@ -41,7 +41,7 @@ pub struct AgentStatus {
     pub sub_state: String,
     /// When the unit entered its current state, µs since the epoch (0: never).
     pub since_usec: u64,
-    pub health: Option<Health>,
+    pub health: Option<HealthAnswer>,
     /// The unit's cgroup memory (MemoryCurrent), when systemd accounts it.
     pub memory_bytes: Option<u64>,
     /// Requests at the gateway and in the engine, when either reports them.
@@ -50,7 +50,7 @@ pub struct AgentStatus {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Health {
+pub struct HealthAnswer {
     pub url: String,
     /// HTTP status, `None` when there was no answer.
     pub status: Option<u16>,
@@ -196,7 +196,7 @@ fn agents(
 }
 
 /// Probes every agent's health endpoint at once: one slow agent must not make status slow.
-fn probe_all(manifest: &Manifest) -> Vec<Option<Health>> {
+fn probe_all(manifest: &Manifest) -> Vec<Option<HealthAnswer>> {
     std::thread::scope(|scope| {
         let probes: Vec<_> = manifest
             .agents
@@ -208,7 +208,7 @@ fn probe_all(manifest: &Manifest) -> Vec<Option<Health>> {
                         Ok(code) => (Some(code), None),
                         Err(e) => (None, Some(e)),
                     };
-                    Some(Health {
+                    Some(HealthAnswer {
                         url: url.clone(),
                         status,
                         error,
@@ -274,10 +274,10 @@ impl Status {
                 format!(" since {}", format_time(a.since_usec / 1_000_000))
             };
             let health = match &a.health {
-                Some(Health {
+                Some(HealthAnswer {
                     status: Some(code), ..
                 }) => format!("health {code}"),
-                Some(Health { error: Some(e), .. }) => format!("health: {e}"),
+                Some(HealthAnswer { error: Some(e), .. }) => format!("health: {e}"),
                 _ => "no health check".into(),
             };
             let mut memory = a

@@ -16,6 +16,7 @@ mod size;
 mod units;
 
 pub use budget::check_budget;
+pub use security::Placeholder;
 pub use size::{MAX_AGENTS, MAX_PROFILES};
 
 use crate::diagnostic::Diagnostics;

@@ -30,8 +30,38 @@ const SECRET_WORDS: [&str; 14] = [
 /// Word endings that name a credential even glued to another word (`PGPASS`, `HFTOKEN`).
 const SECRET_SUFFIXES: [&str; 5] = ["PASSWORD", "PASSWD", "PASS", "TOKEN", "APIKEY"];
 
-/// What `{…}` in a native command may name.
-pub const PLACEHOLDERS: [&str; 4] = ["port", "host", "model", "context"];
+/// What `{…}` in a native command may name: the one list, which the check admits and
+/// the renderer fills (`render::agent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholder {
+    Port,
+    Host,
+    Model,
+    Context,
+}
+
+impl Placeholder {
+    pub const ALL: [Placeholder; 4] = [
+        Placeholder::Port,
+        Placeholder::Host,
+        Placeholder::Model,
+        Placeholder::Context,
+    ];
+
+    /// The name between the braces: `port` for `{port}`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Placeholder::Port => "port",
+            Placeholder::Host => "host",
+            Placeholder::Model => "model",
+            Placeholder::Context => "context",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Placeholder> {
+        Placeholder::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
 
 /// Whether a variable name says its value is a credential.
 pub fn is_secret_name(name: &str) -> bool {
@@ -116,7 +146,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
             Some(Launch::Native { command }) => {
                 for arg in command {
                     for placeholder in placeholders(&arg.value) {
-                        if !PLACEHOLDERS.contains(&placeholder) {
+                        if Placeholder::from_name(placeholder).is_none() {
                             d.emit(
                                 UnknownPlaceholder {
                                     placeholder: placeholder.to_owned(),

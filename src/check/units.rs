@@ -195,101 +195,127 @@ fn volume_source_ok(path: &str) -> bool {
     named || path.starts_with('/') || path.starts_with('%')
 }
 
+const NO_SPACE: &str = "image references and repositories hold no spaces: check for a stray space";
+const COLON: &str = "podman splits a volume at ':' (HOST:CONTAINER:OPTIONS): rename the folder, or mount its parent";
+const UNCARRIED: &str =
+    "unit files have no quoting for it: remove the trailing backslash and the spaces around it";
+
 fn paths(stack: &Stack, d: &mut Diagnostics) {
-    let mut bad = |what: &str, text: &Text, reason: &'static str, help: &'static str| {
-        d.emit(
-            InvalidPath {
-                what: what.to_owned(),
-                value: text.value.clone(),
-                reason,
-                help,
-            },
-            text.span,
-        );
-    };
-    const NO_SPACE: &str =
-        "image references and repositories hold no spaces: check for a stray space";
-    const COLON: &str = "podman splits a volume at ':' (HOST:CONTAINER:OPTIONS): rename the folder, or mount its parent";
-    const UNCARRIED: &str =
-        "unit files have no quoting for it: remove the trailing backslash and the spaces around it";
     for runtime in &stack.runtimes {
         if let Some(Launch::Container { image }) = &runtime.launch {
-            if image.value.chars().any(char::is_whitespace) {
-                bad("image", image, "holds a space", NO_SPACE);
-            } else if image.value.is_empty() || !image.value.chars().all(image_char) {
-                bad(
-                    "image",
-                    image,
-                    "holds characters an image reference cannot",
-                    "an image reference uses only letters, digits and . _ - / : @, like \"docker.io/library/busybox:latest\"",
-                );
-            }
+            image_path(image, d);
         }
         for device in &runtime.devices {
-            let path = device.value.strip_prefix('-').unwrap_or(&device.value);
-            if !path.starts_with('/') {
-                bad(
-                    "device",
-                    device,
-                    "is not an absolute path",
-                    "write the device's absolute path, like \"/dev/kfd\"",
-                );
-            } else if device
-                .value
-                .chars()
-                .any(|c| c.is_whitespace() || "\"'\\".contains(c))
-            {
-                bad(
-                    "device",
-                    device,
-                    "holds a space, quote or backslash, which quadlet splits or strips",
-                    "device paths hold none of these: check the path",
-                );
-            }
+            device_path(device, d);
         }
         for (host, container) in &runtime.volumes {
-            for (what, text) in [
-                ("volume host path", host),
-                ("volume container path", container),
-            ] {
-                if text.value.contains(':') {
-                    bad(
-                        what,
-                        text,
-                        "holds a ':', which podman reads as a separator",
-                        COLON,
-                    );
-                } else if not_carried(&text.value).is_some() {
-                    bad(
-                        what,
-                        text,
-                        "starts or ends with a space or ends with a backslash, which a unit file cannot carry",
-                        UNCARRIED,
-                    );
-                }
-            }
-            if !host.value.contains(':') && !volume_source_ok(&host.value) {
-                bad(
-                    "volume host path",
-                    host,
-                    "is relative: podman would read it as a volume name or refuse it",
-                    "write an absolute path (or `%h/...` for the user's home), or a plain volume name like \"hf-cache\"",
-                );
-            }
-            if !container.value.contains(':') && !container.value.starts_with('/') {
-                bad(
-                    "volume container path",
-                    container,
-                    "is not an absolute path",
-                    "write the path inside the container from its root, like \"/root/.cache\"",
-                );
-            }
+            volume_paths(host, container, d);
         }
     }
     for model in &stack.models {
         if let Some(repo) = model.repo.as_ref().filter(|r| r.value.contains(' ')) {
-            bad("repo", repo, "holds a space", NO_SPACE);
+            bad_path(d, "repo", repo, "holds a space", NO_SPACE);
         }
+    }
+}
+
+fn bad_path(
+    d: &mut Diagnostics,
+    what: &str,
+    text: &Text,
+    reason: &'static str,
+    help: &'static str,
+) {
+    d.emit(
+        InvalidPath {
+            what: what.to_owned(),
+            value: text.value.clone(),
+            reason,
+            help,
+        },
+        text.span,
+    );
+}
+
+fn image_path(image: &Text, d: &mut Diagnostics) {
+    if image.value.chars().any(char::is_whitespace) {
+        bad_path(d, "image", image, "holds a space", NO_SPACE);
+    } else if image.value.is_empty() || !image.value.chars().all(image_char) {
+        bad_path(
+            d,
+            "image",
+            image,
+            "holds characters an image reference cannot",
+            "an image reference uses only letters, digits and . _ - / : @, like \"docker.io/library/busybox:latest\"",
+        );
+    }
+}
+
+fn device_path(device: &Text, d: &mut Diagnostics) {
+    let path = device.value.strip_prefix('-').unwrap_or(&device.value);
+    if !path.starts_with('/') {
+        bad_path(
+            d,
+            "device",
+            device,
+            "is not an absolute path",
+            "write the device's absolute path, like \"/dev/kfd\"",
+        );
+    } else if device
+        .value
+        .chars()
+        .any(|c| c.is_whitespace() || "\"'\\".contains(c))
+    {
+        bad_path(
+            d,
+            "device",
+            device,
+            "holds a space, quote or backslash, which quadlet splits or strips",
+            "device paths hold none of these: check the path",
+        );
+    }
+}
+
+fn volume_paths(host: &Text, container: &Text, d: &mut Diagnostics) {
+    for (what, text) in [
+        ("volume host path", host),
+        ("volume container path", container),
+    ] {
+        if text.value.contains(':') {
+            bad_path(
+                d,
+                what,
+                text,
+                "holds a ':', which podman reads as a separator",
+                COLON,
+            );
+        } else if not_carried(&text.value).is_some() {
+            bad_path(
+                d,
+                what,
+                text,
+                "starts or ends with a space or ends with a backslash, which a unit file cannot carry",
+                UNCARRIED,
+            );
+        }
+    }
+    if !host.value.contains(':') && !volume_source_ok(&host.value) {
+        bad_path(
+            d,
+            "volume host path",
+            host,
+            "is relative: podman would read it as a volume name or refuse it",
+            "write an absolute path (or `%h/...` for the user's home), or a plain volume name like \"hf-cache\"",
+        );
+    }
+    if !container.value.contains(':') && !container.value.starts_with('/') {
+        bad_path(
+            d,
+            "volume container path",
+            container,
+            "is not an absolute path",
+            "write the path inside the container from its root, like \"/root/.cache\"",
+        );
     }
 }
 

@@ -7,13 +7,12 @@ use crate::check::problems::{
     ProfileOverBudget, ProfileOverGpu, UtilizationAboveCap, UtilizationTooSmall,
 };
 use crate::cli::args::{BudgetArgs, Cli};
-use crate::compile::compile;
-use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::compile::{Planned, front_half};
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::error::{Error, ExitCode};
 use crate::plan::budget::{AgentBudget, AgentLoad, format_gib};
-use crate::plan::{AgentPlan, Plan, ProfilePlan, plan};
+use crate::plan::{AgentPlan, Plan, ProfilePlan};
 use crate::source::Source;
-use crate::stack::Stack;
 
 /// Errors that are the budget's own verdict: the numbers are still worth printing (that
 /// is when they are needed), with `fits: false`, and the exit code stays 1.
@@ -24,46 +23,32 @@ fn is_budget_verdict(d: &Diagnostic) -> bool {
         || d.is::<UtilizationTooSmall>()
 }
 
-/// The stack to print the budget of, and the exit code: 0, or 1 when the only errors are
-/// the budget's own. `Err(code)` when other errors leave nothing to print.
-fn load_for_budget(cli: &Cli, out: &Output) -> Result<Result<(Stack, ExitCode), ExitCode>, Error> {
+/// The planned stack to print the budget of, and the exit code: 0, or 1 when the only
+/// errors are the budget's own. `Err(code)` when other errors leave nothing to print.
+fn load_for_budget(
+    cli: &Cli,
+    out: &Output,
+) -> Result<Result<(Planned, ExitCode), ExitCode>, Error> {
     let source = Source::read(&cli.file)?;
-    match compile(&source) {
-        Ok(checked) => {
-            out.diagnostics(&checked.warnings, &source);
-            Ok(Ok((checked.stack, ExitCode::Ok)))
-        }
-        Err(diagnostics) => {
-            out.diagnostics(&diagnostics, &source);
-            let only_budget = diagnostics
-                .iter()
-                .filter(|d| d.severity() == Severity::Error)
-                .all(is_budget_verdict);
-            if !only_budget {
-                return Ok(Err(ExitCode::StackErrors));
-            }
-            // Decoded and checked without error up to the budget: decode it again (the
-            // diagnostics were printed above) to get the stack the numbers come from.
-            let mut again = Diagnostics::new();
-            let Some(document) = crate::source::parse::parse(&source, &mut again) else {
-                return Ok(Err(ExitCode::StackErrors));
-            };
-            let stack = crate::decode::decode(&document, &mut again);
-            Ok(Ok((stack, ExitCode::StackErrors)))
-        }
+    let (planned, diagnostics) = front_half(&source);
+    out.diagnostics(&diagnostics, &source);
+    let only_budget = diagnostics
+        .iter()
+        .filter(|d| d.severity() == Severity::Error)
+        .all(is_budget_verdict);
+    match planned {
+        Some(planned) if !diagnostics.has_errors() => Ok(Ok((planned, ExitCode::Ok))),
+        Some(planned) if only_budget => Ok(Ok((planned, ExitCode::StackErrors))),
+        _ => Ok(Err(ExitCode::StackErrors)),
     }
 }
 
 pub fn run(cli: &Cli, args: &BudgetArgs, out: &Output) -> Result<ExitCode, Error> {
-    let (stack, code) = match load_for_budget(cli, out)? {
+    let (planned, code) = match load_for_budget(cli, out)? {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let Some(plan) = plan(&stack) else {
-        return Err(Error::Usage(
-            "internal error: the checked stack could not be planned".into(),
-        ));
-    };
+    let plan = planned.plan();
     if let Some(name) = &args.profile {
         if !plan.profiles.iter().any(|p| p.name() == name) {
             let known: Vec<&str> = plan.profiles.iter().map(|p| p.name()).collect();
@@ -75,12 +60,12 @@ pub fn run(cli: &Cli, args: &BudgetArgs, out: &Output) -> Result<ExitCode, Error
     }
     let only = args.profile.as_deref();
     let text = if args.json {
-        let mut text = serde_json::to_string_pretty(&budget_json(&plan, only))
+        let mut text = serde_json::to_string_pretty(&budget_json(plan, only))
             .map_err(|e| Error::Usage(format!("internal error: {e}")))?;
         text.push('\n');
         text
     } else {
-        budget_table(&plan, only)
+        budget_table(plan, only)
     };
     print_bytes(text.as_bytes())?;
     Ok(code)
@@ -231,49 +216,14 @@ pub fn budget_table(plan: &Plan, only: Option<&str>) -> String {
         "memory",
     ];
     for profile in selected(plan, only) {
-        let budget = &profile.budget;
-        let headroom = budget.budget_bytes as i128 - budget.total_bytes as i128;
-        out.push_str(&format!(
-            "\nprofile {}{}: {} of {}, {} {}; GPU share {}\n",
-            profile.name(),
-            if profile.profile.is_default() {
-                " (default)"
-            } else {
-                ""
-            },
-            format_gib(budget.total_bytes),
-            format_gib(budget.budget_bytes),
-            format_gib(headroom.unsigned_abs() as u64),
-            if headroom >= 0 {
-                "headroom"
-            } else {
-                "OVER BUDGET"
-            },
-            budget.gpu_share,
-        ));
+        out.push_str(&profile_heading(profile));
         let mut rows: Vec<[String; 10]> = vec![header.map(String::from)];
-        for &i in &profile.agents {
-            let agent = &plan.agents[i];
-            let r = row(agent);
-            rows.push([
-                agent.name().to_owned(),
-                agent.model.name.value.clone(),
-                agent.context.to_string(),
-                format_gib(r.weights),
-                r.kv_bytes_per_token.to_string(),
-                format_gib(r.kv_cache_bytes),
-                r.kv_cache_tokens.to_string(),
-                format_gib(r.overhead),
-                agent.utilization().map_or("CPU".into(), |u| {
-                    if over_share(plan, agent) {
-                        format!("{u} (!)")
-                    } else {
-                        u.to_string()
-                    }
-                }),
-                format_gib(r.taken),
-            ]);
-        }
+        rows.extend(
+            profile
+                .agents
+                .iter()
+                .map(|&i| table_row(plan, &plan.agents[i])),
+        );
         out.push_str(&columns(&rows));
     }
     if plan.agents.iter().any(|a| over_share(plan, a)) {
@@ -283,6 +233,53 @@ pub fn budget_table(plan: &Plan, only: Option<&str>) -> String {
         ));
     }
     out
+}
+
+/// `profile NAME (default): USED of BUDGET, N headroom; GPU share U`.
+fn profile_heading(profile: &ProfilePlan) -> String {
+    let budget = &profile.budget;
+    let headroom = budget.budget_bytes as i128 - budget.total_bytes as i128;
+    format!(
+        "\nprofile {}{}: {} of {}, {} {}; GPU share {}\n",
+        profile.name(),
+        if profile.profile.is_default() {
+            " (default)"
+        } else {
+            ""
+        },
+        format_gib(budget.total_bytes),
+        format_gib(budget.budget_bytes),
+        format_gib(headroom.unsigned_abs() as u64),
+        if headroom >= 0 {
+            "headroom"
+        } else {
+            "OVER BUDGET"
+        },
+        budget.gpu_share,
+    )
+}
+
+/// One agent's line of the table, in the header's columns.
+fn table_row(plan: &Plan, agent: &AgentPlan) -> [String; 10] {
+    let r = row(agent);
+    [
+        agent.name().to_owned(),
+        agent.model.name.value.clone(),
+        agent.context.to_string(),
+        format_gib(r.weights),
+        r.kv_bytes_per_token.to_string(),
+        format_gib(r.kv_cache_bytes),
+        r.kv_cache_tokens.to_string(),
+        format_gib(r.overhead),
+        agent.utilization().map_or("CPU".into(), |u| {
+            if over_share(plan, agent) {
+                format!("{u} (!)")
+            } else {
+                u.to_string()
+            }
+        }),
+        format_gib(r.taken),
+    ]
 }
 
 /// Left-aligned text columns, right-aligned numbers, two spaces apart.

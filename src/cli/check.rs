@@ -9,7 +9,7 @@ pub fn run(cli: &Cli, out: &Output) -> Result<ExitCode, Error> {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let stack = &checked.stack;
+    let stack = checked.stack();
     let count = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     out.note(&format!(
         "{}: stack `{}` is valid: {}, {}{}",

@@ -14,7 +14,7 @@ pub use budget::{budget_json, budget_table};
 use std::io::{IsTerminal, Write};
 
 use crate::cli::args::{Cli, Color, Command};
-use crate::compile::{Checked, compile};
+use crate::compile::{Compiled, compile};
 use crate::diagnostic::{Diagnostics, RenderStyle, render, render_summary};
 use crate::error::{Error, ExitCode};
 use crate::source::Source;
@@ -101,7 +101,7 @@ impl Output {
 }
 
 /// Reads and compiles the stack file; on errors prints them and yields exit code 1.
-pub fn load(cli: &Cli, out: &Output) -> Result<Result<(Source, Checked), ExitCode>, Error> {
+pub fn load(cli: &Cli, out: &Output) -> Result<Result<(Source, Compiled), ExitCode>, Error> {
     let source = Source::read(&cli.file)?;
     match compile(&source) {
         Ok(checked) => {

@@ -11,7 +11,7 @@ use crate::decode::problems::{
     InvalidValue, MissingArgument, RuntimeKindAmbiguous, RuntimeKindMissing,
 };
 use crate::diagnostic::{Diagnostics, Thing};
-use crate::stack::{Engine, Health, Launch, Runtime, Secret, Spanned, Text};
+use crate::stack::{Engine, HealthCheck, Launch, Runtime, Secret, Spanned, Text};
 
 const FIELDS: [&str; 9] = [
     "engine", "image", "command", "device", "env", "secret", "volume", "health", "quadlet",
@@ -246,7 +246,7 @@ fn secret(node: &KdlNode, d: &mut Diagnostics) -> Option<Secret> {
 }
 
 /// `health "/health" interval="30s" start-period="15m"`
-fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<Health> {
+fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<HealthCheck> {
     let mut entries = Entries::new(node);
     let path = entries.arg(0);
     let interval = entries.prop("interval");
@@ -284,7 +284,7 @@ fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<Health> {
         );
         return None;
     }
-    Some(Health {
+    Some(HealthCheck {
         path,
         interval_ms,
         start_period_ms,

@@ -13,7 +13,7 @@ use budget::{AgentBudget, AgentDemand, AgentLoad, KvDtype, ProfileBudget, Utiliz
 #[derive(Debug, Clone)]
 pub struct Plan<'s> {
     pub stack: &'s Stack,
-    pub host: budget::Host,
+    pub host: budget::HostCapacity,
     pub podman: PodmanVersion,
     /// In the global start order.
     pub agents: Vec<AgentPlan<'s>>,
@@ -108,7 +108,7 @@ impl ProfilePlan<'_> {
 /// Plans a stack that passed `check`. `None` if something the checks guarantee is missing
 /// (a bug: the caller reports it as such).
 pub fn plan(stack: &Stack) -> Option<Plan<'_>> {
-    let host = host_numbers(stack);
+    let host = host_capacity(stack);
     let order = order::start_order(stack);
     let mut agents = Vec::with_capacity(stack.agents.len());
     for &index in &order {
@@ -164,11 +164,11 @@ pub fn plan(stack: &Stack) -> Option<Plan<'_>> {
     })
 }
 
-fn host_numbers(stack: &Stack) -> budget::Host {
+fn host_capacity(stack: &Stack) -> budget::HostCapacity {
     let host = &stack.host;
     let memory = host.memory.as_ref().map_or(0, |m| m.value);
     let gpu = host.gpu.as_ref();
-    budget::Host {
+    budget::HostCapacity {
         memory,
         gpu_total: gpu.and_then(|g| g.memory.as_ref()).map_or(0, |m| m.value),
         reserve: host
@@ -187,7 +187,7 @@ fn host_numbers(stack: &Stack) -> budget::Host {
 fn agent_plan<'s>(
     stack: &'s Stack,
     agent: &'s Agent,
-    host: &budget::Host,
+    host: &budget::HostCapacity,
 ) -> Option<AgentPlan<'s>> {
     let model = stack.model(agent.model.as_ref()?)?;
     let runtime = stack.runtime_of(agent)?;

@@ -6,9 +6,10 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::{RenderError, render};
+use crate::check::Placeholder;
 use crate::plan::{AgentPlan, Plan};
 use crate::stack::quantity::systemd_timespan;
-use crate::stack::{Engine, Launch, QuadletEntry, Quant};
+use crate::stack::{Engine, Launch, QuadletEntry, Quant, Secret, Text};
 
 /// How often podman probes a loading container (its minimum): until this probe passes,
 /// the regular check, which kills, does not run. Readiness itself is the `ExecStartPost=`
@@ -51,8 +52,9 @@ pub struct AgentFile {
     pub text: String,
 }
 
+/// Podman's health check (`HealthCmd=`) and the `ExecStartPost=` readiness wait.
 #[derive(Serialize)]
-struct Health {
+struct HealthProbe {
     cmd: String,
     interval: String,
     startup_interval: String,
@@ -69,8 +71,9 @@ struct Extra {
     sections: String,
 }
 
+/// What the `container` and `service` templates fill in.
 #[derive(Serialize)]
-struct Context<'a> {
+struct AgentUnitVars<'a> {
     header: &'a str,
     unit: String,
     description: String,
@@ -88,7 +91,7 @@ struct Context<'a> {
     credentials: Vec<&'a str>,
     volumes: Vec<String>,
     exec: Vec<String>,
-    health: Option<Health>,
+    health: Option<HealthProbe>,
     timeout_start: String,
     extra: Extra,
 }
@@ -125,142 +128,24 @@ pub fn agent_path(agent: &AgentPlan) -> String {
 pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, RenderError> {
     let agent = &plan.agents[index];
     let runtime = agent.runtime;
-    let stack = &plan.stack.name.value;
     let native = matches!(runtime.launch, Some(Launch::Native { .. }));
     let template = if native { "service" } else { "container" };
-    let bug = |message: &str| RenderError {
+    let exec = exec(agent).map_err(|message| RenderError {
         template,
         message: format!("agent {}: {message}", agent.name()),
-    };
-
-    let description = match &agent.agent.role {
-        Some(role) => format!("{stack} agent {}: {}", agent.name(), role.value),
-        None => format!("{stack} agent {}", agent.name()),
-    };
-    let after_agents = join_units(agent.after.iter().map(|&i| plan.agents[i].unit()));
-
-    let host = agent.bind.to_string();
-    let port = agent.port.to_string();
-    let context = agent.context.to_string();
-    let exec: Vec<String> = match (&runtime.launch, agent.engine()) {
-        (Some(Launch::Native { command }), _) => command
-            .iter()
-            .map(|arg| {
-                substitute(&arg.value, |name| match name {
-                    "port" => Some(port.as_str()),
-                    "host" => Some(host.as_str()),
-                    "model" => Some(agent.model_source()),
-                    "context" => Some(context.as_str()),
-                    _ => None,
-                })
-            })
-            .collect(),
-        (_, Engine::Vllm) => {
-            let utilization = agent
-                .utilization()
-                .ok_or_else(|| bug("no GPU utilization planned"))?;
-            let mut exec: Vec<String> = [
-                "vllm",
-                "serve",
-                agent.model_source(),
-                "--host",
-                &host,
-                "--port",
-                &port,
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            exec.extend(
-                quant_flags(agent.model.quant())
-                    .iter()
-                    .map(|s| s.to_string()),
-            );
-            exec.extend([
-                "--gpu-memory-utilization".into(),
-                utilization.to_string(),
-                "--max-model-len".into(),
-                context.clone(),
-                "--max-num-seqs".into(),
-                agent.max_seqs.to_string(),
-                "--kv-cache-dtype".into(),
-                agent.kv_dtype.as_str().into(),
-                "--enable-prefix-caching".into(),
-            ]);
-            if let Some(parser) = &agent.agent.tool_parser {
-                exec.extend([
-                    "--enable-auto-tool-choice".into(),
-                    "--tool-call-parser".into(),
-                    parser.value.clone(),
-                ]);
-            }
-            exec
-        }
-        // llama.cpp's server images have `llama-server` as their entry point.
-        (_, Engine::LlamaCpp) => vec![
-            "--model".into(),
-            agent.model_source().into(),
-            "--ctx-size".into(),
-            context.clone(),
-            "--host".into(),
-            host.clone(),
-            "--port".into(),
-            port.clone(),
-            "--n-gpu-layers".into(),
-            "999".into(),
-        ],
-    };
-
-    let start_period = agent.start_period_ms();
-    let health = match (&runtime.health, health_url(agent)) {
-        (Some(h), Some(url)) => Some(Health {
-            cmd: format!("curl -fsS {url}"),
-            interval: crate::stack::quantity::go_duration(
-                h.interval_ms
-                    .as_ref()
-                    .map_or(crate::stack::defaults::HEALTH_INTERVAL_MS, |i| i.value),
-            ),
-            startup_interval: crate::stack::quantity::go_duration(STARTUP_PROBE_INTERVAL_MS),
-            wait: vec![
-                "/bin/sh".into(),
-                "-c".into(),
-                // Poll until healthy; give up at once when the server is gone (systemd
-                // sets $MAINPID for ExecStartPost=; `$$` keeps systemd from expanding it,
-                // so sh reads it from the environment), instead of polling a dead port
-                // until TimeoutStartSec.
-                format!(
-                    "until curl -fsS -o /dev/null {url}; do kill -0 $MAINPID 2>/dev/null || exit 1; sleep 0.25; done"
-                ),
-            ],
-        }),
-        _ => None,
-    };
-
+    })?;
     let image = match &runtime.launch {
         Some(Launch::Container { image }) => image.value.as_str(),
         _ => "",
     };
     let podman = (plan.podman.major, plan.podman.minor);
-    let group_access = if podman >= GROUP_ADD_SINCE {
-        "GroupAdd=keep-groups"
-    } else {
-        "PodmanArgs=--group-add keep-groups"
-    };
-    let secret_var = |s: &crate::stack::Secret| {
-        s.env.as_ref().map_or_else(
-            || s.name.value.to_uppercase().replace('-', "_"),
-            |e| e.value.clone(),
-        )
-    };
-
-    let extra = extra_entries(runtime.quadlet.iter().chain(&agent.agent.quadlet), native);
     let text = render(
         template,
-        &Context {
+        &AgentUnitVars {
             header,
             unit: agent.unit(),
-            description: super::escape::escape_specifiers(&description),
-            after_agents,
+            description: super::escape::escape_specifiers(&description(plan, agent)),
+            after_agents: join_units(agent.after.iter().map(|&i| plan.agents[i].unit())),
             slice: &plan.slice,
             start_limit_interval: systemd_timespan(START_LIMIT_INTERVAL_MS),
             start_limit_burst: START_LIMIT_BURST,
@@ -268,17 +153,17 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
             image,
             container_name: &agent.unit_stem,
             devices: runtime.devices.iter().map(|d| d.value.as_str()).collect(),
-            group_access,
+            group_access: if podman >= GROUP_ADD_SINCE {
+                "GroupAdd=keep-groups"
+            } else {
+                "PodmanArgs=--group-add keep-groups"
+            },
             env: runtime
                 .env
                 .iter()
                 .map(|(k, v)| format!("{}={}", k.value, v.value))
                 .collect(),
-            secrets: runtime
-                .secrets
-                .iter()
-                .map(|s| format!("{},type=env,target={}", s.name.value, secret_var(s)))
-                .collect(),
+            secrets: runtime.secrets.iter().map(podman_secret).collect(),
             credentials: runtime
                 .secrets
                 .iter()
@@ -290,15 +175,137 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
                 .map(|(h, c)| format!("{}:{}", h.value, c.value))
                 .collect(),
             exec,
-            health,
+            health: health_probe(agent),
             // The stack's bound on a load: past it systemd kills the start.
-            timeout_start: systemd_timespan(start_period),
-            extra,
+            timeout_start: systemd_timespan(agent.start_period_ms()),
+            extra: extra_entries(runtime.quadlet.iter().chain(&agent.agent.quadlet), native),
         },
     )?;
     Ok(AgentFile {
         path: agent_path(agent),
         text,
+    })
+}
+
+/// `norse agent thor: Coding`: the stack, the agent and its role.
+fn description(plan: &Plan, agent: &AgentPlan) -> String {
+    let stack = &plan.stack.name.value;
+    match &agent.agent.role {
+        Some(role) => format!("{stack} agent {}: {}", agent.name(), role.value),
+        None => format!("{stack} agent {}", agent.name()),
+    }
+}
+
+/// `Secret=NAME,type=env,target=VAR`: the secret as the variable it is exposed as.
+fn podman_secret(secret: &Secret) -> String {
+    let var = secret.env.as_ref().map_or_else(
+        || secret.name.value.to_uppercase().replace('-', "_"),
+        |e| e.value.clone(),
+    );
+    format!("{},type=env,target={var}", secret.name.value)
+}
+
+/// The command line: a native runtime's own command with its placeholders filled, or the
+/// engine's server with the plan's numbers. `Err` is a bug (the plan lacks a number).
+fn exec(agent: &AgentPlan) -> Result<Vec<String>, &'static str> {
+    match (&agent.runtime.launch, agent.engine()) {
+        (Some(Launch::Native { command }), _) => Ok(native_command(agent, command)),
+        (_, Engine::Vllm) => vllm_command(agent),
+        // llama.cpp's server images have `llama-server` as their entry point.
+        (_, Engine::LlamaCpp) => Ok(vec![
+            "--model".into(),
+            agent.model_source().into(),
+            "--ctx-size".into(),
+            agent.context.to_string(),
+            "--host".into(),
+            agent.bind.to_string(),
+            "--port".into(),
+            agent.port.to_string(),
+            "--n-gpu-layers".into(),
+            "999".into(),
+        ]),
+    }
+}
+
+fn native_command(agent: &AgentPlan, command: &[Text]) -> Vec<String> {
+    let host = agent.bind.to_string();
+    let port = agent.port.to_string();
+    let context = agent.context.to_string();
+    let value = |name: &str| {
+        Some(match Placeholder::from_name(name)? {
+            Placeholder::Port => port.as_str(),
+            Placeholder::Host => host.as_str(),
+            Placeholder::Model => agent.model_source(),
+            Placeholder::Context => context.as_str(),
+        })
+    };
+    command
+        .iter()
+        .map(|arg| substitute(&arg.value, value))
+        .collect()
+}
+
+fn vllm_command(agent: &AgentPlan) -> Result<Vec<String>, &'static str> {
+    let utilization = agent.utilization().ok_or("no GPU utilization planned")?;
+    let mut exec: Vec<String> = vec![
+        "vllm".into(),
+        "serve".into(),
+        agent.model_source().into(),
+        "--host".into(),
+        agent.bind.to_string(),
+        "--port".into(),
+        agent.port.to_string(),
+    ];
+    exec.extend(
+        quant_flags(agent.model.quant())
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    exec.extend([
+        "--gpu-memory-utilization".into(),
+        utilization.to_string(),
+        "--max-model-len".into(),
+        agent.context.to_string(),
+        "--max-num-seqs".into(),
+        agent.max_seqs.to_string(),
+        "--kv-cache-dtype".into(),
+        agent.kv_dtype.as_str().into(),
+        "--enable-prefix-caching".into(),
+    ]);
+    if let Some(parser) = &agent.agent.tool_parser {
+        exec.extend([
+            "--enable-auto-tool-choice".into(),
+            "--tool-call-parser".into(),
+            parser.value.clone(),
+        ]);
+    }
+    Ok(exec)
+}
+
+/// Podman's health check and the readiness wait, when the runtime declares a check.
+fn health_probe(agent: &AgentPlan) -> Option<HealthProbe> {
+    let check = agent.runtime.health.as_ref()?;
+    let url = health_url(agent)?;
+    Some(HealthProbe {
+        cmd: format!("curl -fsS {url}"),
+        interval: crate::stack::quantity::go_duration(
+            check
+                .interval_ms
+                .as_ref()
+                .map_or(crate::stack::defaults::HEALTH_INTERVAL_MS, |i| i.value),
+        ),
+        startup_interval: crate::stack::quantity::go_duration(STARTUP_PROBE_INTERVAL_MS),
+        wait: vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            // Poll until healthy; give up at once when the server is gone (systemd
+            // sets $MAINPID for ExecStartPost=; `$$` keeps systemd from expanding it,
+            // so sh reads it from the environment), instead of polling a dead port
+            // until TimeoutStartSec.
+            format!(
+                "until curl -fsS -o /dev/null {url}; do kill -0 $MAINPID 2>/dev/null || exit 1; sleep 0.25; done"
+            ),
+        ],
     })
 }
 

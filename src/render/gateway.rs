@@ -10,7 +10,7 @@ use crate::stack::{Gateway, Stack, defaults};
 use crate::tree::manifest::ManifestGateway;
 
 #[derive(Serialize)]
-struct Context<'a> {
+struct GatewayUnitVars<'a> {
     header: &'a str,
     description: String,
     listen: &'a str,
@@ -60,7 +60,7 @@ pub fn gateway_units(
         .as_ref()
         .and_then(|g| g.strixc.as_ref())
         .map_or(defaults::GATEWAY_STRIXC, |s| s.value.as_str());
-    let context = |what: &str| Context {
+    let context = |what: &str| GatewayUnitVars {
         header,
         description: super::escape::escape_specifiers(&format!(
             "{} gateway {what}",

@@ -16,7 +16,7 @@ use super::{RenderError, render};
 use crate::plan::Plan;
 
 #[derive(Serialize)]
-struct Context<'a> {
+struct TargetVars<'a> {
     header: &'a str,
     profile: &'a str,
     description: String,
@@ -53,7 +53,7 @@ pub fn target(
     ));
     render(
         "target",
-        &Context {
+        &TargetVars {
             header,
             profile: profile.name(),
             description,
@@ -84,7 +84,7 @@ pub fn target(
 }
 
 #[derive(Serialize)]
-struct SliceContext<'a> {
+struct SliceVars<'a> {
     header: &'a str,
     stack: &'a str,
     slice: &'a str,
@@ -94,7 +94,7 @@ struct SliceContext<'a> {
 pub fn slice(plan: &Plan, header: &str) -> Result<String, RenderError> {
     render(
         "slice",
-        &SliceContext {
+        &SliceVars {
             header,
             stack: &plan.stack.name.value,
             slice: &plan.slice,

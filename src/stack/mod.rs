@@ -175,7 +175,7 @@ pub struct Runtime {
     pub env_not_secret: Vec<String>,
     pub secrets: Vec<Secret>,
     pub volumes: Vec<(Text, Text)>,
-    pub health: Option<Health>,
+    pub health: Option<HealthCheck>,
     pub quadlet: Vec<QuadletEntry>,
 }
 
@@ -187,7 +187,7 @@ pub struct Secret {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Health {
+pub struct HealthCheck {
     pub path: Text,
     pub interval_ms: Option<Spanned<u64>>,
     pub start_period_ms: Option<Spanned<u64>>,

@@ -18,15 +18,14 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::compile::compile;
+use crate::compile::{Compiled, compile};
 use crate::decode::problems::InvalidValue;
-use crate::diagnostic::Diagnostics;
-use crate::diagnostic::Internal;
+use crate::diagnostic::{Diagnostics, Internal};
 use crate::plan::AgentPlan;
-use crate::plan::{Plan, plan};
-use crate::render::{self, RenderError};
+use crate::plan::Plan;
+use crate::render::{self, AgentFile, RenderError};
 use crate::source::Source;
-use crate::stack::Launch;
+use crate::stack::{Launch, Stack};
 use crate::tree::Tree;
 use crate::tree::manifest::{
     MANIFEST_PATH, Manifest, ManifestAgent, ManifestProfile, ManifestSwap,
@@ -41,18 +40,23 @@ pub const GENERATOR: &str = concat!("strixc ", env!("CARGO_PKG_VERSION"));
 /// Compiles `source` and renders its tree: the tree and the stack's warnings, or every
 /// error (nothing rendered).
 pub fn build_tree(source: &Source) -> Result<(Tree, Diagnostics), Diagnostics> {
+    build_compiled(compile(source)?)
+}
+
+/// Renders the tree of a compiled stack, with its plan: the tree and the stack's warnings,
+/// or every error (nothing rendered).
+fn build_compiled(compiled: Compiled) -> Result<(Tree, Diagnostics), Diagnostics> {
     render::prepare();
-    let checked = compile(source)?;
-    let mut diagnostics = checked.warnings;
-    let Some(plan) = plan(&checked.stack) else {
-        diagnostics.emit(internal("the checked stack could not be planned"), (0, 0));
-        return Err(diagnostics);
-    };
-    check_renderable(&plan, &mut diagnostics);
+    let Compiled {
+        planned,
+        warnings: mut diagnostics,
+    } = compiled;
+    let plan = planned.plan();
+    check_renderable(plan, &mut diagnostics);
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
-    match render_tree(&plan) {
+    match render_tree(plan) {
         Ok(tree) => Ok((tree, diagnostics)),
         Err(error) => {
             diagnostics.emit(internal(&error.to_string()), (0, 0));
@@ -96,33 +100,7 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
     let mut tree = Tree::new();
 
     let units: Vec<String> = plan.agents.iter().map(|a| a.unit()).collect();
-    let render_agents = || {
-        (0..plan.agents.len())
-            .map(|index| render::agent_unit(plan, index, &header))
-            .collect::<Result<Vec<_>, RenderError>>()
-    };
-    let render_targets = || {
-        (0..plan.profiles.len())
-            .map(|index| render::target(plan, index, &units, &header))
-            .collect::<Result<Vec<String>, RenderError>>()
-    };
-    // Large stacks: targets (each lists every unit) render on a second thread while the
-    // agents render here. Small ones are not worth a thread.
-    let (agent_files, target_files) = if plan.agents.len() < PARALLEL_FROM_AGENTS {
-        (render_agents(), render_targets())
-    } else {
-        std::thread::scope(|scope| {
-            let targets = scope.spawn(render_targets);
-            let agents = render_agents();
-            let targets = targets.join().unwrap_or_else(|_| {
-                Err(RenderError {
-                    template: "target",
-                    message: "the rendering thread panicked".into(),
-                })
-            });
-            (agents, targets)
-        })
-    };
+    let (agent_files, target_files) = render_agents_and_targets(plan, &units, &header);
     let mut manifest_agents = Vec::with_capacity(plan.agents.len());
     for ((index, agent), file) in plan.agents.iter().enumerate().zip(agent_files?) {
         let (devices, volumes) = container_host_paths(agent);
@@ -158,64 +136,24 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
         format!("systemd/{}", plan.slice),
         render::slice(plan, &header)?,
     );
-
-    let host = &stack.host;
-    if let Some(swap) = &host.swap {
-        let path = swap.path.value.as_str();
-        let size = swap.size.as_ref().map(|s| s.value);
-        tree.insert(
-            format!("systemd/{}", render::swap_unit_name(path)),
-            render::swap(stack, path, size, &header)?,
-        );
-        // Without a size there is nothing to create: the file must already exist.
-        if let Some(size) = size {
-            tree.insert(
-                format!("systemd/{}", render::swap_creator_name(stack)),
-                render::swap_creator(stack, path, size, &header)?,
-            );
-        }
-    }
-    if !host.sysctl.is_empty() {
-        tree.insert(
-            format!("sysctl.d/90-{name}.conf"),
-            render::sysctl(stack, &header)?,
-        );
-    }
-    if !host.module_options.is_empty() {
-        tree.insert(
-            format!("modprobe.d/{name}.conf"),
-            render::modprobe(stack, &header)?,
-        );
-    }
-    if let Some(earlyoom) = render::earlyoom(stack, &header) {
-        tree.insert("earlyoom/earlyoom", earlyoom?);
-    }
-    if !host.kernel_args.is_empty() {
-        tree.insert("kernel/cmdline.txt", render::cmdline(stack, &header)?);
-    }
-
+    insert_host_files(&mut tree, stack, &header)?;
     let gateway = render::gateway_manifest(stack);
     if let Some(gateway) = &gateway {
         let (socket, service) = render::gateway_units(stack, gateway, &header)?;
         tree.insert(format!("systemd/{}", gateway.socket), socket);
         tree.insert(format!("systemd/{}", gateway.service), service);
     }
-
     tree.insert("opencode/oh-my-opencode.json", render::oh_my_opencode(plan));
     tree.insert("opencode/opencode.json", render::opencode(plan));
 
-    let files: BTreeMap<String, String> = tree
-        .iter()
-        .map(|(path, bytes)| (path.to_owned(), sha256_hex(bytes)))
-        .collect();
     let manifest = Manifest {
         generator: GENERATOR.into(),
         stack: name.clone(),
         default_profile: plan.profiles[plan.default_profile].name().to_owned(),
         profiles: manifest_profiles,
         agents: manifest_agents,
-        files,
-        swap: host.swap.as_ref().map(|swap| ManifestSwap {
+        files: file_hashes(&tree),
+        swap: stack.host.swap.as_ref().map(|swap| ManifestSwap {
             unit: render::swap_unit_name(&swap.path.value),
             path: swap.path.value.clone(),
             size: swap.size.as_ref().map(|s| s.value),
@@ -229,6 +167,90 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
     json.push(b'\n');
     tree.insert(MANIFEST_PATH, json);
     Ok(tree)
+}
+
+type Rendered<T> = Result<Vec<T>, RenderError>;
+
+/// Every agent's unit and every profile's target. Large stacks: targets (each lists every
+/// unit) render on a second thread while the agents render here. Small ones are not worth
+/// a thread.
+fn render_agents_and_targets(
+    plan: &Plan,
+    units: &[String],
+    header: &str,
+) -> (Rendered<AgentFile>, Rendered<String>) {
+    let render_agents = || {
+        (0..plan.agents.len())
+            .map(|index| render::agent_unit(plan, index, header))
+            .collect::<Rendered<_>>()
+    };
+    let render_targets = || {
+        (0..plan.profiles.len())
+            .map(|index| render::target(plan, index, units, header))
+            .collect::<Rendered<_>>()
+    };
+    if plan.agents.len() < PARALLEL_FROM_AGENTS {
+        return (render_agents(), render_targets());
+    }
+    std::thread::scope(|scope| {
+        let targets = scope.spawn(render_targets);
+        let agents = render_agents();
+        let targets = targets.join().unwrap_or_else(|_| {
+            Err(RenderError {
+                template: "target",
+                message: "the rendering thread panicked".into(),
+            })
+        });
+        (agents, targets)
+    })
+}
+
+/// Host tuning, each file only when the stack declares it: swap (its creator only with a
+/// size), sysctl, module options, earlyoom, kernel arguments.
+fn insert_host_files(tree: &mut Tree, stack: &Stack, header: &str) -> Result<(), RenderError> {
+    let name = &stack.name.value;
+    let host = &stack.host;
+    if let Some(swap) = &host.swap {
+        let path = swap.path.value.as_str();
+        let size = swap.size.as_ref().map(|s| s.value);
+        tree.insert(
+            format!("systemd/{}", render::swap_unit_name(path)),
+            render::swap(stack, path, size, header)?,
+        );
+        // Without a size there is nothing to create: the file must already exist.
+        if let Some(size) = size {
+            tree.insert(
+                format!("systemd/{}", render::swap_creator_name(stack)),
+                render::swap_creator(stack, path, size, header)?,
+            );
+        }
+    }
+    if !host.sysctl.is_empty() {
+        tree.insert(
+            format!("sysctl.d/90-{name}.conf"),
+            render::sysctl(stack, header)?,
+        );
+    }
+    if !host.module_options.is_empty() {
+        tree.insert(
+            format!("modprobe.d/{name}.conf"),
+            render::modprobe(stack, header)?,
+        );
+    }
+    if let Some(earlyoom) = render::earlyoom(stack, header) {
+        tree.insert("earlyoom/earlyoom", earlyoom?);
+    }
+    if !host.kernel_args.is_empty() {
+        tree.insert("kernel/cmdline.txt", render::cmdline(stack, header)?);
+    }
+    Ok(())
+}
+
+/// Every file's SHA-256, by path: the manifest's `files`.
+fn file_hashes(tree: &Tree) -> BTreeMap<String, String> {
+    tree.iter()
+        .map(|(path, bytes)| (path.to_owned(), sha256_hex(bytes)))
+        .collect()
 }
 
 /// A container agent's host devices and the host sides of its volumes, for apply's

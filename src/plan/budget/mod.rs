@@ -20,8 +20,8 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use profile::{
-    AgentBudget, AgentLoad, BudgetProblem, GpuBudget, Host, ProfileBudget, largest_common_context,
-    profile_budget,
+    AgentBudget, AgentLoad, BudgetProblem, GpuBudget, HostCapacity, ProfileBudget,
+    largest_common_context, profile_budget,
 };
 
 /// 2^20 bytes.

@@ -15,7 +15,7 @@ use super::{
 
 /// The host's numbers, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Host {
+pub struct HostCapacity {
     /// Physical memory.
     pub memory: u64,
     /// T: total GPU memory as the runtime reports it.
@@ -144,7 +144,7 @@ impl ProfileBudget {
 }
 
 /// Each agent's share and the profile's fit on `host`.
-pub fn profile_budget(host: &Host, agents: &[AgentLoad]) -> ProfileBudget {
+pub fn profile_budget(host: &HostCapacity, agents: &[AgentLoad]) -> ProfileBudget {
     let t = host.gpu_total;
     let agents: Vec<AgentBudget> = agents.iter().map(|a| agent_budget(host, a)).collect();
 
@@ -210,7 +210,7 @@ pub fn profile_budget(host: &Host, agents: &[AgentLoad]) -> ProfileBudget {
     }
 }
 
-fn agent_budget(host: &Host, agent: &AgentLoad) -> AgentBudget {
+fn agent_budget(host: &HostCapacity, agent: &AgentLoad) -> AgentBudget {
     let (demand, pinned) = match *agent {
         AgentLoad::Memory { bytes } => return AgentBudget::Memory { bytes },
         AgentLoad::Gpu { demand, pinned } => (demand, pinned),
@@ -247,7 +247,7 @@ fn agent_budget(host: &Host, agent: &AgentLoad) -> AgentBudget {
 /// do not fit (weights, pinned agents, non-GPU memory or the reserve are too much alone), or
 /// the profile has no unpinned GPU agent. Capping only lowers requirements, so fitting is
 /// monotone in C and a binary search finds it.
-pub fn largest_common_context(host: &Host, agents: &[AgentLoad]) -> Option<u64> {
+pub fn largest_common_context(host: &HostCapacity, agents: &[AgentLoad]) -> Option<u64> {
     let step = CONTEXT_SUGGESTION_STEP;
     let largest = agents
         .iter()
@@ -297,8 +297,8 @@ mod tests {
 
     const GB: u64 = 1_000_000_000;
 
-    fn strix_halo() -> Host {
-        Host {
+    fn strix_halo() -> HostCapacity {
+        HostCapacity {
             memory: 128 * GIB,
             gpu_total: 124 * GIB,
             reserve: 8 * GIB,
@@ -378,13 +378,13 @@ mod tests {
 
     #[test]
     fn gpu_share_and_max_utilization_rules() {
-        let host = Host {
+        let host = HostCapacity {
             memory: 1024 * GIB,
             ..strix_halo()
         };
         // 60 GB of weights: required ≈ 0.56 > 0.50 max; two of them exceed 1.00.
         let big = vllm(60 * GB, 48, 8, 32_768);
-        let host = Host {
+        let host = HostCapacity {
             max_utilization: Utilization(50),
             ..host
         };
@@ -435,7 +435,7 @@ mod tests {
 
     #[test]
     fn discrete_host_keeps_the_pools_apart() {
-        let host = Host {
+        let host = HostCapacity {
             memory: 64 * GIB,
             gpu_total: 80 * GIB,
             reserve: 8 * GIB,
@@ -490,7 +490,7 @@ mod tests {
     #[test]
     fn largest_common_context_suggestion() {
         // Thor with a 160k context does not fit under a 0.20 cap; the suggestion does.
-        let host = Host {
+        let host = HostCapacity {
             max_utilization: Utilization(20),
             ..strix_halo()
         };
@@ -526,7 +526,7 @@ mod tests {
     #[test]
     fn absurd_hosts_do_not_panic() {
         let max = u64::MAX;
-        let host = Host {
+        let host = HostCapacity {
             memory: max,
             gpu_total: 0,
             reserve: max,
