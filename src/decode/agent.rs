@@ -27,7 +27,6 @@ const FIELDS: [&str; 16] = [
     "summon",
 ];
 const REQUIRED: [&str; 3] = ["model", "port", "context"];
-const KV_DTYPES: [&str; 2] = ["auto", "fp8"];
 
 pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Agent> {
     let name = super::stack::named_node(node, Thing::Agent, d);
@@ -90,12 +89,8 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Agent> {
                         agent.kv_cache_dtype = values::choice(
                             entry,
                             "KV cache dtype",
-                            &KV_DTYPES,
-                            |s| match s {
-                                "auto" => Some(KvDtype::Auto),
-                                "fp8" => Some(KvDtype::Fp8),
-                                _ => None,
-                            },
+                            KvDtype::NAMES,
+                            KvDtype::parse,
                             d,
                         )
                     }

@@ -51,7 +51,7 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Model> {
             "repo" => model.repo = values::string(entry, "the repo", d),
             "path" => model.path = values::string(entry, "the model path", d),
             "quant" => {
-                model.quant = values::choice(entry, "quantization", &Quant::NAMES, Quant::parse, d)
+                model.quant = values::choice(entry, "quantization", Quant::NAMES, Quant::parse, d)
             }
             "weights" => model.weights = values::size(entry, "the weights' size", false, d),
             "layers" => model.layers = values::positive(entry, "layers", d),

@@ -13,7 +13,6 @@ use crate::stack::{Engine, Health, Launch, Runtime, Secret, Spanned, Text};
 const FIELDS: [&str; 9] = [
     "engine", "image", "command", "device", "env", "secret", "volume", "health", "quadlet",
 ];
-const ENGINES: [&str; 2] = ["vllm", "llama.cpp"];
 
 pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Runtime> {
     let name = super::stack::named_node(node, Thing::Runtime, d);
@@ -37,19 +36,8 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Runtime> {
         match child.name().value() {
             "engine" => {
                 if seen.first("engine", child, &parent, d) {
-                    engine = field(child, "an engine", d).and_then(|e| {
-                        values::choice(
-                            e,
-                            "engine",
-                            &ENGINES,
-                            |s| match s {
-                                "vllm" => Some(Engine::Vllm),
-                                "llama.cpp" => Some(Engine::LlamaCpp),
-                                _ => None,
-                            },
-                            d,
-                        )
-                    });
+                    engine = field(child, "an engine", d)
+                        .and_then(|e| values::choice(e, "engine", Engine::NAMES, Engine::parse, d));
                 }
             }
             "image" => {

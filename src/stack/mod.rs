@@ -4,10 +4,11 @@
 //! checks can still run and report everything at once. Defaults live in `defaults`.
 
 pub mod quantity;
+mod words;
 
 use miette::SourceSpan;
 
-pub use crate::plan::budget::KvDtype;
+use words::string_enum;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spanned<T> {
@@ -142,18 +143,13 @@ pub struct Earlyoom {
     pub avoid: Option<Text>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    Vllm,
-    LlamaCpp,
-}
-
-impl Engine {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Engine::Vllm => "vllm",
-            Engine::LlamaCpp => "llama.cpp",
-        }
+string_enum! {
+    /// The server program a runtime runs.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Engine {
+        #[default]
+        Vllm = "vllm",
+        LlamaCpp = "llama.cpp",
     }
 }
 
@@ -202,39 +198,39 @@ pub struct QuadletEntry {
     pub not_secret: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quant {
-    Awq,
-    Gptq,
-    Marlin,
-    Fp8,
-    Bf16,
-    Fp16,
-    Fp32,
-    Gguf,
+string_enum! {
+    /// The weights' format (`quant`); `model import` maps config.json's quantisation to it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Quant {
+        Awq = "awq",
+        Gptq = "gptq",
+        Marlin = "marlin",
+        Fp8 = "fp8",
+        Bf16 = "bf16",
+        Fp16 = "fp16",
+        Fp32 = "fp32",
+        Gguf = "gguf",
+    }
 }
 
-impl Quant {
-    pub const NAMES: [&'static str; 8] = [
-        "awq", "gptq", "marlin", "fp8", "bf16", "fp16", "fp32", "gguf",
-    ];
-
-    pub fn parse(text: &str) -> Option<Quant> {
-        Some(match text {
-            "awq" => Quant::Awq,
-            "gptq" => Quant::Gptq,
-            "marlin" => Quant::Marlin,
-            "fp8" => Quant::Fp8,
-            "bf16" => Quant::Bf16,
-            "fp16" => Quant::Fp16,
-            "fp32" => Quant::Fp32,
-            "gguf" => Quant::Gguf,
-            _ => return None,
-        })
+string_enum! {
+    /// `--kv-cache-dtype`: `auto` stores keys and values in the model dtype (fp16/bf16,
+    /// 2 bytes), `fp8` in one byte.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum KvDtype {
+        #[default]
+        Auto = "auto",
+        Fp8 = "fp8",
     }
+}
 
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
+impl KvDtype {
+    /// Bytes per stored key or value element.
+    pub const fn bytes(self) -> u64 {
+        match self {
+            KvDtype::Auto => 2,
+            KvDtype::Fp8 => 1,
+        }
     }
 }
 
