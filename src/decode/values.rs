@@ -83,6 +83,25 @@ pub fn name(entry: &KdlEntry, thing: Thing, d: &mut Diagnostics) -> Option<Text>
     Some(text)
 }
 
+/// Names of `thing`s, each checked; the invalid ones are reported and left out.
+pub fn names(entries: Vec<&KdlEntry>, thing: Thing, d: &mut Diagnostics) -> Vec<Text> {
+    entries
+        .into_iter()
+        .filter_map(|e| name(e, thing, d))
+        .collect()
+}
+
+/// `sysctl "K" "V"` and its kin: a string, then a string or number kept as text, each
+/// named as `what` says in its diagnostics.
+pub fn text_pair(
+    first: &KdlEntry,
+    second: &KdlEntry,
+    what: (&str, &str),
+    d: &mut Diagnostics,
+) -> (Option<Text>, Option<Text>) {
+    (string(first, what.0, d), scalar_text(second, what.1, d))
+}
+
 pub fn boolean(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spanned<bool>> {
     match entry.value() {
         KdlValue::Bool(b) => Some(Spanned::new(*b, entry.span())),

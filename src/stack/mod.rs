@@ -22,6 +22,13 @@ impl<T> Spanned<T> {
     }
 }
 
+/// A value not decoded yet, placed at the start of the file.
+impl<T: Default> Default for Spanned<T> {
+    fn default() -> Self {
+        Spanned::new(T::default(), SourceSpan::new(0.into(), 0))
+    }
+}
+
 impl<T> std::ops::Deref for Spanned<T> {
     type Target = T;
     fn deref(&self) -> &T {
@@ -64,7 +71,7 @@ pub mod defaults {
     pub const OPENCODE_PROMPT_TOKENS: u64 = 7769;
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Stack {
     pub name: Name,
     pub description: Option<Text>,
@@ -95,6 +102,23 @@ pub struct Gateway {
     pub strixc: Option<Text>,
 }
 
+/// A gateway with nothing set, at the start of the file.
+impl Default for Gateway {
+    fn default() -> Self {
+        Gateway {
+            span: SourceSpan::new(0.into(), 0),
+            port: None,
+            bind: None,
+            idle_ms: None,
+            hold_ms: None,
+            queue: None,
+            wait_ms: None,
+            grace_ms: None,
+            strixc: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Host {
     /// The `host` node's name, for labels about the host as a whole.
@@ -109,6 +133,25 @@ pub struct Host {
     pub earlyoom: Option<Earlyoom>,
     pub kernel_args: Vec<Text>,
     pub module_options: Vec<(Text, Text)>,
+}
+
+/// No `host` node: its span is empty, at the start of the file.
+impl Default for Host {
+    fn default() -> Self {
+        Host {
+            span: SourceSpan::new(0.into(), 0),
+            memory: None,
+            gpu: None,
+            reserve: None,
+            max_utilization: None,
+            podman: None,
+            swap: None,
+            sysctl: Vec::new(),
+            earlyoom: None,
+            kernel_args: Vec::new(),
+            module_options: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -159,7 +202,7 @@ pub enum Launch {
     Native { command: Vec<Text> },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Runtime {
     pub name: Name,
     pub engine: Spanned<Engine>,
@@ -234,7 +277,7 @@ impl KvDtype {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Model {
     pub name: Name,
     pub repo: Option<Text>,
@@ -259,7 +302,7 @@ pub struct OpencodeCap {
     pub max_tokens: Option<Spanned<u64>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Agent {
     pub name: Name,
     pub role: Option<Text>,
@@ -281,7 +324,7 @@ pub struct Agent {
     pub summon: Option<Name>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Profile {
     pub name: Name,
     pub default: Option<Spanned<bool>>,
