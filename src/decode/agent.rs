@@ -7,7 +7,7 @@ use super::fields::{self, Field, field};
 use super::node::{list, missing_argument, no_children};
 use super::quadlet::quadlet_entry;
 use super::values;
-use crate::diagnostic::{Diagnostics, Kind, Thing};
+use crate::diagnostic::{Diagnostics, Thing};
 use crate::stack::{Agent, KvDtype, Name, OpencodeCap, Text};
 
 pub static FIELDS: [Field<Agent>; 16] = [
@@ -62,14 +62,12 @@ fn tool_parser(entry: &KdlEntry, d: &mut Diagnostics) -> Option<Text> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if !valid {
-        d.emit(
-            Kind::InvalidValue {
-                what: "tool parser".into(),
-                value: text.value.clone(),
-                expected: vec!["a parser name like hermes, qwen3_coder, llama3_json"],
-                suggestion: None,
-            },
+        values::invalid(
+            "tool parser",
+            &text.value,
+            "a parser name like hermes, qwen3_coder, llama3_json",
             text.span,
+            d,
         );
         return None;
     }

@@ -118,14 +118,12 @@ fn swap(node: &KdlNode, d: &mut Diagnostics) -> Option<Swap> {
     };
     let path = values::string(path, "the swap path", d)?;
     if !path.value.starts_with('/') || path.value.split('/').any(|p| p == "..") {
-        d.emit(
-            Kind::InvalidValue {
-                what: "swap path".into(),
-                value: path.value.clone(),
-                expected: vec!["an absolute path without `..`"],
-                suggestion: None,
-            },
+        values::invalid(
+            "swap path",
+            &path.value,
+            "an absolute path without `..`",
             path.span,
+            d,
         );
         return None;
     }
@@ -156,14 +154,12 @@ fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
         if !ok {
-            d.emit(
-                Kind::InvalidValue {
-                    what: "key".into(),
-                    value: k.value.clone(),
-                    expected: vec!["letters, digits, '.', '_', '-', '/'"],
-                    suggestion: None,
-                },
+            values::invalid(
+                "key",
+                &k.value,
+                "letters, digits, '.', '_', '-', '/'",
                 k.span,
+                d,
             );
         }
         ok

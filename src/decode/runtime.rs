@@ -101,14 +101,12 @@ fn command_args(node: &KdlNode, d: &mut Diagnostics) -> Vec<Text> {
         .collect();
     if let Some(program) = args.first() {
         if !program.value.starts_with('/') {
-            d.emit(
-                Kind::InvalidValue {
-                    what: "program".into(),
-                    value: program.value.clone(),
-                    expected: vec!["an absolute path, like \"/usr/bin/llama-server\""],
-                    suggestion: None,
-                },
+            values::invalid(
+                "program",
+                &program.value,
+                "an absolute path, like \"/usr/bin/llama-server\"",
                 program.span,
+                d,
             );
         }
     }
@@ -138,14 +136,12 @@ fn env(runtime: &mut Runtime, node: &KdlNode, d: &mut Diagnostics) {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
-            d.emit(
-                Kind::InvalidValue {
-                    what: "environment variable name".into(),
-                    value: k.value.clone(),
-                    expected: vec!["letters, digits and '_', not starting with a digit"],
-                    suggestion: None,
-                },
+            values::invalid(
+                "environment variable name",
+                &k.value,
+                "letters, digits and '_', not starting with a digit",
                 k.span,
+                d,
             );
         }
         valid
@@ -204,14 +200,12 @@ fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<Health> {
             .chars()
             .all(|c| c.is_ascii_graphic() && !"'\"\\%$`".contains(c));
     if !valid {
-        d.emit(
-            Kind::InvalidValue {
-                what: "health path".into(),
-                value: path.value.clone(),
-                expected: vec!["a URL path like \"/health\" (no quotes, '%', '$' or backslashes)"],
-                suggestion: None,
-            },
+        values::invalid(
+            "health path",
+            &path.value,
+            "a URL path like \"/health\" (no quotes, '%', '$' or backslashes)",
             path.span,
+            d,
         );
         return None;
     }

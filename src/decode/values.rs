@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use kdl::{KdlEntry, KdlValue};
+use miette::SourceSpan;
 
 use super::entries::type_name;
 use crate::diagnostic::{Diagnostics, Kind, Thing};
@@ -112,8 +113,18 @@ pub fn boolean(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Span
     }
 }
 
-/// A whole number greater than zero.
+/// A whole number greater than zero (and at most 2^32 - 1).
 pub fn positive(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spanned<u64>> {
+    positive_up_to(entry, what, u32::MAX.into(), d)
+}
+
+/// A whole number from 1 to `max`.
+pub fn positive_up_to(
+    entry: &KdlEntry,
+    what: &str,
+    max: u64,
+    d: &mut Diagnostics,
+) -> Option<Spanned<u64>> {
     match entry.value() {
         KdlValue::Integer(i) if *i <= 0 => {
             d.emit(
@@ -125,13 +136,13 @@ pub fn positive(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spa
             None
         }
         KdlValue::Integer(i) => match u64::try_from(*i) {
-            Ok(n) if n <= u32::MAX as u64 => Some(Spanned::new(n, entry.span())),
+            Ok(n) if n <= max => Some(Spanned::new(n, entry.span())),
             _ => {
                 d.emit(
                     Kind::OutOfRange {
                         what: what.to_owned(),
                         min: "1".into(),
-                        max: u32::MAX.to_string(),
+                        max: max.to_string(),
                     },
                     entry.span(),
                 );
@@ -290,6 +301,25 @@ pub fn ip_address(entry: &KdlEntry, d: &mut Diagnostics) -> Option<Spanned<IpAdd
             None
         }
     }
+}
+
+/// Reports `value` (at `span`) as not a valid `what`: `expected` says what would be.
+pub fn invalid(
+    what: &str,
+    value: &str,
+    expected: &'static str,
+    span: SourceSpan,
+    d: &mut Diagnostics,
+) {
+    d.emit(
+        Kind::InvalidValue {
+            what: what.to_owned(),
+            value: value.to_owned(),
+            expected: vec![expected],
+            suggestion: None,
+        },
+        span,
+    );
 }
 
 /// One of a fixed set of words, with "did you mean".
