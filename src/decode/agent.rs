@@ -10,7 +10,7 @@ use super::values;
 use crate::diagnostic::{Diagnostics, Thing};
 use crate::stack::{Agent, KvDtype, Name, OpencodeCap, Text};
 
-pub static FIELDS: [Field<Agent>; 16] = [
+pub static FIELDS: [Field<Agent>; 17] = [
     field("role", "what the agent is for, in its unit's description")
         .one(|a, e, d| a.role = values::string(e, "the role", d)),
     field("model", "the model it serves")
@@ -45,6 +45,11 @@ pub static FIELDS: [Field<Agent>; 16] = [
         .many(|a, node, d| a.quadlet.extend(quadlet_entry(node, d))),
     field("summon", "the profile a gateway request for it switches to")
         .one(|a, e, d| a.summon = values::name(e, Thing::Profile, d)),
+    field(
+        "cpu-weight",
+        "its CPU share against other agents (systemd's CPUWeight=)",
+    )
+    .one(|a, e, d| a.cpu_weight = values::positive_up_to(e, "cpu-weight", 10_000, d)),
 ];
 
 pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Agent> {

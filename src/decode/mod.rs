@@ -116,6 +116,32 @@ mod tests {
         );
     }
 
+    #[test]
+    fn cpu_weight_is_a_whole_number_from_1_to_10000() {
+        let with = |weight: &str| {
+            decode_text(&AGENT.replace("port 8001", &format!("port 8001\n cpu-weight {weight}")))
+        };
+        let (stack, codes) = with("10000");
+        assert!(codes.is_empty(), "{codes:?}");
+        let weight = stack
+            .agent("thor")
+            .unwrap()
+            .cpu_weight
+            .as_ref()
+            .map(|w| w.value);
+        assert_eq!(weight, Some(10_000));
+        assert_eq!(decode_text(AGENT).0.agent("thor").unwrap().cpu_weight, None);
+        for (weight, code) in [
+            ("0", "strixc::decode::not_positive"),
+            ("10001", "strixc::decode::out_of_range"),
+            ("\"high\"", "strixc::decode::wrong_type"),
+        ] {
+            let (stack, codes) = with(weight);
+            assert_eq!(codes, [code], "{weight}");
+            assert_eq!(stack.agent("thor").unwrap().cpu_weight, None);
+        }
+    }
+
     /// Each table's names once, each doc one line.
     #[test]
     fn the_tables_are_well_formed() {

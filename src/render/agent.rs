@@ -90,6 +90,7 @@ struct Context<'a> {
     exec: Vec<String>,
     health: Option<Health>,
     timeout_start: String,
+    cpu_weight: Option<u64>,
     extra: Extra,
 }
 
@@ -297,6 +298,7 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
             health,
             // The stack's bound on a load: past it systemd kills the start.
             timeout_start: systemd_timespan(start_period),
+            cpu_weight: agent.agent.cpu_weight.as_ref().map(|w| w.value),
             extra,
         },
     )?;

@@ -322,6 +322,7 @@ pub struct Agent {
     pub quadlet: Vec<QuadletEntry>,
     /// The profile a gateway request for this agent switches to.
     pub summon: Option<Name>,
+    pub cpu_weight: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
