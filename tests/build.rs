@@ -489,6 +489,11 @@ fn systemd_with_quadlet_as_generator_loads_every_unit() {
         for unit in units {
             assert_eq!(show(&sbx, &unit, "LoadState"), "loaded", "{name}: {unit}");
         }
+        if name == "llama" {
+            // `cpu-weight` reaches systemd as the unit's CPU share, native and container.
+            assert_eq!(show(&sbx, "lab-forge.service", "CPUWeight"), "1000");
+            assert_eq!(show(&sbx, "lab-scout.service", "CPUWeight"), "50");
+        }
         // The default profile installs for boot; a user manager accepts its [Install].
         let default = &manifest.profile(&manifest.default_profile).unwrap().target;
         let out = sbx.systemctl(&["enable", default]);

@@ -1,131 +1,65 @@
-//! `agent "thor" { role; model; runtime; port; bind; context; max-seqs; kv-tokens;
-//! gpu-memory-utilization; overhead; kv-cache-dtype; tool-parser; opencode; after; quadlet; summon }`
+//! `agent "thor" { ... }`: one server, a model on a runtime.
 
-use kdl::KdlNode;
+use kdl::{KdlEntry, KdlNode};
 
 use super::entries::Entries;
-use super::{Seen, children, field, no_children, quadlet_entry, unknown_node, values};
-use crate::decode::problems::{InvalidValue, MissingArgument, MissingField};
+use super::fields::{self, Field, field};
+use super::node::{list, missing_argument, no_children};
+use super::quadlet::quadlet_entry;
+use super::values;
 use crate::diagnostic::{Diagnostics, Thing};
-use crate::stack::{Agent, KvDtype, OpencodeCap, Spanned};
+use crate::stack::{Agent, KvDtype, Name, OpencodeCap, Text};
 
-const FIELDS: [&str; 16] = [
-    "role",
-    "model",
-    "runtime",
-    "port",
-    "bind",
-    "context",
-    "max-seqs",
-    "kv-tokens",
-    "gpu-memory-utilization",
-    "overhead",
-    "kv-cache-dtype",
-    "tool-parser",
-    "opencode",
-    "after",
-    "quadlet",
-    "summon",
+pub static FIELDS: [Field<Agent>; 17] = [
+    field("role", "what the agent is for, in its unit's description")
+        .one(|a, e, d| a.role = values::string(e, "the role", d)),
+    field("model", "the model it serves")
+        .required()
+        .one(|a, e, d| a.model = values::name(e, Thing::Model, d)),
+    field("runtime", "the runtime it runs on")
+        .one(|a, e, d| a.runtime = values::name(e, Thing::Runtime, d)),
+    field("port", "the port it serves on")
+        .required()
+        .one(|a, e, d| a.port = values::port(e, d)),
+    field("bind", "the address it listens on").one(|a, e, d| a.bind = values::ip_address(e, d)),
+    field("context", "its context length in tokens")
+        .required()
+        .one(|a, e, d| a.context = values::positive(e, "the context", d)),
+    field("max-seqs", "requests it serves at once")
+        .one(|a, e, d| a.max_seqs = values::positive(e, "max-seqs", d)),
+    field("kv-tokens", "tokens its KV cache holds")
+        .one(|a, e, d| a.kv_tokens = values::positive(e, "kv-tokens", d)),
+    field("gpu-memory-utilization", "its share of GPU memory, pinned")
+        .one(|a, e, d| a.gpu_memory_utilization = values::fraction(e, "gpu-memory-utilization", d)),
+    field("overhead", "memory beyond weights and KV cache")
+        .one(|a, e, d| a.overhead = values::size(e, "the overhead", true, d)),
+    field("kv-cache-dtype", "how the KV cache is stored").one(|a, e, d| {
+        a.kv_cache_dtype = values::choice(e, "KV cache dtype", KvDtype::NAMES, KvDtype::parse, d)
+    }),
+    field("tool-parser", "vLLM's tool-call parser")
+        .one(|a, e, d| a.tool_parser = tool_parser(e, d)),
+    field("opencode", "an oh-my-opencode agent it serves")
+        .many(|a, node, d| a.opencode.extend(opencode(node, d))),
+    field("after", "agents it starts after").many(|a, node, d| a.after.extend(after(node, d))),
+    field("quadlet", "a line for its unit")
+        .many(|a, node, d| a.quadlet.extend(quadlet_entry(node, d))),
+    field("summon", "the profile a gateway request for it switches to")
+        .one(|a, e, d| a.summon = values::name(e, Thing::Profile, d)),
+    field(
+        "cpu-weight",
+        "its CPU share against other agents (systemd's CPUWeight=)",
+    )
+    .one(|a, e, d| a.cpu_weight = values::positive_up_to(e, "cpu-weight", 10_000, d)),
 ];
-const REQUIRED: [&str; 3] = ["model", "port", "context"];
-const KV_DTYPES: [&str; 2] = ["auto", "fp8"];
 
 pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Agent> {
-    let name = super::stack::named_node(node, Thing::Agent, d);
-    let parent = match &name {
-        Some(n) => format!("agent `{}`", n.value),
-        None => "`agent`".to_owned(),
-    };
-    let mut seen = Seen::new();
-    let mut agent = Agent {
-        name: Spanned::new(String::new(), node.name().span()),
-        role: None,
-        model: None,
-        runtime: None,
-        port: None,
-        bind: None,
-        context: None,
-        max_seqs: None,
-        kv_tokens: None,
-        gpu_memory_utilization: None,
-        overhead: None,
-        kv_cache_dtype: None,
-        tool_parser: None,
-        opencode: Vec::new(),
-        after: Vec::new(),
-        quadlet: Vec::new(),
-        summon: None,
-    };
-    for child in children(node) {
-        let key = child.name().value();
-        match key {
-            "opencode" => agent.opencode.extend(opencode(child, d)),
-            "after" => agent.after.extend(after(child, d)),
-            "quadlet" => agent.quadlet.extend(quadlet_entry(child, d)),
-            _ => {
-                let Some(&known) = FIELDS.iter().find(|f| **f == key) else {
-                    unknown_node(child, &parent, &FIELDS, d);
-                    continue;
-                };
-                if !seen.first(known, child, &parent, d) {
-                    continue;
-                }
-                let Some(entry) = field(child, "a value", d) else {
-                    continue;
-                };
-                match known {
-                    "role" => agent.role = values::string(entry, "the role", d),
-                    "model" => agent.model = values::name(entry, Thing::Model, d),
-                    "runtime" => agent.runtime = values::name(entry, Thing::Runtime, d),
-                    "port" => agent.port = values::port(entry, d),
-                    "bind" => agent.bind = values::ip_address(entry, d),
-                    "context" => agent.context = values::positive(entry, "the context", d),
-                    "max-seqs" => agent.max_seqs = values::positive(entry, "max-seqs", d),
-                    "kv-tokens" => agent.kv_tokens = values::positive(entry, "kv-tokens", d),
-                    "gpu-memory-utilization" => {
-                        agent.gpu_memory_utilization =
-                            values::fraction(entry, "gpu-memory-utilization", d)
-                    }
-                    "overhead" => agent.overhead = values::size(entry, "the overhead", true, d),
-                    "kv-cache-dtype" => {
-                        agent.kv_cache_dtype = values::choice(
-                            entry,
-                            "KV cache dtype",
-                            &KV_DTYPES,
-                            |s| match s {
-                                "auto" => Some(KvDtype::Auto),
-                                "fp8" => Some(KvDtype::Fp8),
-                                _ => None,
-                            },
-                            d,
-                        )
-                    }
-                    "tool-parser" => agent.tool_parser = tool_parser(entry, d),
-                    "summon" => agent.summon = values::name(entry, Thing::Profile, d),
-                    _ => unknown_node(child, &parent, &FIELDS, d),
-                }
-            }
-        }
-    }
-    let name = name?;
-    for required in REQUIRED {
-        if !seen.0.contains(&required) {
-            d.emit(
-                MissingField {
-                    node: format!("agent `{}`", name.value),
-                    field: required,
-                },
-                name.span,
-            );
-        }
-    }
-    agent.name = name;
-    Some(agent)
+    let (name, agent) = fields::named(node, Thing::Agent, &FIELDS, d)?;
+    Some(Agent { name, ..agent })
 }
 
 /// Tool-call parser names go onto vLLM's command line: a word, nothing a shell or unit
 /// file could read as more.
-fn tool_parser(entry: &kdl::KdlEntry, d: &mut Diagnostics) -> Option<crate::stack::Text> {
+fn tool_parser(entry: &KdlEntry, d: &mut Diagnostics) -> Option<Text> {
     let text = values::string(entry, "the tool parser", d)?;
     let valid = !text.value.is_empty()
         && text
@@ -133,14 +67,12 @@ fn tool_parser(entry: &kdl::KdlEntry, d: &mut Diagnostics) -> Option<crate::stac
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if !valid {
-        d.emit(
-            InvalidValue {
-                what: "tool parser".into(),
-                value: text.value.clone(),
-                expected: vec!["a parser name like hermes, qwen3_coder, llama3_json"],
-                suggestion: None,
-            },
+        values::invalid(
+            "tool parser",
+            &text.value,
+            "a parser name like hermes, qwen3_coder, llama3_json",
             text.span,
+            d,
         );
         return None;
     }
@@ -155,12 +87,10 @@ fn opencode(node: &KdlNode, d: &mut Diagnostics) -> Vec<OpencodeCap> {
     entries.finish(1, &["max-tokens"], d);
     no_children(node, d);
     if names.is_empty() {
-        d.emit(
-            MissingArgument {
-                node: "opencode".into(),
-                what: "the oh-my-opencode agent it serves, like \"sisyphus\"",
-            },
-            node.name().span(),
+        missing_argument(
+            node,
+            "the oh-my-opencode agent it serves, like \"sisyphus\"",
+            d,
         );
     }
     let max_tokens = max_tokens.and_then(|e| values::positive(e, "max-tokens", d));
@@ -175,22 +105,6 @@ fn opencode(node: &KdlNode, d: &mut Diagnostics) -> Vec<OpencodeCap> {
 }
 
 /// `after "thor" "valkyrie"`
-fn after(node: &KdlNode, d: &mut Diagnostics) -> Vec<crate::stack::Name> {
-    let mut entries = Entries::new(node);
-    let names = entries.args();
-    entries.finish(1, &[], d);
-    no_children(node, d);
-    if names.is_empty() {
-        d.emit(
-            MissingArgument {
-                node: "after".into(),
-                what: "the agents to start after",
-            },
-            node.name().span(),
-        );
-    }
-    names
-        .into_iter()
-        .filter_map(|e| values::name(e, Thing::Agent, d))
-        .collect()
+fn after(node: &KdlNode, d: &mut Diagnostics) -> Vec<Name> {
+    values::names(list(node, "the agents to start after", d), Thing::Agent, d)
 }

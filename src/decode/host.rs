@@ -1,116 +1,56 @@
-//! `host { memory; gpu; reserve; max-utilization; podman; swap; sysctl; earlyoom;
-//! kernel-arg; module-option }`
+//! `host { ... }`: the machine the stack runs on, and its tuning.
 
-use kdl::KdlNode;
-use miette::SourceSpan;
+use kdl::{KdlEntry, KdlNode};
 
 use super::entries::Entries;
-use super::{Seen, children, field, no_children, two_args, unknown_node, values};
-use crate::decode::problems::{InvalidPodmanVersion, InvalidValue, MissingArgument, MissingField};
+use super::fields::{self, Field, field};
+use super::node::{missing_argument, no_children, two_args};
+use super::values;
+use crate::decode::problems::{InvalidPodmanVersion, MissingField};
 use crate::diagnostic::Diagnostics;
 use crate::stack::{Earlyoom, Gpu, Host, PodmanVersion, Spanned, Swap, Text};
 
-const FIELDS: [&str; 10] = [
-    "memory",
-    "gpu",
-    "reserve",
-    "max-utilization",
-    "podman",
-    "swap",
-    "sysctl",
-    "earlyoom",
-    "kernel-arg",
-    "module-option",
+pub static FIELDS: [Field<Host>; 10] = [
+    field("memory", "the memory CPU and GPU share")
+        .expects("a size")
+        .required()
+        .one(|h, e, d| h.memory = values::size(e, "host memory", false, d)),
+    field("gpu", "the GPU: architecture, memory, unified").node(|h, node, d| h.gpu = gpu(node, d)),
+    field("reserve", "memory never given to an agent")
+        .expects("a size")
+        .one(|h, e, d| h.reserve = values::size(e, "the reserve", true, d)),
+    field("max-utilization", "the largest share one agent may take")
+        .expects("a fraction")
+        .one(|h, e, d| h.max_utilization = values::fraction(e, "max-utilization", d)),
+    field("podman", "the podman version the units are for")
+        .expects("a version")
+        .one(|h, e, d| h.podman = podman_version(e, d)),
+    field("swap", "a swap file and its size").node(|h, node, d| h.swap = swap(node, d)),
+    field("sysctl", "a kernel setting")
+        .many(|h, node, d| h.sysctl.extend(pair(node, "a key and a value", d))),
+    field("earlyoom", "what earlyoom kills first and last")
+        .node(|h, node, d| h.earlyoom = Some(earlyoom(node, d))),
+    field("kernel-arg", "a kernel command-line argument")
+        .expects("a kernel argument")
+        .each(|h, e, d| {
+            h.kernel_args
+                .extend(values::string(e, "a kernel argument", d))
+        }),
+    field("module-option", "a kernel module's option").many(|h, node, d| {
+        h.module_options
+            .extend(pair(node, "a module and its option", d))
+    }),
 ];
 
-pub fn empty(span: SourceSpan) -> Host {
-    Host {
-        span,
-        memory: None,
-        gpu: None,
-        reserve: None,
-        max_utilization: None,
-        podman: None,
-        swap: None,
-        sysctl: Vec::new(),
-        earlyoom: None,
-        kernel_args: Vec::new(),
-        module_options: Vec::new(),
-    }
-}
-
 pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Host {
-    Entries::new(node).finish(0, &[], d);
-    let mut host = empty(node.name().span());
-    let mut seen = Seen::new();
-    const HOST: &str = "`host`";
-    for child in children(node) {
-        let name = child.name().value();
-        match name {
-            "memory" => {
-                if seen.first("memory", child, HOST, d) {
-                    host.memory = field(child, "a size", d)
-                        .and_then(|e| values::size(e, "host memory", false, d));
-                }
-            }
-            "reserve" => {
-                if seen.first("reserve", child, HOST, d) {
-                    host.reserve = field(child, "a size", d)
-                        .and_then(|e| values::size(e, "the reserve", true, d));
-                }
-            }
-            "max-utilization" => {
-                if seen.first("max-utilization", child, HOST, d) {
-                    host.max_utilization = field(child, "a fraction", d)
-                        .and_then(|e| values::fraction(e, "max-utilization", d));
-                }
-            }
-            "podman" => {
-                if seen.first("podman", child, HOST, d) {
-                    host.podman = field(child, "a version", d).and_then(|e| podman_version(e, d));
-                }
-            }
-            "gpu" => {
-                if seen.first("gpu", child, HOST, d) {
-                    host.gpu = gpu(child, d);
-                }
-            }
-            "swap" => {
-                if seen.first("swap", child, HOST, d) {
-                    host.swap = swap(child, d);
-                }
-            }
-            "earlyoom" => {
-                if seen.first("earlyoom", child, HOST, d) {
-                    host.earlyoom = Some(earlyoom(child, d));
-                }
-            }
-            "sysctl" => host.sysctl.extend(pair(child, "a key and a value", d)),
-            "module-option" => {
-                host.module_options
-                    .extend(pair(child, "a module and its option", d))
-            }
-            "kernel-arg" => {
-                let arg = field(child, "a kernel argument", d)
-                    .and_then(|e| values::string(e, "a kernel argument", d));
-                host.kernel_args.extend(arg);
-            }
-            _ => unknown_node(child, HOST, &FIELDS, d),
-        }
-    }
-    if host.memory.is_none() && !seen.0.contains(&"memory") {
-        d.emit(
-            MissingField {
-                node: "`host`".into(),
-                field: "memory",
-            },
-            node.name().span(),
-        );
-    }
-    host
+    let host = Host {
+        span: node.name().span(),
+        ..Host::default()
+    };
+    fields::block(node, "`host`", &FIELDS, host, d)
 }
 
-fn podman_version(entry: &kdl::KdlEntry, d: &mut Diagnostics) -> Option<Spanned<PodmanVersion>> {
+fn podman_version(entry: &KdlEntry, d: &mut Diagnostics) -> Option<Spanned<PodmanVersion>> {
     let text = values::string(entry, "the podman version", d)?;
     let mut parts = text.value.split('.');
     let major = parts.next().and_then(|p| p.parse().ok());
@@ -154,13 +94,7 @@ fn gpu(node: &KdlNode, d: &mut Diagnostics) -> Option<Gpu> {
         .and_then(|e| values::boolean(e, "unified", d))
         .is_none_or(|u| u.value);
     let Some(arch) = arch else {
-        d.emit(
-            MissingArgument {
-                node: "gpu".into(),
-                what: "the GPU's architecture, like \"gfx1151\"",
-            },
-            node.name().span(),
-        );
+        missing_argument(node, "the GPU's architecture, like \"gfx1151\"", d);
         return None;
     };
     let arch = values::string(arch, "the GPU architecture", d)?;
@@ -180,25 +114,17 @@ fn swap(node: &KdlNode, d: &mut Diagnostics) -> Option<Swap> {
     no_children(node, d);
     let size = size.and_then(|e| values::size(e, "the swap size", false, d));
     let Some(path) = path else {
-        d.emit(
-            MissingArgument {
-                node: "swap".into(),
-                what: "the swap file's absolute path",
-            },
-            node.name().span(),
-        );
+        missing_argument(node, "the swap file's absolute path", d);
         return None;
     };
     let path = values::string(path, "the swap path", d)?;
     if !path.value.starts_with('/') || path.value.split('/').any(|p| p == "..") {
-        d.emit(
-            InvalidValue {
-                what: "swap path".into(),
-                value: path.value.clone(),
-                expected: vec!["an absolute path without `..`"],
-                suggestion: None,
-            },
+        values::invalid(
+            "swap path",
+            &path.value,
+            "an absolute path without `..`",
             path.span,
+            d,
         );
         return None;
     }
@@ -222,22 +148,19 @@ fn earlyoom(node: &KdlNode, d: &mut Diagnostics) -> Earlyoom {
 /// `sysctl "vm.swappiness" "80"`, `module-option "ttm" "pages_limit=32505856"`: two texts.
 fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text, Text)> {
     let (key, value) = two_args(node, what, d)?;
-    let key = values::string(key, "a key", d);
-    let value = values::scalar_text(value, "a value", d);
+    let (key, value) = values::text_pair(key, value, ("a key", "a value"), d);
     let key = key.filter(|k| {
         let ok = !k.value.is_empty()
             && k.value
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
         if !ok {
-            d.emit(
-                InvalidValue {
-                    what: "key".into(),
-                    value: k.value.clone(),
-                    expected: vec!["letters, digits, '.', '_', '-', '/'"],
-                    suggestion: None,
-                },
+            values::invalid(
+                "key",
+                &k.value,
+                "letters, digits, '.', '_', '-', '/'",
                 k.span,
+                d,
             );
         }
         ok

@@ -1,206 +1,224 @@
 //! KDL document → typed `Stack`. Hand-written (kdl's serde path loses spans and stops at
 //! the first error): every problem is recorded and decoding goes on, so one run of
-//! `strixc check` shows them all. One file per node kind.
+//! `strixc check` shows them all. One file per node kind, each with the table of the
+//! children it takes (`fields.rs` walks them); `node.rs` and `values.rs` read lines and
+//! values; `document.rs` decodes the whole file.
 
 mod agent;
+mod document;
 mod entries;
+mod fields;
 mod gateway;
 mod host;
 mod model;
+mod node;
 pub mod problems;
 mod profile;
+mod quadlet;
 mod runtime;
-mod stack;
 mod values;
 
+pub use fields::FieldDoc;
 pub use values::is_valid_name;
 
-use kdl::{KdlDocument, KdlEntry, KdlNode};
-use miette::SourceSpan;
+use kdl::KdlDocument;
 
-use crate::decode::problems::{
-    DuplicateField, InvalidQuadletKey, InvalidQuadletSection, MissingArgument, UnknownNode,
-};
 use crate::diagnostic::Diagnostics;
-use crate::diagnostic::suggest::did_you_mean;
-use crate::stack::{QuadletEntry, Stack};
-use entries::Entries;
+use crate::stack::Stack;
 
 /// Decodes the whole document. Always returns a stack, possibly partial; whether it can be
 /// trusted is `!diagnostics.has_errors()`.
 pub fn decode(document: &KdlDocument, d: &mut Diagnostics) -> Stack {
-    stack::decode_document(document, d)
+    document::decode(document, d)
 }
 
-/// The children of a node (none when it has no block).
-fn children(node: &KdlNode) -> &[KdlNode] {
-    node.children().map(KdlDocument::nodes).unwrap_or(&[])
+/// The stack language: each node and the children it takes, as the decoders' tables
+/// say (`""` is the file itself, whose children are the top-level nodes).
+pub fn reference() -> Vec<(&'static str, Vec<FieldDoc>)> {
+    use fields::docs;
+    vec![
+        ("", docs(&document::TOP_LEVEL)),
+        ("stack", docs(&document::STACK)),
+        ("host", docs(&host::FIELDS)),
+        ("runtime", docs(&runtime::FIELDS)),
+        ("model", docs(&model::FIELDS)),
+        ("agent", docs(&agent::FIELDS)),
+        ("profile", docs(&profile::FIELDS)),
+        ("gateway", docs(&gateway::FIELDS)),
+    ]
 }
 
-fn unknown_node(node: &KdlNode, parent: &str, known: &[&'static str], d: &mut Diagnostics) {
-    let name = node.name().value();
-    d.emit(
-        UnknownNode {
-            name: name.to_owned(),
-            parent: parent.to_owned(),
-            suggestion: did_you_mean(name, known.iter().copied()).map(str::to_owned),
-            known: known.to_vec(),
-        },
-        node.name().span(),
-    );
-}
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
 
-/// Reports a block on a node that takes none.
-fn no_children(node: &KdlNode, d: &mut Diagnostics) {
-    let parent = format!("`{}`", node.name().value());
-    for child in children(node) {
-        unknown_node(child, &parent, &[], d);
+    use super::*;
+    use crate::source::{Source, parse};
+
+    /// The stack `text` decodes to, and the codes of what decoding reported.
+    fn decode_text(text: &str) -> (Stack, Vec<&'static str>) {
+        let mut d = Diagnostics::new();
+        let document = parse::parse(&Source::new("t.kdl", text), &mut d).expect("parses");
+        let stack = decode(&document, &mut d);
+        let codes = d.iter().map(|x| x.problem.code()).collect();
+        (stack, codes)
     }
-}
 
-/// A node of exactly `N` positional arguments, no properties and no block, such as
-/// `port 8001`, `sysctl "vm.swappiness" "80"` or `quadlet "Unit" "Key" "value"`; `None`
-/// (reported, saying `what` is expected) when one is missing.
-fn args<'a, const N: usize>(
-    node: &'a KdlNode,
-    what: &'static str,
-    d: &mut Diagnostics,
-) -> Option<[&'a KdlEntry; N]> {
-    args_and_props(node, what, &[], d).map(|(args, _)| args)
-}
+    const AGENT: &str = r#"
+        stack "s"
+        host { memory "128GiB" }
+        agent "thor" {
+            model "m"
+            port 8001
+            context 32768
+            after "odin" "loki"
+            after "frigg"
+            quadlet "Service" "Nice" "5"
+        }
+    "#;
 
-/// Like `args`, and also the properties `props` (each `None` when absent).
-fn args_and_props<'a, const N: usize>(
-    node: &'a KdlNode,
-    what: &'static str,
-    known: &[&'static str],
-    d: &mut Diagnostics,
-) -> Option<([&'a KdlEntry; N], Vec<Option<&'a KdlEntry>>)> {
-    let mut entries = Entries::new(node);
-    let found: [Option<&KdlEntry>; N] = std::array::from_fn(|i| entries.arg(i));
-    let props: Vec<Option<&KdlEntry>> = known.iter().map(|p| entries.prop(p)).collect();
-    entries.finish(N, known, d);
-    no_children(node, d);
-    let all: Option<[&KdlEntry; N]> = found
-        .into_iter()
-        .collect::<Option<Vec<_>>>()
-        .and_then(|entries| entries.try_into().ok());
-    if all.is_none() {
-        d.emit(
-            MissingArgument {
-                node: node.name().value().to_owned(),
-                what,
-            },
-            node.name().span(),
+    #[test]
+    fn an_agents_fields_land_in_its_struct() {
+        let (stack, codes) = decode_text(AGENT);
+        assert_eq!(codes, Vec::<&str>::new());
+        let thor = stack.agent("thor").unwrap();
+        assert_eq!(thor.model.as_ref().unwrap().value, "m");
+        assert_eq!(thor.port.as_ref().unwrap().value, 8001);
+        assert_eq!(thor.context.as_ref().unwrap().value, 32768);
+        let after: Vec<&str> = thor.after.iter().map(|a| a.as_str()).collect();
+        assert_eq!(
+            after,
+            ["odin", "loki", "frigg"],
+            "a repeatable field adds up"
+        );
+        assert_eq!(thor.quadlet[0].key.value, "Nice");
+        assert_eq!(thor.max_seqs, None);
+    }
+
+    #[test]
+    fn the_driver_reports_unknown_twice_set_and_missing_fields() {
+        let text = AGENT
+            .replace("port 8001", "port 8001\n port 8002\n prot 1")
+            .replace("context 32768", "");
+        let (stack, codes) = decode_text(&text);
+        assert_eq!(
+            codes,
+            [
+                "strixc::decode::duplicate_field",
+                "strixc::decode::unknown_node",
+                "strixc::decode::missing_field",
+            ]
+        );
+        let thor = stack.agent("thor").unwrap();
+        assert_eq!(
+            thor.port.as_ref().unwrap().value,
+            8001,
+            "the first one counts"
         );
     }
-    all.map(|all| (all, props))
-}
 
-/// `secret=#false` on an `env` or `quadlet` line: the author says its value is no
-/// credential, whatever it looks like. `true` when so marked.
-fn marked_not_secret(entry: Option<&KdlEntry>, d: &mut Diagnostics) -> bool {
-    entry
-        .and_then(|e| values::boolean(e, "secret", d))
-        .is_some_and(|secret| !secret.value)
-}
-
-/// A one-value field such as `port 8001`.
-fn field<'a>(node: &'a KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<&'a KdlEntry> {
-    args::<1>(node, what, d).map(|[value]| value)
-}
-
-/// A two-argument node such as `sysctl "vm.swappiness" "80"` or `env "K" "V"`.
-fn two_args<'a>(
-    node: &'a KdlNode,
-    what: &'static str,
-    d: &mut Diagnostics,
-) -> Option<(&'a KdlEntry, &'a KdlEntry)> {
-    args::<2>(node, what, d).map(|[first, second]| (first, second))
-}
-
-/// Reports a singleton field seen twice, even when both values were broken.
-struct Seen(Vec<&'static str>);
-
-impl Seen {
-    fn new() -> Self {
-        Seen(Vec::new())
-    }
-
-    /// True the first time `field` is seen; reports it otherwise.
-    fn first(
-        &mut self,
-        field: &'static str,
-        node: &KdlNode,
-        parent: &str,
-        d: &mut Diagnostics,
-    ) -> bool {
-        if self.0.contains(&field) {
-            d.emit(
-                DuplicateField {
-                    node: parent.to_owned(),
-                    field: field.to_owned(),
-                },
-                node.name().span(),
-            );
-            return false;
-        }
-        self.0.push(field);
-        true
-    }
-}
-
-/// The sections a `quadlet "Section" "Key" "value"` escape hatch may write into.
-const QUADLET_SECTIONS: [&str; 5] = ["Unit", "Container", "Service", "Install", "Quadlet"];
-
-/// `quadlet "Section" "Key" "value"`.
-fn quadlet_entry(node: &KdlNode, d: &mut Diagnostics) -> Option<QuadletEntry> {
-    let ([section, key, value], props) =
-        args_and_props::<3>(node, "a section, a key and a value", &["secret"], d)?;
-    let not_secret = marked_not_secret(props[0], d);
-    let section = values::string(section, "a quadlet section", d);
-    let key = values::string(key, "a quadlet key", d);
-    let value = values::string(value, "a quadlet value", d);
-    let mut ok = true;
-    if let Some(s) = &section {
-        if !QUADLET_SECTIONS.contains(&s.value.as_str()) {
-            d.emit(
-                InvalidQuadletSection {
-                    section: s.value.clone(),
-                    suggestion: did_you_mean(&s.value, QUADLET_SECTIONS).map(str::to_owned),
-                },
-                s.span,
-            );
-            ok = false;
+    #[test]
+    fn cpu_weight_is_a_whole_number_from_1_to_10000() {
+        let with = |weight: &str| {
+            decode_text(&AGENT.replace("port 8001", &format!("port 8001\n cpu-weight {weight}")))
+        };
+        let (stack, codes) = with("10000");
+        assert!(codes.is_empty(), "{codes:?}");
+        let weight = stack
+            .agent("thor")
+            .unwrap()
+            .cpu_weight
+            .as_ref()
+            .map(|w| w.value);
+        assert_eq!(weight, Some(10_000));
+        assert_eq!(decode_text(AGENT).0.agent("thor").unwrap().cpu_weight, None);
+        for (weight, code) in [
+            ("0", "strixc::decode::not_positive"),
+            ("10001", "strixc::decode::out_of_range"),
+            ("\"high\"", "strixc::decode::wrong_type"),
+        ] {
+            let (stack, codes) = with(weight);
+            assert_eq!(codes, [code], "{weight}");
+            assert_eq!(stack.agent("thor").unwrap().cpu_weight, None);
         }
     }
-    if let Some(k) = &key {
-        let valid = k.value.starts_with(|c: char| c.is_ascii_alphabetic())
-            && k.value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid {
-            d.emit(
-                InvalidQuadletKey {
-                    key: k.value.clone(),
-                },
-                k.span,
-            );
-            ok = false;
+
+    /// Each table's names once, each doc one line.
+    #[test]
+    fn the_tables_are_well_formed() {
+        for (node, fields) in reference() {
+            let names: BTreeSet<&str> = fields.iter().map(|f| f.name).collect();
+            assert_eq!(names.len(), fields.len(), "{node}: a name twice");
+            for field in &fields {
+                assert!(
+                    !field.doc.is_empty() && !field.doc.contains('\n'),
+                    "{node} {}: one line of doc",
+                    field.name
+                );
+                assert!(!(field.required && field.repeatable), "{}", field.name);
+            }
         }
     }
-    match (section, key, value) {
-        (Some(section), Some(key), Some(value)) if ok => Some(QuadletEntry {
-            section,
-            key,
-            value,
-            not_secret,
-        }),
-        _ => None,
-    }
-}
 
-/// A span of zero length at the start of the file, for problems with no better place.
-fn file_start() -> SourceSpan {
-    SourceSpan::new(0.into(), 0)
+    /// README's stack-language table: the node (first column) and the fields in its second
+    /// column: the first word of each `code span` outside parentheses (those are notes,
+    /// which may name values or other nodes' fields).
+    fn readme_reference() -> Vec<(String, BTreeSet<String>)> {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## The stack language")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has a stack-language section");
+        let codes = |cell: &str| -> Vec<String> {
+            let (mut depth, mut code, mut words) = (0, None::<String>, Vec::new());
+            for c in cell.chars() {
+                match (c, &mut code) {
+                    ('`', Some(text)) => {
+                        let word: String = text
+                            .chars()
+                            .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+                            .collect();
+                        if depth == 0 && !word.is_empty() {
+                            words.push(word);
+                        }
+                        code = None;
+                    }
+                    ('`', None) => code = Some(String::new()),
+                    (c, Some(text)) => text.push(c),
+                    ('(', None) => depth += 1,
+                    (')', None) => depth -= 1,
+                    _ => {}
+                }
+            }
+            words
+        };
+        section
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .map(|line| {
+                let cells: Vec<&str> = line.split(" | ").collect();
+                let node = codes(cells[0]).remove(0);
+                (node, codes(cells[1]).into_iter().collect())
+            })
+            .collect()
+    }
+
+    /// The README documents exactly the fields the decoders take, for every node.
+    #[test]
+    fn readme_lists_exactly_each_tables_fields() {
+        let readme = readme_reference();
+        for (node, fields) in reference() {
+            let names: BTreeSet<String> = fields.iter().map(|f| f.name.to_owned()).collect();
+            let documented: BTreeSet<String> = if node.is_empty() {
+                readme.iter().map(|(n, _)| n.clone()).collect()
+            } else {
+                let row = readme.iter().find(|(n, _)| n == node);
+                row.unwrap_or_else(|| panic!("README has no row for `{node}`"))
+                    .1
+                    .clone()
+            };
+            assert_eq!(documented, names, "README's row for `{node}` vs its table");
+        }
+    }
 }

@@ -1,79 +1,38 @@
-//! `model "qwen2.5-14b-awq" { repo; path; quant; weights; layers; kv-heads; head-dim; max-context }`
+//! `model "qwen2.5-14b-awq" { ... }`: where the weights are and the architecture the
+//! budget sizes memory with.
 
 use kdl::KdlNode;
 
-use super::{Seen, children, field, unknown_node, values};
-use crate::decode::problems::MissingField;
+use super::fields::{self, Field, field};
+use super::values;
 use crate::diagnostic::{Diagnostics, Thing};
 use crate::stack::{Model, Quant};
 
-const FIELDS: [&str; 8] = [
-    "repo",
-    "path",
-    "quant",
-    "weights",
-    "layers",
-    "kv-heads",
-    "head-dim",
-    "max-context",
+pub static FIELDS: [Field<Model>; 8] = [
+    field("repo", "its Hugging Face repository")
+        .one(|m, e, d| m.repo = values::string(e, "the repo", d)),
+    field("path", "its local file or folder")
+        .one(|m, e, d| m.path = values::string(e, "the model path", d)),
+    field("quant", "the weights' format")
+        .one(|m, e, d| m.quant = values::choice(e, "quantization", Quant::NAMES, Quant::parse, d)),
+    field("weights", "the weights' size")
+        .required()
+        .one(|m, e, d| m.weights = values::size(e, "the weights' size", false, d)),
+    field("layers", "hidden layers")
+        .required()
+        .one(|m, e, d| m.layers = values::positive(e, "layers", d)),
+    field("kv-heads", "key-value attention heads")
+        .required()
+        .one(|m, e, d| m.kv_heads = values::positive(e, "kv-heads", d)),
+    field("head-dim", "each attention head's size")
+        .required()
+        .one(|m, e, d| m.head_dim = values::positive(e, "head-dim", d)),
+    field("max-context", "the longest context it was trained for")
+        .required()
+        .one(|m, e, d| m.max_context = values::positive(e, "max-context", d)),
 ];
 
 pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Model> {
-    let name = super::stack::named_node(node, Thing::Model, d);
-    let parent = match &name {
-        Some(n) => format!("model `{}`", n.value),
-        None => "`model`".to_owned(),
-    };
-    let mut seen = Seen::new();
-    let mut model = Model {
-        name: crate::stack::Spanned::new(String::new(), node.name().span()),
-        repo: None,
-        path: None,
-        quant: None,
-        weights: None,
-        layers: None,
-        kv_heads: None,
-        head_dim: None,
-        max_context: None,
-    };
-    for child in children(node) {
-        let key = child.name().value();
-        let Some(&known) = FIELDS.iter().find(|f| **f == key) else {
-            unknown_node(child, &parent, &FIELDS, d);
-            continue;
-        };
-        if !seen.first(known, child, &parent, d) {
-            continue;
-        }
-        let Some(entry) = field(child, "a value", d) else {
-            continue;
-        };
-        match known {
-            "repo" => model.repo = values::string(entry, "the repo", d),
-            "path" => model.path = values::string(entry, "the model path", d),
-            "quant" => {
-                model.quant = values::choice(entry, "quantization", &Quant::NAMES, Quant::parse, d)
-            }
-            "weights" => model.weights = values::size(entry, "the weights' size", false, d),
-            "layers" => model.layers = values::positive(entry, "layers", d),
-            "kv-heads" => model.kv_heads = values::positive(entry, "kv-heads", d),
-            "head-dim" => model.head_dim = values::positive(entry, "head-dim", d),
-            "max-context" => model.max_context = values::positive(entry, "max-context", d),
-            _ => unknown_node(child, &parent, &FIELDS, d),
-        }
-    }
-    let name = name?;
-    for required in ["weights", "layers", "kv-heads", "head-dim", "max-context"] {
-        if !seen.0.contains(&required) {
-            d.emit(
-                MissingField {
-                    node: format!("model `{}`", name.value),
-                    field: required,
-                },
-                name.span,
-            );
-        }
-    }
-    model.name = name;
-    Some(model)
+    let (name, model) = fields::named(node, Thing::Model, &FIELDS, d)?;
+    Some(Model { name, ..model })
 }

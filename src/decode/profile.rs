@@ -3,10 +3,19 @@
 use kdl::KdlNode;
 
 use super::entries::Entries;
-use super::{children, no_children, unknown_node, values};
-use crate::decode::problems::MissingArgument;
+use super::fields::{self, Field, field};
+use super::node::{children, label, list, named_arg};
+use super::values;
 use crate::diagnostic::{Diagnostics, Thing};
 use crate::stack::Profile;
+
+pub static FIELDS: [Field<Profile>; 1] =
+    [
+        field("agents", "agents the profile runs").many(|profile, node, d| {
+            let names = list(node, "the names of the profile's agents", d);
+            profile.agents.extend(values::names(names, Thing::Agent, d))
+        }),
+    ];
 
 pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Profile> {
     let mut entries = Entries::new(node);
@@ -14,42 +23,16 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Profile> {
     let default = entries.prop("default");
     let extends = entries.prop("extends");
     entries.finish(1, &["default", "extends"], d);
-    let name = super::stack::named_arg(node, name, Thing::Profile, d);
-    let default = default.and_then(|e| values::boolean(e, "default", d));
-    let extends = extends.and_then(|e| values::name(e, Thing::Profile, d));
-    let parent = match &name {
-        Some(n) => format!("profile `{}`", n.value),
-        None => "`profile`".to_owned(),
+    let name = named_arg(node, name, Thing::Profile, d);
+    let mut profile = Profile {
+        default: default.and_then(|e| values::boolean(e, "default", d)),
+        extends: extends.and_then(|e| values::name(e, Thing::Profile, d)),
+        ..Profile::default()
     };
-    let mut agents = Vec::new();
-    for child in children(node) {
-        if child.name().value() != "agents" {
-            unknown_node(child, &parent, &["agents"], d);
-            continue;
-        }
-        let mut entries = Entries::new(child);
-        let names = entries.args();
-        entries.finish(1, &[], d);
-        no_children(child, d);
-        if names.is_empty() {
-            d.emit(
-                MissingArgument {
-                    node: "agents".into(),
-                    what: "the names of the profile's agents",
-                },
-                child.name().span(),
-            );
-        }
-        agents.extend(
-            names
-                .into_iter()
-                .filter_map(|e| values::name(e, Thing::Agent, d)),
-        );
-    }
+    let label = label(Thing::Profile, name.as_ref());
+    fields::decode(children(node), &label, &FIELDS, &mut profile, d);
     Some(Profile {
         name: name?,
-        default,
-        extends,
-        agents,
+        ..profile
     })
 }

@@ -1,136 +1,89 @@
-//! `runtime "vllm" { engine; image | command; device; env; secret; volume; health; quadlet }`
+//! `runtime "vllm" { ... }`: a server program, as a container image or a native command.
 
 use kdl::KdlNode;
 
 use super::entries::Entries;
-use super::{
-    Seen, args_and_props, children, field, marked_not_secret, no_children, quadlet_entry, two_args,
-    unknown_node, values,
+use super::fields::{self, Field, field};
+use super::node::{
+    args_and_props, children, label, marked_not_secret, missing_argument, named_arg, named_node,
+    no_children, two_args,
 };
-use crate::decode::problems::{
-    InvalidValue, MissingArgument, RuntimeKindAmbiguous, RuntimeKindMissing,
-};
+use super::quadlet::quadlet_entry;
+use super::values;
+use crate::decode::problems::{RuntimeKindAmbiguous, RuntimeKindMissing};
 use crate::diagnostic::{Diagnostics, Thing};
 use crate::stack::{Engine, HealthCheck, Launch, Runtime, Secret, Spanned, Text};
 
-const FIELDS: [&str; 9] = [
-    "engine", "image", "command", "device", "env", "secret", "volume", "health", "quadlet",
+pub static FIELDS: [Field<Runtime>; 9] = [
+    field("engine", "the server program: vllm or llama.cpp")
+        .expects("an engine")
+        .one(|r, e, d| {
+            if let Some(engine) = values::choice(e, "engine", Engine::NAMES, Engine::parse, d) {
+                r.engine = engine;
+            }
+        }),
+    field("image", "the container image it runs")
+        .expects("an image reference")
+        .one(|r, e, d| {
+            if let Some(image) = values::string(e, "the image", d) {
+                r.launch = Some(Launch::Container { image });
+            }
+        }),
+    field("command", "the native program and its arguments").node(|r, node, d| {
+        let command = command_args(node, d);
+        // A valid image wins here; `decode` then reports both and keeps neither.
+        if !command.is_empty() && r.launch.is_none() {
+            r.launch = Some(Launch::Native { command });
+        }
+    }),
+    field("device", "a device the container gets")
+        .expects("a device path")
+        .each(|r, e, d| r.devices.extend(values::string(e, "a device", d))),
+    field("env", "an environment variable").many(env),
+    field("secret", "a secret, by name").many(|r, node, d| r.secrets.extend(secret(node, d))),
+    field("volume", "a host path mounted into the container")
+        .many(|r, node, d| r.volumes.extend(volume(node, d))),
+    field("health", "the health endpoint and its timing")
+        .node(|r, node, d| r.health = decode_health(node, d)),
+    field("quadlet", "a line for its agents' units")
+        .many(|r, node, d| r.quadlet.extend(quadlet_entry(node, d))),
 ];
-const ENGINES: [&str; 2] = ["vllm", "llama.cpp"];
 
 pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Runtime> {
-    let name = super::stack::named_node(node, Thing::Runtime, d);
-    let parent = match &name {
-        Some(n) => format!("runtime `{}`", n.value),
-        None => "`runtime`".to_owned(),
+    let name = named_node(node, Thing::Runtime, d);
+    let label = label(Thing::Runtime, name.as_ref());
+    let span = name.as_ref().map_or(node.name().span(), |n| n.span);
+    let mut runtime = Runtime {
+        engine: Spanned::new(Engine::Vllm, span),
+        ..Runtime::default()
     };
-    let mut seen = Seen::new();
-    let mut engine = None;
-    let mut image: Option<Text> = None;
-    let mut command: Option<Vec<Text>> = None;
-    let mut runtime_devices = Vec::new();
-    let mut env = Vec::new();
-    let mut env_not_secret = Vec::new();
-    let mut secrets = Vec::new();
-    let mut volumes = Vec::new();
-    let mut health = None;
-    let mut quadlet = Vec::new();
-    let mut kind_conflict = None;
-    for child in children(node) {
-        match child.name().value() {
-            "engine" => {
-                if seen.first("engine", child, &parent, d) {
-                    engine = field(child, "an engine", d).and_then(|e| {
-                        values::choice(
-                            e,
-                            "engine",
-                            &ENGINES,
-                            |s| match s {
-                                "vllm" => Some(Engine::Vllm),
-                                "llama.cpp" => Some(Engine::LlamaCpp),
-                                _ => None,
-                            },
-                            d,
-                        )
-                    });
-                }
-            }
-            "image" => {
-                if seen.first("image", child, &parent, d) {
-                    if seen.0.contains(&"command") {
-                        kind_conflict = Some(child.name().span());
-                    }
-                    image = field(child, "an image reference", d)
-                        .and_then(|e| values::string(e, "the image", d));
-                }
-            }
-            "command" => {
-                if seen.first("command", child, &parent, d) {
-                    if seen.0.contains(&"image") {
-                        kind_conflict = Some(child.name().span());
-                    }
-                    command = Some(command_args(child, d));
-                }
-            }
-            "device" => {
-                let device =
-                    field(child, "a device path", d).and_then(|e| values::string(e, "a device", d));
-                runtime_devices.extend(device);
-            }
-            "env" => {
-                if let Some((key, value)) = pair(child, "a variable name and its value", d) {
-                    if not_secret_flag(child, d) {
-                        env_not_secret.push(key.value.clone());
-                    }
-                    env.push((key, value));
-                }
-            }
-            "volume" => volumes.extend(pair(child, "a host path and a container path", d)),
-            "secret" => secrets.extend(secret(child, d)),
-            "health" => {
-                if seen.first("health", child, &parent, d) {
-                    health = decode_health(child, d);
-                }
-            }
-            "quadlet" => quadlet.extend(quadlet_entry(child, d)),
-            _ => unknown_node(child, &parent, &FIELDS, d),
-        }
-    }
+    let seen = fields::decode(children(node), &label, &FIELDS, &mut runtime, d);
     let name = name?;
-    if let Some(span) = kind_conflict {
-        d.emit(
-            RuntimeKindAmbiguous {
+    match (seen.span("image"), seen.span("command")) {
+        (Some(image), Some(command)) => {
+            // The second of the two is the mistake.
+            let runtime_name = name.value.clone();
+            d.emit(
+                RuntimeKindAmbiguous {
+                    runtime: runtime_name,
+                },
+                image.max(command),
+            );
+            // Kept only when the image itself was broken, as the command is then all
+            // there is.
+            if matches!(runtime.launch, Some(Launch::Container { .. })) {
+                runtime.launch = None;
+            }
+        }
+        (None, None) => d.emit(
+            RuntimeKindMissing {
                 runtime: name.value.clone(),
             },
-            span,
-        );
+            name.span,
+        ),
+        _ => {}
     }
-    let launch = match (image, command) {
-        (Some(image), None) => Some(Launch::Container { image }),
-        (None, Some(command)) if !command.is_empty() => Some(Launch::Native { command }),
-        (None, _) if !seen.0.contains(&"image") && !seen.0.contains(&"command") => {
-            d.emit(
-                RuntimeKindMissing {
-                    runtime: name.value.clone(),
-                },
-                name.span,
-            );
-            None
-        }
-        _ => None,
-    };
-    Some(Runtime {
-        engine: engine.unwrap_or(Spanned::new(Engine::Vllm, name.span)),
-        name,
-        launch,
-        devices: runtime_devices,
-        env,
-        env_not_secret,
-        secrets,
-        volumes,
-        health,
-        quadlet,
-    })
+    Some(Runtime { name, ..runtime })
 }
 
 /// `command "/usr/bin/llama-server" "-m" "{model}" ...`: one program argument per KDL
@@ -141,13 +94,7 @@ fn command_args(node: &KdlNode, d: &mut Diagnostics) -> Vec<Text> {
     entries.finish(usize::MAX, &[], d);
     no_children(node, d);
     if args.is_empty() {
-        d.emit(
-            MissingArgument {
-                node: "command".into(),
-                what: "the program and its arguments",
-            },
-            node.name().span(),
-        );
+        missing_argument(node, "the program and its arguments", d);
     }
     let args: Vec<Text> = args
         .into_iter()
@@ -155,81 +102,68 @@ fn command_args(node: &KdlNode, d: &mut Diagnostics) -> Vec<Text> {
         .collect();
     if let Some(program) = args.first() {
         if !program.value.starts_with('/') {
-            d.emit(
-                InvalidValue {
-                    what: "program".into(),
-                    value: program.value.clone(),
-                    expected: vec!["an absolute path, like \"/usr/bin/llama-server\""],
-                    suggestion: None,
-                },
+            values::invalid(
+                "program",
+                &program.value,
+                "an absolute path, like \"/usr/bin/llama-server\"",
                 program.span,
+                d,
             );
         }
     }
     args
 }
 
-/// Whether an `env` line carries `secret=#false` (read apart from its two arguments).
-fn not_secret_flag(node: &KdlNode, d: &mut Diagnostics) -> bool {
-    let flag = node
-        .entries()
-        .iter()
-        .rev()
-        .find(|e| e.name().is_some_and(|n| n.value() == "secret"));
-    marked_not_secret(flag, d)
-}
-
-fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text, Text)> {
-    let (first, second) = if node.name().value() == "env" {
-        let ([first, second], _) = args_and_props::<2>(node, what, &["secret"], d)?;
-        (first, second)
-    } else {
-        two_args(node, what, d)?
+/// `env "HF_HOME" "/models" secret=#false`
+fn env(runtime: &mut Runtime, node: &KdlNode, d: &mut Diagnostics) {
+    let what = "a variable name and its value";
+    let Some(([key, value], props)) = args_and_props::<2>(node, what, &["secret"], d) else {
+        return;
     };
     // Name each half in a diagnostic: "the value of `HF_HOME`", not "a variable and its value".
-    let key = match first.value() {
-        kdl::KdlValue::String(k) if !k.chars().any(char::is_control) => Some(k.as_str()),
-        _ => None,
+    let value_what = match key.value() {
+        kdl::KdlValue::String(k) if !k.chars().any(char::is_control) => {
+            format!("the value of `{k}`")
+        }
+        _ => "an environment variable's value".to_owned(),
     };
-    let (first_what, second_what) = match (node.name().value(), key) {
-        ("env", Some(key)) => (
-            "an environment variable name".to_owned(),
-            format!("the value of `{key}`"),
-        ),
-        ("env", None) => (
-            "an environment variable name".to_owned(),
-            "an environment variable's value".to_owned(),
-        ),
-        ("volume", _) => (
-            "a volume's host path".to_owned(),
-            "a volume's container path".to_owned(),
-        ),
-        _ => (what.to_owned(), what.to_owned()),
-    };
-    let first = values::string(first, &first_what, d);
-    let second = values::scalar_text(second, &second_what, d);
-    let first = first.filter(|k| {
-        let valid = node.name().value() != "env"
-            || (k
-                .value
-                .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && k.value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    let names = ("an environment variable name", value_what.as_str());
+    let (key, value) = values::text_pair(key, value, names, d);
+    let key = key.filter(|k| {
+        let valid = k
+            .value
+            .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && k.value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
-            d.emit(
-                InvalidValue {
-                    what: "environment variable name".into(),
-                    value: k.value.clone(),
-                    expected: vec!["letters, digits and '_', not starting with a digit"],
-                    suggestion: None,
-                },
+            values::invalid(
+                "environment variable name",
+                &k.value,
+                "letters, digits and '_', not starting with a digit",
                 k.span,
+                d,
             );
         }
         valid
     });
-    Some((first?, second?))
+    let (Some(key), Some(value)) = (key, value) else {
+        return;
+    };
+    if marked_not_secret(props[0], d) {
+        runtime.env_not_secret.push(key.value.clone());
+    }
+    runtime.env.push((key, value));
+}
+
+/// `volume "%h/models" "/models"`
+fn volume(node: &KdlNode, d: &mut Diagnostics) -> Option<(Text, Text)> {
+    let (host, container) = two_args(node, "a host path and a container path", d)?;
+    let names = ("a volume's host path", "a volume's container path");
+    match values::text_pair(host, container, names, d) {
+        (Some(host), Some(container)) => Some((host, container)),
+        _ => None,
+    }
 }
 
 /// `secret "hf-token" env="HF_TOKEN"`: created on the host (`podman secret create`,
@@ -241,7 +175,7 @@ fn secret(node: &KdlNode, d: &mut Diagnostics) -> Option<Secret> {
     entries.finish(1, &["env"], d);
     no_children(node, d);
     let env = env.and_then(|e| values::string(e, "the secret's variable", d));
-    let name = super::stack::named_arg(node, name, Thing::Secret, d)?;
+    let name = named_arg(node, name, Thing::Secret, d)?;
     Some(Secret { name, env })
 }
 
@@ -257,13 +191,7 @@ fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<HealthCheck> {
     let start_period_ms =
         start_period.and_then(|e| values::duration(e, "the health start period", d));
     let Some(path) = path else {
-        d.emit(
-            MissingArgument {
-                node: "health".into(),
-                what: "the health endpoint's path, like \"/health\"",
-            },
-            node.name().span(),
-        );
+        missing_argument(node, "the health endpoint's path, like \"/health\"", d);
         return None;
     };
     let path = values::string(path, "the health path", d)?;
@@ -273,14 +201,12 @@ fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<HealthCheck> {
             .chars()
             .all(|c| c.is_ascii_graphic() && !"'\"\\%$`".contains(c));
     if !valid {
-        d.emit(
-            InvalidValue {
-                what: "health path".into(),
-                value: path.value.clone(),
-                expected: vec!["a URL path like \"/health\" (no quotes, '%', '$' or backslashes)"],
-                suggestion: None,
-            },
+        values::invalid(
+            "health path",
+            &path.value,
+            "a URL path like \"/health\" (no quotes, '%', '$' or backslashes)",
             path.span,
+            d,
         );
         return None;
     }

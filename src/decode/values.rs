@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use kdl::{KdlEntry, KdlValue};
+use miette::SourceSpan;
 
 use super::entries::type_name;
 use crate::decode::problems::{
@@ -87,6 +88,25 @@ pub fn name(entry: &KdlEntry, thing: Thing, d: &mut Diagnostics) -> Option<Text>
     Some(text)
 }
 
+/// Names of `thing`s, each checked; the invalid ones are reported and left out.
+pub fn names(entries: Vec<&KdlEntry>, thing: Thing, d: &mut Diagnostics) -> Vec<Text> {
+    entries
+        .into_iter()
+        .filter_map(|e| name(e, thing, d))
+        .collect()
+}
+
+/// `sysctl "K" "V"` and its kin: a string, then a string or number kept as text, each
+/// named as `what` says in its diagnostics.
+pub fn text_pair(
+    first: &KdlEntry,
+    second: &KdlEntry,
+    what: (&str, &str),
+    d: &mut Diagnostics,
+) -> (Option<Text>, Option<Text>) {
+    (string(first, what.0, d), scalar_text(second, what.1, d))
+}
+
 pub fn boolean(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spanned<bool>> {
     match entry.value() {
         KdlValue::Bool(b) => Some(Spanned::new(*b, entry.span())),
@@ -97,8 +117,18 @@ pub fn boolean(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Span
     }
 }
 
-/// A whole number greater than zero.
+/// A whole number greater than zero (and at most 2^32 - 1).
 pub fn positive(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spanned<u64>> {
+    positive_up_to(entry, what, u32::MAX.into(), d)
+}
+
+/// A whole number from 1 to `max`.
+pub fn positive_up_to(
+    entry: &KdlEntry,
+    what: &str,
+    max: u64,
+    d: &mut Diagnostics,
+) -> Option<Spanned<u64>> {
     match entry.value() {
         KdlValue::Integer(i) if *i <= 0 => {
             d.emit(
@@ -110,13 +140,13 @@ pub fn positive(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<Spa
             None
         }
         KdlValue::Integer(i) => match u64::try_from(*i) {
-            Ok(n) if n <= u32::MAX as u64 => Some(Spanned::new(n, entry.span())),
+            Ok(n) if n <= max => Some(Spanned::new(n, entry.span())),
             _ => {
                 d.emit(
                     OutOfRange {
                         what: what.to_owned(),
                         min: "1".into(),
-                        max: u32::MAX.to_string(),
+                        max: max.to_string(),
                     },
                     entry.span(),
                 );
@@ -275,6 +305,25 @@ pub fn ip_address(entry: &KdlEntry, d: &mut Diagnostics) -> Option<Spanned<IpAdd
             None
         }
     }
+}
+
+/// Reports `value` (at `span`) as not a valid `what`: `expected` says what would be.
+pub fn invalid(
+    what: &str,
+    value: &str,
+    expected: &'static str,
+    span: SourceSpan,
+    d: &mut Diagnostics,
+) {
+    d.emit(
+        InvalidValue {
+            what: what.to_owned(),
+            value: value.to_owned(),
+            expected: vec![expected],
+            suggestion: None,
+        },
+        span,
+    );
 }
 
 /// One of a fixed set of words, with "did you mean".

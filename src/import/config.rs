@@ -8,6 +8,7 @@ use serde::de::{DeserializeOwned, Deserializer};
 use serde_json::{Map, Value};
 
 use super::ImportError;
+pub use crate::stack::Quant;
 
 /// The model families whose `config.json` strixc reads (attention layout in standard fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,36 +55,6 @@ impl Architecture {
 impl fmt::Display for Architecture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.model_type())
-    }
-}
-
-/// The weights' format, as the stack's `quant` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Quant {
-    Awq,
-    Gptq,
-    Fp8,
-    Bf16,
-    Fp16,
-    Fp32,
-}
-
-impl Quant {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Quant::Awq => "awq",
-            Quant::Gptq => "gptq",
-            Quant::Fp8 => "fp8",
-            Quant::Bf16 => "bf16",
-            Quant::Fp16 => "fp16",
-            Quant::Fp32 => "fp32",
-        }
-    }
-}
-
-impl fmt::Display for Quant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

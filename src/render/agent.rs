@@ -93,6 +93,7 @@ struct AgentUnitVars<'a> {
     exec: Vec<String>,
     health: Option<HealthProbe>,
     timeout_start: String,
+    cpu_weight: Option<u64>,
     extra: Extra,
 }
 
@@ -178,6 +179,7 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
             health: health_probe(agent),
             // The stack's bound on a load: past it systemd kills the start.
             timeout_start: systemd_timespan(agent.start_period_ms()),
+            cpu_weight: agent.agent.cpu_weight.as_ref().map(|w| w.value),
             extra: extra_entries(runtime.quadlet.iter().chain(&agent.agent.quadlet), native),
         },
     )?;

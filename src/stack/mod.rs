@@ -4,10 +4,11 @@
 //! checks can still run and report everything at once. Defaults live in `defaults`.
 
 pub mod quantity;
+mod words;
 
 use miette::SourceSpan;
 
-pub use crate::plan::budget::KvDtype;
+use words::string_enum;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spanned<T> {
@@ -18,6 +19,13 @@ pub struct Spanned<T> {
 impl<T> Spanned<T> {
     pub fn new(value: T, span: SourceSpan) -> Self {
         Spanned { value, span }
+    }
+}
+
+/// A value not decoded yet, placed at the start of the file.
+impl<T: Default> Default for Spanned<T> {
+    fn default() -> Self {
+        Spanned::new(T::default(), SourceSpan::new(0.into(), 0))
     }
 }
 
@@ -63,7 +71,7 @@ pub mod defaults {
     pub const OPENCODE_PROMPT_TOKENS: u64 = 7769;
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Stack {
     pub name: Name,
     pub description: Option<Text>,
@@ -94,6 +102,23 @@ pub struct Gateway {
     pub strixc: Option<Text>,
 }
 
+/// A gateway with nothing set, at the start of the file.
+impl Default for Gateway {
+    fn default() -> Self {
+        Gateway {
+            span: SourceSpan::new(0.into(), 0),
+            port: None,
+            bind: None,
+            idle_ms: None,
+            hold_ms: None,
+            queue: None,
+            wait_ms: None,
+            grace_ms: None,
+            strixc: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Host {
     /// The `host` node's name, for labels about the host as a whole.
@@ -108,6 +133,25 @@ pub struct Host {
     pub earlyoom: Option<Earlyoom>,
     pub kernel_args: Vec<Text>,
     pub module_options: Vec<(Text, Text)>,
+}
+
+/// No `host` node: its span is empty, at the start of the file.
+impl Default for Host {
+    fn default() -> Self {
+        Host {
+            span: SourceSpan::new(0.into(), 0),
+            memory: None,
+            gpu: None,
+            reserve: None,
+            max_utilization: None,
+            podman: None,
+            swap: None,
+            sysctl: Vec::new(),
+            earlyoom: None,
+            kernel_args: Vec::new(),
+            module_options: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -142,18 +186,13 @@ pub struct Earlyoom {
     pub avoid: Option<Text>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    Vllm,
-    LlamaCpp,
-}
-
-impl Engine {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Engine::Vllm => "vllm",
-            Engine::LlamaCpp => "llama.cpp",
-        }
+string_enum! {
+    /// The server program a runtime runs.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Engine {
+        #[default]
+        Vllm = "vllm",
+        LlamaCpp = "llama.cpp",
     }
 }
 
@@ -163,7 +202,7 @@ pub enum Launch {
     Native { command: Vec<Text> },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Runtime {
     pub name: Name,
     pub engine: Spanned<Engine>,
@@ -202,43 +241,43 @@ pub struct QuadletEntry {
     pub not_secret: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quant {
-    Awq,
-    Gptq,
-    Marlin,
-    Fp8,
-    Bf16,
-    Fp16,
-    Fp32,
-    Gguf,
-}
-
-impl Quant {
-    pub const NAMES: [&'static str; 8] = [
-        "awq", "gptq", "marlin", "fp8", "bf16", "fp16", "fp32", "gguf",
-    ];
-
-    pub fn parse(text: &str) -> Option<Quant> {
-        Some(match text {
-            "awq" => Quant::Awq,
-            "gptq" => Quant::Gptq,
-            "marlin" => Quant::Marlin,
-            "fp8" => Quant::Fp8,
-            "bf16" => Quant::Bf16,
-            "fp16" => Quant::Fp16,
-            "fp32" => Quant::Fp32,
-            "gguf" => Quant::Gguf,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
+string_enum! {
+    /// The weights' format (`quant`); `model import` maps config.json's quantisation to it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Quant {
+        Awq = "awq",
+        Gptq = "gptq",
+        Marlin = "marlin",
+        Fp8 = "fp8",
+        Bf16 = "bf16",
+        Fp16 = "fp16",
+        Fp32 = "fp32",
+        Gguf = "gguf",
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+string_enum! {
+    /// `--kv-cache-dtype`: `auto` stores keys and values in the model dtype (fp16/bf16,
+    /// 2 bytes), `fp8` in one byte.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum KvDtype {
+        #[default]
+        Auto = "auto",
+        Fp8 = "fp8",
+    }
+}
+
+impl KvDtype {
+    /// Bytes per stored key or value element.
+    pub const fn bytes(self) -> u64 {
+        match self {
+            KvDtype::Auto => 2,
+            KvDtype::Fp8 => 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Model {
     pub name: Name,
     pub repo: Option<Text>,
@@ -263,7 +302,7 @@ pub struct OpencodeCap {
     pub max_tokens: Option<Spanned<u64>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Agent {
     pub name: Name,
     pub role: Option<Text>,
@@ -283,9 +322,10 @@ pub struct Agent {
     pub quadlet: Vec<QuadletEntry>,
     /// The profile a gateway request for this agent switches to.
     pub summon: Option<Name>,
+    pub cpu_weight: Option<Spanned<u64>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Profile {
     pub name: Name,
     pub default: Option<Spanned<bool>>,

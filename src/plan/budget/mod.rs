@@ -135,49 +135,7 @@ impl FromStr for Utilization {
     }
 }
 
-/// `--kv-cache-dtype`: `auto` stores keys and values in the model dtype (fp16/bf16, 2 bytes),
-/// `fp8` in one byte.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum KvDtype {
-    #[default]
-    Auto,
-    Fp8,
-}
-
-impl KvDtype {
-    pub const fn bytes(self) -> u64 {
-        match self {
-            KvDtype::Auto => 2,
-            KvDtype::Fp8 => 1,
-        }
-    }
-
-    /// The value written after `--kv-cache-dtype`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            KvDtype::Auto => "auto",
-            KvDtype::Fp8 => "fp8",
-        }
-    }
-}
-
-impl fmt::Display for KvDtype {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for KvDtype {
-    type Err = ();
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "auto" => Ok(KvDtype::Auto),
-            "fp8" => Ok(KvDtype::Fp8),
-            _ => Err(()),
-        }
-    }
-}
+pub use crate::stack::KvDtype;
 
 /// KV-cache bytes per token: 2 (key and value) × layers × kv-heads × head-dim × dtype bytes.
 /// Saturates at `u64::MAX`.
@@ -568,14 +526,6 @@ mod tests {
         );
         assert_eq!(format_gib(GIB + GIB / 200 - 1), "1.00 GiB");
         assert_eq!(format_gib(u64::MAX), "17179869184.00 GiB");
-    }
-
-    #[test]
-    fn kv_dtype_names() {
-        assert_eq!("auto".parse(), Ok(KvDtype::Auto));
-        assert_eq!("fp8".parse(), Ok(KvDtype::Fp8));
-        assert_eq!("bf16".parse::<KvDtype>(), Err(()));
-        assert_eq!(KvDtype::Fp8.to_string(), "fp8");
     }
 
     proptest! {
