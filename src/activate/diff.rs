@@ -1,65 +1,12 @@
 //! `strixc diff` and `apply --dry-run`: unified diffs of files against what is installed,
 //! and the unit actions `apply` would take.
 
-use std::path::PathBuf;
-
-use serde::Serialize;
-
-use super::install::{InstallPlan, Skipped};
-use super::switch::plan_switch;
-use super::units::UnitActions;
-use super::{ApplyContext, manifest_of, render_skipped};
+use super::switch::{Diff, from_plan, plan_switch};
+use super::{ApplyContext, manifest_of};
 use crate::activate::systemd::DbusSystemd;
 use crate::error::Error;
 use crate::tree::Tree;
 use crate::tree::manifest::Manifest;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct FileDiff {
-    pub dest: PathBuf,
-    /// `create`, `update` or `remove`.
-    pub change: &'static str,
-    pub unified: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Diff {
-    pub files: Vec<FileDiff>,
-    pub skipped: Vec<Skipped>,
-    /// `None` when systemd could not be asked (see `note`).
-    pub actions: Option<UnitActions>,
-    pub note: Option<String>,
-}
-
-/// The one unified diff of the disk engine, headed by the installed path.
-fn unified(dest: &std::path::Path, old: &[u8], new: &[u8]) -> String {
-    let name = dest.display().to_string();
-    crate::tree::disk::unified_diff(&name, &name, old, new)
-}
-
-pub(super) fn from_plan(plan: &InstallPlan, actions: Option<UnitActions>) -> Diff {
-    let mut files = Vec::new();
-    for w in &plan.writes {
-        files.push(FileDiff {
-            dest: w.dest.clone(),
-            change: if w.old.is_some() { "update" } else { "create" },
-            unified: unified(&w.dest, w.old.as_deref().unwrap_or_default(), &w.new),
-        });
-    }
-    for r in &plan.removes {
-        files.push(FileDiff {
-            dest: r.dest.clone(),
-            change: "remove",
-            unified: unified(&r.dest, &r.old, b""),
-        });
-    }
-    Diff {
-        files,
-        skipped: plan.skipped.clone(),
-        actions,
-        note: None,
-    }
-}
 
 /// `strixc diff [--profile P]`: what `apply` of `tree` would change. Reads only; when the
 /// bus cannot be reached the file diffs are still returned, with `note` saying why the unit
@@ -84,49 +31,4 @@ pub fn diff(ctx: &ApplyContext, tree: &Tree, profile: Option<&str>) -> Result<Di
         Err(e) => diff.note = Some(format!("unit actions unknown: {e}")),
     }
     Ok(diff)
-}
-
-impl Diff {
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.actions.as_ref().is_none_or(UnitActions::is_noop)
-    }
-
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for f in &self.files {
-            out.push_str(&format!("{} {}\n", f.change, f.dest.display()));
-            out.push_str(&f.unified);
-        }
-        if let Some(a) = &self.actions {
-            for u in &a.stop {
-                out.push_str(&format!("stop     {u}\n"));
-            }
-            for u in &a.restart {
-                out.push_str(&format!("restart  {u}\n"));
-            }
-            for u in &a.host_restart {
-                out.push_str(&format!("restart  {u} (host)\n"));
-            }
-            for u in &a.start {
-                out.push_str(&format!("start    {u}\n"));
-            }
-            if a.start_target {
-                out.push_str(&format!("start    {} (replace)\n", a.target));
-            }
-            for u in &a.enable {
-                out.push_str(&format!("enable   {u} (boot)\n"));
-            }
-            for u in &a.disable {
-                out.push_str(&format!("disable  {u} (boot)\n"));
-            }
-        }
-        if let Some(note) = &self.note {
-            out.push_str(&format!("note: {note}\n"));
-        }
-        if self.is_empty() {
-            out.push_str("no changes\n");
-        }
-        out.push_str(&render_skipped(&self.skipped));
-        out
-    }
 }

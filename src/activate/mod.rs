@@ -42,7 +42,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use crate::error::{ActivationFailure, RollbackOutcome, UnitFailure};
-pub use diff::{Diff, FileDiff, diff};
+pub use diff::diff;
 pub use generations::{Generation, format_time};
 pub use install::Skipped;
 pub use layout::{Layout, Mode};
@@ -51,6 +51,7 @@ pub use progress::ProgressMode;
 pub use status::{AgentStatus, GpuMemory, HealthAnswer, Status, status};
 pub use summon::{active_profile, installed_manifest, switch_profile};
 pub use switch::Outcome;
+pub use switch::{Diff, FileDiff};
 pub use units::UnitActions;
 
 use crate::activate::systemd::Bus;

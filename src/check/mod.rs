@@ -9,6 +9,7 @@ mod numbers;
 mod ports;
 pub mod problems;
 mod profiles;
+mod quadlet;
 mod quadlet_keys;
 mod references;
 mod security;
@@ -33,6 +34,7 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     host::check(stack, d);
     security::check(stack, d);
     units::check(stack, d);
+    quadlet::check(stack, d);
     size::check(stack, d);
     gateway::check(stack, d);
 }

@@ -1,25 +1,22 @@
 //! What `build`, podman's quadlet generator, systemd or the container runtime would refuse
-//! later, refused here instead: clashing generated names, quadlet keys the declared podman
-//! lacks, values a unit file cannot carry, paths podman misreads, keys set twice.
+//! later, refused here instead: clashing generated names, values a unit file cannot carry,
+//! paths podman misreads, keys set twice (quadlet lines: `quadlet.rs`).
 
 use std::collections::HashMap;
 
 use miette::SourceSpan;
 
-use super::quadlet_keys;
 use crate::check::problems::{
     DuplicateKey, EarlyoomRegex, GeneratedNameClash, InvalidPath, OpencodeNameTaken,
-    UnknownQuadletKey, UnsafeUnitValue,
+    UnsafeUnitValue,
 };
-use crate::diagnostic::suggest::did_you_mean;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::render::earlyoom_regex_ok;
-use crate::stack::{Launch, QuadletEntry, Runtime, Stack, Text, defaults};
+use crate::stack::{Launch, Stack, Text};
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     earlyoom(stack, d);
     generated_names(stack, d);
-    quadlet_keys(stack, d);
     carried_values(stack, d);
     paths(stack, d);
     repeated_keys(stack, d);
@@ -101,48 +98,6 @@ fn generated_names(stack: &Stack, d: &mut Diagnostics) {
                 first.insert(file, (owner, *span));
             }
         }
-    }
-}
-
-/// `quadlet "Container" KEY …` and `quadlet "Quadlet" KEY …` against the keys the declared
-/// podman's generator accepts: it refuses the whole unit on any other.
-fn quadlet_keys(stack: &Stack, d: &mut Diagnostics) {
-    let version = stack
-        .host
-        .podman
-        .as_ref()
-        .map_or(defaults::PODMAN, |p| (p.value.major, p.value.minor));
-    let declared = format!("{}.{}", version.0, version.1);
-    let is_container = |runtime: Option<&Runtime>| {
-        runtime.is_some_and(|r| matches!(r.launch, Some(Launch::Container { .. })))
-    };
-    let mut entries: Vec<&QuadletEntry> = Vec::new();
-    for runtime in stack.runtimes.iter().filter(|r| is_container(Some(r))) {
-        entries.extend(&runtime.quadlet);
-    }
-    for agent in &stack.agents {
-        if is_container(stack.runtime_of(agent)) {
-            entries.extend(&agent.quadlet);
-        }
-    }
-    for entry in entries {
-        let section = entry.section.value.as_str();
-        let key = entry.key.value.as_str();
-        let since = quadlet_keys::since(section, key);
-        if since.is_some_and(|since| since <= version) {
-            continue;
-        }
-        d.emit(
-            UnknownQuadletKey {
-                section: section.to_owned(),
-                key: key.to_owned(),
-                podman: declared.clone(),
-                since: since.map(|(major, minor)| format!("{major}.{minor}")),
-                suggestion: did_you_mean(key, quadlet_keys::known(section, version))
-                    .map(str::to_owned),
-            },
-            entry.key.span,
-        );
     }
 }
 

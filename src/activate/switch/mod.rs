@@ -4,6 +4,7 @@
 //! (`recover`).
 
 mod activate;
+mod diff;
 mod install;
 mod logs;
 mod plan;
@@ -13,7 +14,6 @@ mod rollback;
 
 use std::time::{Duration, Instant};
 
-use super::diff;
 use super::generations::{self, Generation};
 use super::layout::Mode;
 use super::{ApplyContext, ApplyOptions, ApplyReport, ProgressMode, host, journal, lock};
@@ -22,6 +22,9 @@ use crate::activate::systemd::{DbusSystemd, Systemd};
 use crate::error::{ActivationFailure, Error, RollbackOutcome};
 use crate::tree::Tree;
 use crate::tree::manifest::Manifest;
+pub use diff::Diff;
+pub use diff::FileDiff;
+pub(crate) use diff::from_plan;
 pub use plan::{Record, SwitchPlan, plan_switch};
 pub(super) use recover::recover;
 

@@ -1,6 +1,20 @@
 //! D-Bus type signatures: parsed into complete types, with each type's alignment.
 
-use super::wire::{WireError, bad};
+use std::fmt;
+
+/// A malformed message or signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError(pub String);
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub(super) fn bad<T>(what: impl Into<String>) -> Result<T, WireError> {
+    Err(WireError(what.into()))
+}
 
 /// Deepest nesting of containers the specification allows (32 arrays and 32 structs).
 pub(super) const MAX_DEPTH: usize = 64;

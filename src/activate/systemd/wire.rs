@@ -3,26 +3,11 @@
 //! Offsets (and so alignment) count from the start of the message, as the specification
 //! says; the encoder and decoder are handed the whole message buffer for that reason.
 
-use std::fmt;
-
-use super::signature::{ENTRY_CODE, MAX_DEPTH, Type, align_of, parse_signature};
+pub use super::signature::WireError;
+use super::signature::{ENTRY_CODE, MAX_DEPTH, Type, align_of, bad, parse_signature};
 
 /// Longest array body the specification allows (64 MiB).
 const MAX_ARRAY: usize = 1 << 26;
-/// A malformed message or signature.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WireError(pub String);
-
-impl fmt::Display for WireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-pub(super) fn bad<T>(what: impl Into<String>) -> Result<T, WireError> {
-    Err(WireError(what.into()))
-}
-
 /// One D-Bus value of any type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

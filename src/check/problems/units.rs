@@ -127,3 +127,37 @@ problem! {
     label: |_| "already taken",
     help: |_| "each oh-my-opencode agent is served by one agent: remove one",
 }
+
+#[derive(Debug)]
+pub struct QuadletOnNative {
+    /// `agent `x`` or `runtime `y``.
+    pub owner: String,
+    pub section: String,
+}
+
+problem! {
+    QuadletOnNative,
+    code: "strixc::quadlet::section_on_native",
+    message: |Self { owner, section }| {
+        format!("{owner} runs natively: its [{section}] line reaches no unit")
+    },
+    label: |_| "only container units have this section",
+    help: |_| "remove the line, or run the agent in a container (`image` on its runtime)",
+}
+
+#[derive(Debug)]
+pub struct OwnedUnitKey {
+    pub key: &'static str,
+    /// What to set instead.
+    pub instead: &'static str,
+}
+
+problem! {
+    OwnedUnitKey,
+    code: "strixc::quadlet::owned_key",
+    message: |Self { key, .. }| format!("strixc writes `{key}=` itself"),
+    label: |_| "set by strixc",
+    help: |Self { instead, .. }| {
+        format!("set {instead} instead: apply waits for a start exactly as long as the unit allows")
+    },
+}
