@@ -6,9 +6,10 @@
 
 use std::fmt::Write as _;
 
+use strixc::compile::build_tree;
 use strixc::compile::compile;
 use strixc::source::Source;
-use strixc::tree::assemble::{build_tree, render_tree};
+use strixc::tree::assemble::render_tree;
 
 fn main() {
     divan::main();

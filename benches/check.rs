@@ -42,7 +42,7 @@ fn decode_check_budget(bencher: Bencher, agents: usize) {
         let stack = strixc::decode::decode(black_box(&document), &mut d);
         strixc::check::check(&stack, &mut d);
         let plan = strixc::plan::plan(&stack).expect("plannable");
-        strixc::check::check_budget(&plan, &mut d);
+        strixc::plan::budget::check_budget(&plan, &mut d);
         assert!(!d.has_errors());
         black_box(plan.agents.len())
     });

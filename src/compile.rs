@@ -1,5 +1,6 @@
-//! The pure front half of the pipeline: source → parse → decode → check → plan → budget.
-//! The plan is built here, once, and handed on with the stack it borrows from.
+//! The pure pipeline, driven: source → parse → decode → check → plan (with the budget),
+//! then render → tree for `build_tree`. The plan is built here, once, and handed on with
+//! the stack it borrows from.
 
 use kdl::KdlDocument;
 use miette::SourceSpan;
@@ -10,9 +11,12 @@ use crate::decode;
 use crate::diagnostic::Internal;
 use crate::diagnostic::{Diagnostics, Severity};
 use crate::plan::Plan;
+use crate::render;
 use crate::source::Source;
 use crate::source::parse;
 use crate::stack::{Agent, Profile, Spanned, Stack};
+use crate::tree::Tree;
+use crate::tree::assemble::render_tree;
 
 self_cell::self_cell!(
     /// A checked stack and its plan, which borrows from it.
@@ -51,6 +55,28 @@ impl Compiled {
     }
 }
 
+/// Compiles `source` and renders its tree: the tree and the stack's warnings, or every
+/// error (nothing rendered).
+pub fn build_tree(source: &Source) -> Result<(Tree, Diagnostics), Diagnostics> {
+    render::prepare();
+    let Compiled {
+        planned,
+        warnings: mut diagnostics,
+    } = compile(source)?;
+    match render_tree(planned.plan()) {
+        Ok(tree) => Ok((tree, diagnostics)),
+        Err(error) => {
+            diagnostics.emit(
+                Internal {
+                    message: error.to_string(),
+                },
+                (0, 0),
+            );
+            Err(diagnostics)
+        }
+    }
+}
+
 /// Everything wrong with the stack, or the planned stack with its warnings.
 pub fn compile(source: &Source) -> Result<Compiled, Diagnostics> {
     match front_half(source) {
@@ -74,7 +100,7 @@ pub fn front_half(source: &Source) -> (Option<Planned>, Diagnostics) {
     }
     match Planned::try_new(stack, |stack| crate::plan::plan(stack).ok_or(())) {
         Ok(planned) => {
-            check::check_budget(planned.plan(), &mut d);
+            crate::plan::budget::check_budget(planned.plan(), &mut d);
             (Some(planned), d)
         }
         Err(()) => {
@@ -109,7 +135,7 @@ fn budget_what_decoded(document: &KdlDocument, stack: &Stack, d: &mut Diagnostic
         return;
     };
     if let Some(plan) = crate::plan::plan(&pruned) {
-        check::check_budget(&plan, d);
+        crate::plan::budget::check_budget(&plan, d);
     }
 }
 

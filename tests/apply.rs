@@ -680,12 +680,12 @@ fn apply_brings_back_an_agent_that_was_stopped_by_hand() {
     assert_eq!(sbx.active_state(&stack.unit("valkyrie")), "active");
 }
 
-/// The real pipeline: `stack.kdl` → `strixc::tree::assemble::build_tree` → apply, with a native
+/// The real pipeline: `stack.kdl` → `strixc::compile::build_tree` → apply, with a native
 /// `command` runtime running the test server.
 fn real_tree(ports: &[u16; 3], odin_args: &str) -> strixc::tree::Tree {
     let text = support::stack::native_kdl(ports, odin_args, "");
     let source = strixc::source::Source::new("stack.kdl", text);
-    match strixc::tree::assemble::build_tree(&source) {
+    match strixc::compile::build_tree(&source) {
         Ok((tree, _)) => tree,
         Err(d) => panic!(
             "{}",

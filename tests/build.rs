@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use strixc::compile::build_tree;
 use strixc::source::Source;
 use strixc::tree::Tree;
-use strixc::tree::assemble::build_tree;
 use strixc::tree::manifest::Manifest;
 use support::Sandbox;
 
@@ -290,7 +290,11 @@ fn swap_unit_name_is_systemds_own_path_escaping() {
             .output()
             .expect("systemd-escape");
         let expected = String::from_utf8(out.stdout).unwrap().trim_end().to_owned();
-        assert_eq!(strixc::render::swap_unit_name(path), expected, "{path}");
+        assert_eq!(
+            strixc::stack::unit_names::swap_unit_name(path),
+            expected,
+            "{path}"
+        );
     }
 }
 

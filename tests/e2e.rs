@@ -702,7 +702,7 @@ fn system_opencode_answers_through_the_generated_files_right_after_apply() {
     apply_ok(&rt, "code");
     // The same bytes `apply` installed: the build is a function of the stack's content.
     let source = strixc::source::Source::new("stack.kdl", stack.as_str());
-    let (tree, _) = strixc::tree::assemble::build_tree(&source).expect("the stack builds");
+    let (tree, _) = strixc::compile::build_tree(&source).expect("the stack builds");
     let config = tree.get("opencode/opencode.json").expect("opencode.json");
     let model = support::opencode::model_of(config, "saga");
     let client = support::opencode::Opencode {
@@ -742,7 +742,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// arguments, then polling its health every 100 ms: what a script would do by hand.
 fn podman_run_script(stack: &str, agents: &[(&str, u16)]) -> String {
     let source = strixc::source::Source::new("stack.kdl", stack);
-    let (tree, _) = strixc::tree::assemble::build_tree(&source).expect("the stack builds");
+    let (tree, _) = strixc::compile::build_tree(&source).expect("the stack builds");
     let mut script = String::new();
     for (agent, port) in agents {
         let unit = tree

@@ -17,10 +17,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use strixc::compile::build_tree;
 use strixc::source::Source;
 use strixc::stack::defaults::OPENCODE_PROMPT_TOKENS;
 use strixc::tree::Tree;
-use strixc::tree::assemble::build_tree;
 use support::opencode::{self, Opencode};
 
 fn root() -> &'static Path {

@@ -8,7 +8,7 @@
 //! - `--user` / `--system` → `ApplyContext::new(Mode::User | Mode::System, root)`;
 //!   `--root DIR` → `root = Some(DIR)`: install and record a generation, no D-Bus.
 //! - `apply [--profile P] [--dry-run] [--no-rollback]` → `apply(&ctx, &tree, P, &opts)` with
-//!   `tree` from `build::build_tree`; print `report.render()` to stdout. Optional extras:
+//!   `tree` from `compile::build_tree`; print `report.render()` to stdout. Optional extras:
 //!   `--timeout DURATION` (`stack::quantity::parse_duration`) → `opts.timeout`, `--no-wait` → `opts.no_wait`.
 //! - `diff [--profile P]` → `diff(&ctx, &tree, P)?.render()`.
 //! - `status [--json]` → `status(&ctx)?`, then `.to_json()` or `.render()`.

@@ -16,8 +16,8 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         if reserve.value >= memory.value {
             d.emit(
                 ReserveAboveMemory {
-                    reserve: crate::plan::budget::format_gib(reserve.value),
-                    memory: crate::plan::budget::format_gib(memory.value),
+                    reserve: crate::stack::quantity::format_gib(reserve.value),
+                    memory: crate::stack::quantity::format_gib(memory.value),
                 },
                 reserve.span,
             );
@@ -31,8 +31,8 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         {
             d.emit(
                 GpuMemoryAboveHost {
-                    gpu: crate::plan::budget::format_gib(gpu_memory.value),
-                    memory: crate::plan::budget::format_gib(memory.value),
+                    gpu: crate::stack::quantity::format_gib(gpu_memory.value),
+                    memory: crate::stack::quantity::format_gib(memory.value),
                 },
                 gpu_memory.span,
             );

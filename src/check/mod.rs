@@ -1,7 +1,6 @@
 //! Checks over the decoded stack: every rule that needs more than one node to decide.
 //! Each file holds one family of rules; all of them run, whatever the others found.
 
-mod budget;
 mod gateway;
 mod hardware;
 mod host;
@@ -16,7 +15,6 @@ mod security;
 mod size;
 mod units;
 
-pub use budget::check_budget;
 pub use security::Placeholder;
 pub use size::{MAX_AGENTS, MAX_PROFILES};
 
@@ -24,7 +22,7 @@ use crate::diagnostic::Diagnostics;
 use crate::stack::Stack;
 
 /// The structural rules (names, references, cycles, ports, numbers, hardware, security).
-/// The memory budget needs a plan and runs after it: see `check_budget`.
+/// The memory budget needs a plan and is judged there: see `plan::budget::check_budget`.
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     references::check(stack, d);
     profiles::check(stack, d);

@@ -11,7 +11,7 @@ use crate::check::problems::{
     UnsafeUnitValue,
 };
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::render::earlyoom_regex_ok;
+use crate::stack::unit_names::{swap_creator_name, swap_unit_name};
 use crate::stack::{Launch, Stack, Text};
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
@@ -53,13 +53,13 @@ fn generated_names(stack: &Stack, d: &mut Diagnostics) {
     if let Some(swap) = &stack.host.swap {
         if swap.size.is_some() {
             owners.push((
-                crate::render::swap_creator_name(stack),
+                swap_creator_name(stack),
                 "the swap file's creator".into(),
                 swap.path.span,
             ));
         }
         owners.push((
-            crate::render::swap_unit_name(&swap.path.value),
+            swap_unit_name(&swap.path.value),
             "the swap file".into(),
             swap.path.span,
         ));
@@ -327,4 +327,13 @@ fn repeated_keys(stack: &Stack, d: &mut Diagnostics) {
             }
         }
     }
+}
+
+/// Whether an earlyoom regex survives `/etc/default/earlyoom`: the service splits
+/// `$EARLYOOM_ARGS` at whitespace, and the value is single-quoted.
+pub fn earlyoom_regex_ok(regex: &str) -> bool {
+    !regex.is_empty()
+        && !regex
+            .chars()
+            .any(|c| c.is_whitespace() || c == '\'' || c.is_control())
 }

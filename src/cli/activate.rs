@@ -8,10 +8,10 @@ use crate::activate::{self, ApplyContext, ApplyOptions, Mode};
 use crate::cli::args::{
     ApplyArgs, Cli, DiffArgs, RollbackArgs, ServeArgs, StatusArgs, SystemdArgs,
 };
+use crate::compile::build_tree;
 use crate::error::{Error, ExitCode};
 use crate::source::Source;
 use crate::tree::Tree;
-use crate::tree::assemble::build_tree;
 
 fn context(args: &SystemdArgs) -> Result<ApplyContext, Error> {
     context_for(args, false)

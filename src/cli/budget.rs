@@ -3,13 +3,13 @@
 use serde_json::{Value, json};
 
 use super::{Output, print_bytes};
-use crate::check::problems::{
-    ProfileOverBudget, ProfileOverGpu, UtilizationAboveCap, UtilizationTooSmall,
-};
 use crate::cli::args::{BudgetArgs, Cli};
 use crate::compile::{Planned, front_half};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::error::{Error, ExitCode};
+use crate::plan::budget::problems::{
+    ProfileOverBudget, ProfileOverGpu, UtilizationAboveCap, UtilizationTooSmall,
+};
 use crate::plan::budget::{AgentBudget, AgentLoad, format_gib};
 use crate::plan::{AgentPlan, Plan, ProfilePlan};
 use crate::source::Source;

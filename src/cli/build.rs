@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 
 use crate::cli::args::{BuildArgs, Cli};
+use crate::compile::build_tree;
 use crate::error::{Error, ExitCode};
 use crate::source::Source;
-use crate::tree::assemble::build_tree;
 use crate::tree::write::{compare, write_tree};
 
 use super::{Output, print_bytes};

@@ -8,7 +8,7 @@
 mod render;
 pub mod suggest;
 
-pub use render::{MAX_RENDERED, RenderStyle, render, render_summary};
+pub use render::{MAX_RENDERED, RenderStyle, SourceFile, render, render_summary};
 
 use std::any::Any;
 use std::fmt::Debug;

@@ -18,7 +18,6 @@ use miette::{
 };
 
 use super::{Diagnostic, Diagnostics, Severity};
-use crate::source::Source;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RenderStyle {
@@ -91,9 +90,15 @@ impl miette::Diagnostic for Bound<'_> {
 /// size guard admits is reported in well under a second or two.
 pub const MAX_RENDERED: usize = 500;
 
+/// What a report is rendered against: the file's name as the user gave it, and its text.
+pub trait SourceFile {
+    fn name(&self) -> &str;
+    fn text(&self) -> &str;
+}
+
 /// Every diagnostic, in source order, as one string (the first `MAX_RENDERED` in full,
 /// the rest counted by code).
-pub fn render(diagnostics: &Diagnostics, source: &Source, style: RenderStyle) -> String {
+pub fn render(diagnostics: &Diagnostics, source: &dyn SourceFile, style: RenderStyle) -> String {
     let indexed = Indexed::new(source);
     let theme = match style {
         RenderStyle::Color => GraphicalTheme::unicode(),
@@ -137,7 +142,7 @@ pub fn render(diagnostics: &Diagnostics, source: &Source, style: RenderStyle) ->
 }
 
 /// "2 errors and 1 warning in stack.kdl".
-pub fn render_summary(diagnostics: &Diagnostics, source: &Source) -> String {
+pub fn render_summary(diagnostics: &Diagnostics, source: &dyn SourceFile) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let errors = diagnostics.error_count();
     let warnings = diagnostics.warning_count();
@@ -199,7 +204,7 @@ struct Indexed {
 }
 
 impl Indexed {
-    fn new(source: &Source) -> Self {
+    fn new(source: &dyn SourceFile) -> Self {
         let original = source.text();
         let mut text = String::with_capacity(original.len());
         for c in original.chars() {

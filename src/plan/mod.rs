@@ -3,12 +3,14 @@
 //! wants and conflicts with, the OpenCode token caps. Pure; render only formats it.
 
 pub mod budget;
+mod gateway;
 mod order;
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::stack::{Agent, Engine, Model, PodmanVersion, Profile, Runtime, Stack, defaults};
 use budget::{AgentBudget, AgentDemand, AgentLoad, KvDtype, ProfileBudget, Utilization};
+pub use gateway::GatewayPlan;
 
 #[derive(Debug, Clone)]
 pub struct Plan<'s> {
@@ -23,6 +25,7 @@ pub struct Plan<'s> {
     pub default_profile: usize,
     /// `norse.slice`: every agent runs in it.
     pub slice: String,
+    pub gateway: Option<GatewayPlan>,
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +163,7 @@ pub fn plan(stack: &Stack) -> Option<Plan<'_>> {
         agents,
         profiles,
         default_profile,
+        gateway: gateway::gateway(stack),
         slice: format!("{}.slice", stack.name.value),
     })
 }

@@ -79,28 +79,6 @@ fn quote_if_needed(word: &str) -> String {
     quoted
 }
 
-/// `systemd-escape --path`: the unit name stem for a file system path (`/swap.img` →
-/// `swap.img`, `/var/lib/swap file` → `var-lib-swap\x20file`).
-pub fn path_escape(path: &str) -> String {
-    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    if parts.is_empty() {
-        return "-".into();
-    }
-    let joined = parts.join("/");
-    let mut escaped = String::with_capacity(joined.len());
-    for (i, byte) in joined.bytes().enumerate() {
-        match byte {
-            b'/' => escaped.push('-'),
-            b'.' if i == 0 => escaped.push_str("\\x2e"),
-            b if b.is_ascii_alphanumeric() || b == b':' || b == b'_' || b == b'.' => {
-                escaped.push(char::from(b))
-            }
-            b => escaped.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    escaped
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,16 +112,6 @@ mod tests {
         assert_eq!(env_assignment("A", "x y\"z", false), "\"A=x y\\\"z\"");
         assert_eq!(env_assignment("A", "$HOME", false), "A=$HOME");
         assert_eq!(env_assignment("A", "${HOME} %h", true), "\"A=$${HOME} %h\"");
-    }
-
-    #[test]
-    fn paths() {
-        assert_eq!(path_escape("/swap.img"), "swap.img");
-        assert_eq!(path_escape("/var/lib/swap file"), "var-lib-swap\\x20file");
-        assert_eq!(path_escape("//a//b/"), "a-b");
-        assert_eq!(path_escape("/.hidden"), "\\x2ehidden");
-        assert_eq!(path_escape("/"), "-");
-        assert_eq!(path_escape("/a-b"), "a\\x2db");
     }
 
     #[test]

@@ -4,19 +4,9 @@
 
 use serde::Serialize;
 
-use super::escape::path_escape;
 use super::{RenderError, render};
 use crate::stack::Stack;
-
-/// `swap.img.swap` for `/swap.img` (what `systemd-escape --path --suffix=swap` prints).
-pub fn swap_unit_name(path: &str) -> String {
-    format!("{}.swap", path_escape(path))
-}
-
-/// `norse-swapfile.service`.
-pub fn swap_creator_name(stack: &Stack) -> String {
-    format!("{}-swapfile.service", stack.name.value)
-}
+use crate::stack::unit_names::{swap_creator_name, swap_unit_name};
 
 #[derive(Serialize)]
 struct SwapContext<'a> {
@@ -134,15 +124,6 @@ pub fn earlyoom(stack: &Stack, header: &str) -> Option<Result<String, RenderErro
         }
     }
     Some(render("earlyoom", &TextContext { header, args }))
-}
-
-/// Whether an earlyoom regex survives `/etc/default/earlyoom`: the service splits
-/// `$EARLYOOM_ARGS` at whitespace, and the value is single-quoted.
-pub fn earlyoom_regex_ok(regex: &str) -> bool {
-    !regex.is_empty()
-        && !regex
-            .chars()
-            .any(|c| c.is_whitespace() || c == '\'' || c.is_control())
 }
 
 pub fn cmdline(stack: &Stack, header: &str) -> Result<String, RenderError> {

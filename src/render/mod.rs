@@ -19,11 +19,8 @@ use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
 
 pub use agent::{AgentFile, agent_path, agent_unit, health_url};
-pub use gateway::{gateway_manifest, gateway_units};
-pub use host::{
-    cmdline, earlyoom, earlyoom_regex_ok, modprobe, swap, swap_creator, swap_creator_name,
-    swap_unit_name, sysctl,
-};
+pub use gateway::gateway_units;
+pub use host::{cmdline, earlyoom, modprobe, swap, swap_creator, sysctl};
 pub use opencode::{oh_my_opencode, opencode};
 pub use target::{slice, target};
 

@@ -154,7 +154,7 @@ pub fn opencode(plan: &Plan) -> Vec<u8> {
             (agent.name(), provider)
         })
         .collect();
-    if let Some(gateway) = crate::render::gateway_manifest(plan.stack) {
+    if let Some(gateway) = &plan.gateway {
         let models = plan
             .agents
             .iter()

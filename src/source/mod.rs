@@ -72,3 +72,13 @@ impl Source {
         NamedSource::new(&*self.name, Arc::clone(&self.text))
     }
 }
+
+impl crate::diagnostic::SourceFile for Source {
+    fn name(&self) -> &str {
+        Source::name(self)
+    }
+
+    fn text(&self) -> &str {
+        Source::text(self)
+    }
+}

@@ -4,6 +4,7 @@
 //! checks can still run and report everything at once. Defaults live in `defaults`.
 
 pub mod quantity;
+pub mod unit_names;
 mod words;
 
 use miette::SourceSpan;

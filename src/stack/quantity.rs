@@ -109,6 +109,13 @@ fn timespan(ms: u64, zero: &str, minutes: &str) -> String {
     }
 }
 
+/// `bytes` in GiB with two decimals, rounded to nearest: `"19.04 GiB"`.
+pub fn format_gib(bytes: u64) -> String {
+    const GIB: u128 = 1 << 30;
+    let hundredths = (u128::from(bytes) * 100 + GIB / 2) / GIB;
+    format!("{}.{:02} GiB", hundredths / 100, hundredths % 100)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

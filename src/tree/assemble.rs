@@ -1,4 +1,4 @@
-//! Build: a checked stack's plan rendered into the generated tree (README: "What `build` writes"), with its
+//! The generated tree: a checked stack's plan rendered into files (README: "What `build` writes"), with its
 //! `manifest.json`. Pure: reads nothing but the source it is given, no clock, no host.
 //!
 //! Tree layout (the contract `apply` and `write` rely on):
@@ -18,13 +18,10 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::compile::{Compiled, compile};
-use crate::decode::problems::InvalidValue;
-use crate::diagnostic::{Diagnostics, Internal};
 use crate::plan::AgentPlan;
 use crate::plan::Plan;
 use crate::render::{self, AgentFile, RenderError};
-use crate::source::Source;
+use crate::stack::unit_names::{swap_creator_name, swap_unit_name};
 use crate::stack::{Launch, Stack};
 use crate::tree::Tree;
 use crate::tree::manifest::{
@@ -36,61 +33,6 @@ const PARALLEL_FROM_AGENTS: usize = 64;
 
 /// `strixc X.Y.Z`, the manifest's `generator`.
 pub const GENERATOR: &str = concat!("strixc ", env!("CARGO_PKG_VERSION"));
-
-/// Compiles `source` and renders its tree: the tree and the stack's warnings, or every
-/// error (nothing rendered).
-pub fn build_tree(source: &Source) -> Result<(Tree, Diagnostics), Diagnostics> {
-    build_compiled(compile(source)?)
-}
-
-/// Renders the tree of a compiled stack, with its plan: the tree and the stack's warnings,
-/// or every error (nothing rendered).
-fn build_compiled(compiled: Compiled) -> Result<(Tree, Diagnostics), Diagnostics> {
-    render::prepare();
-    let Compiled {
-        planned,
-        warnings: mut diagnostics,
-    } = compiled;
-    let plan = planned.plan();
-    check_renderable(plan, &mut diagnostics);
-    if diagnostics.has_errors() {
-        return Err(diagnostics);
-    }
-    match render_tree(plan) {
-        Ok(tree) => Ok((tree, diagnostics)),
-        Err(error) => {
-            diagnostics.emit(internal(&error.to_string()), (0, 0));
-            Err(diagnostics)
-        }
-    }
-}
-
-fn internal(message: &str) -> Internal {
-    Internal {
-        message: message.to_owned(),
-    }
-}
-
-/// What only the renderer knows it cannot write: an earlyoom regex that
-/// `/etc/default/earlyoom` cannot carry (the service splits it at whitespace).
-fn check_renderable(plan: &Plan, d: &mut Diagnostics) {
-    let Some(earlyoom) = &plan.stack.host.earlyoom else {
-        return;
-    };
-    for regex in [&earlyoom.prefer, &earlyoom.avoid].into_iter().flatten() {
-        if !render::earlyoom_regex_ok(&regex.value) {
-            d.emit(
-                InvalidValue {
-                    what: "earlyoom regex".into(),
-                    value: regex.value.clone(),
-                    expected: vec!["a non-empty regex without spaces or single quotes (earlyoom's service splits its arguments at whitespace)"],
-                    suggestion: None,
-                },
-                regex.span,
-            );
-        }
-    }
-}
 
 /// Renders every file of a planned stack: a function of the stack's content alone.
 pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
@@ -137,7 +79,7 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
         render::slice(plan, &header)?,
     );
     insert_host_files(&mut tree, stack, &header)?;
-    let gateway = render::gateway_manifest(stack);
+    let gateway = plan.gateway.clone();
     if let Some(gateway) = &gateway {
         let (socket, service) = render::gateway_units(stack, gateway, &header)?;
         tree.insert(format!("systemd/{}", gateway.socket), socket);
@@ -154,7 +96,7 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
         agents: manifest_agents,
         files: file_hashes(&tree),
         swap: stack.host.swap.as_ref().map(|swap| ManifestSwap {
-            unit: render::swap_unit_name(&swap.path.value),
+            unit: swap_unit_name(&swap.path.value),
             path: swap.path.value.clone(),
             size: swap.size.as_ref().map(|s| s.value),
         }),
@@ -214,13 +156,13 @@ fn insert_host_files(tree: &mut Tree, stack: &Stack, header: &str) -> Result<(),
         let path = swap.path.value.as_str();
         let size = swap.size.as_ref().map(|s| s.value);
         tree.insert(
-            format!("systemd/{}", render::swap_unit_name(path)),
+            format!("systemd/{}", swap_unit_name(path)),
             render::swap(stack, path, size, header)?,
         );
         // Without a size there is nothing to create: the file must already exist.
         if let Some(size) = size {
             tree.insert(
-                format!("systemd/{}", render::swap_creator_name(stack)),
+                format!("systemd/{}", swap_creator_name(stack)),
                 render::swap_creator(stack, path, size, header)?,
             );
         }

@@ -9,6 +9,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+/// The gateway's section: its plan, as apply and `strixc serve` read it.
+pub use crate::plan::GatewayPlan as ManifestGateway;
+
 use crate::error::Error;
 use crate::tree::{Tree, is_safe_relative};
 
@@ -30,21 +33,6 @@ pub struct Manifest {
     /// The stack's gateway, when it declares one: what `strixc serve` reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<ManifestGateway>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestGateway {
-    /// `norse-gateway.socket`: apply starts it with every profile.
-    pub socket: String,
-    /// `norse-gateway.service`: the socket starts it on the first connection.
-    pub service: String,
-    /// `127.0.0.1:8000`.
-    pub listen: String,
-    pub idle_ms: u64,
-    pub hold_ms: u64,
-    pub queue: u64,
-    pub wait_ms: u64,
-    pub grace_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

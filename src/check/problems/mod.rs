@@ -1,7 +1,6 @@
 //! What the checks find, one file per family of rules (as in `check/`): each problem's
 //! code, severity, message, label and help, declared together.
 
-mod budget;
 mod gateway;
 mod hardware;
 mod host;
@@ -13,7 +12,6 @@ mod security;
 mod size;
 mod units;
 
-pub use budget::*;
 pub use gateway::*;
 pub use hardware::*;
 pub use host::*;

@@ -14,7 +14,9 @@
 //!
 //! [`profile`] applies the fit rules to a whole profile.
 
+pub mod problems;
 pub mod profile;
+mod verdict;
 
 use std::fmt;
 use std::str::FromStr;
@@ -136,6 +138,8 @@ impl FromStr for Utilization {
 }
 
 pub use crate::stack::KvDtype;
+pub use crate::stack::quantity::format_gib;
+pub use verdict::check_budget;
 
 /// KV-cache bytes per token: 2 (key and value) × layers × kv-heads × head-dim × dtype bytes.
 /// Saturates at `u64::MAX`.
@@ -296,12 +300,6 @@ pub fn min_utilization_for_context(
     // ceil(T·u/100) ≥ R  ⇔  T·u > 100·(R − 1)  ⇔  u ≥ floor(100·(R − 1) / T) + 1.
     let h = (u128::from(need) - 1) * 100 / u128::from(total_gpu) + 1;
     Utilization(u16::try_from(h).unwrap_or(u16::MAX))
-}
-
-/// `bytes` in GiB with two decimals, rounded to nearest: `"19.04 GiB"`.
-pub fn format_gib(bytes: u64) -> String {
-    let hundredths = (u128::from(bytes) * 100 + u128::from(GIB / 2)) / u128::from(GIB);
-    format!("{}.{:02} GiB", hundredths / 100, hundredths % 100)
 }
 
 #[cfg(test)]

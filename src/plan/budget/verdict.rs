@@ -2,13 +2,11 @@
 //! cap and (when pinned) against what one full context needs; each profile against the
 //! host's memory and the GPU.
 
-use crate::check::problems::{
+use super::problems::{
     ProfileOverBudget, ProfileOverGpu, UtilizationAboveCap, UtilizationTooSmall,
 };
+use super::{AgentBudget, AgentLoad, BudgetProblem, format_gib, largest_common_context};
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::plan::budget::{
-    AgentBudget, AgentLoad, BudgetProblem, format_gib, largest_common_context,
-};
 use crate::plan::{AgentPlan, Plan};
 
 pub fn check_budget(plan: &Plan, d: &mut Diagnostics) {
