@@ -4,12 +4,13 @@
 //!
 //! `cargo bench --bench build`
 
-use std::fmt::Write as _;
-
 use strixc::compile::build_tree;
 use strixc::compile::compile;
 use strixc::source::Source;
 use strixc::tree::assemble::render_tree;
+
+#[path = "support/synthetic.rs"]
+mod synthetic;
 
 fn main() {
     divan::main();
@@ -23,30 +24,12 @@ fn shipped() -> Source {
     .expect("stack.kdl")
 }
 
+/// The largest stack `check` admits in agents, with 200 profiles.
 fn largest_stack() -> Source {
-    let mut text = String::from(
-        "stack \"big\"\nhost {\n    memory \"1024GiB\"\n    gpu \"gfx1151\" memory=\"1000GiB\" unified=#true\n    podman \"5.4\"\n}\n\
-         runtime \"vllm\" {\n    image \"docker.io/kyuz0/vllm-therock-gfx1151:latest\"\n    device \"/dev/kfd\"\n    device \"/dev/dri\"\n\
-         \x20   env \"VLLM_ROCM_USE_AITER\" \"0\"\n    volume \"%h/.cache/huggingface\" \"/root/.cache/huggingface\"\n\
-         \x20   health \"/health\" interval=\"30s\" start-period=\"15m\"\n}\n\
-         model \"qwen2.5-3b-awq\" {\n    repo \"Qwen/Qwen2.5-3B-Instruct-AWQ\"\n    quant \"awq\"\n    weights \"2.69GB\"\n    layers 36\n    kv-heads 2\n    head-dim 128\n    max-context 32768\n}\n",
-    );
-    for i in 0..strixc::check::MAX_AGENTS {
-        let _ = write!(
-            text,
-            "agent \"a{i:04}\" {{\n    role \"Agent {i}\"\n    model \"qwen2.5-3b-awq\"\n    port {}\n    context 16384\n    tool-parser \"hermes\"\n    opencode \"oc-{i:04}\"\n}}\n",
-            20000 + i
-        );
-    }
-    text.push_str("profile \"base\" default=#true {\n    agents \"a0000\" \"a0001\"\n}\n");
-    for p in 0..200 {
-        let _ = write!(text, "profile \"p{p:03}\" extends=\"base\" {{\n    agents");
-        for k in 0..5 {
-            let _ = write!(text, " \"a{:04}\"", 2 + (5 * p + k) % 254);
-        }
-        text.push_str("\n}\n");
-    }
-    Source::new("big.kdl", text)
+    Source::new(
+        "big.kdl",
+        synthetic::synthetic_stack(strixc::check::MAX_AGENTS, 200),
+    )
 }
 
 #[divan::bench]

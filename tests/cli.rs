@@ -7,6 +7,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "../benches/support/synthetic.rs"]
+mod synthetic;
+
 const BIN: &str = env!("CARGO_BIN_EXE_strixc");
 
 fn repo() -> &'static Path {
@@ -535,30 +538,16 @@ fn model_import_of_a_missing_folder_fails_cleanly() {
     assert!(listing(dir.path()).is_empty());
 }
 
-/// `agents` container agents, each alone in its own profile (the first is the default):
-/// every target lists every other agent, the largest output per agent.
-fn wide_stack(agents: usize) -> String {
-    let mut text = String::from(
-        "stack \"wide\"\nhost {\n    memory \"4096GiB\"\n    gpu \"gfx1151\" memory=\"4000GiB\" unified=#true\n    podman \"5.4\"\n}\n\
-         runtime \"vllm\" {\n    image \"docker.io/kyuz0/vllm-therock-gfx1151:latest\"\n    health \"/health\"\n}\n\
-         model \"m\" {\n    repo \"Qwen/Qwen2.5-3B-Instruct-AWQ\"\n    quant \"awq\"\n    weights \"2.69GB\"\n    layers 36\n    kv-heads 2\n    head-dim 128\n    max-context 32768\n}\n",
-    );
-    for i in 0..agents {
-        text.push_str(&format!(
-            "agent \"a{i:04}\" {{\n    model \"m\"\n    port {}\n    context 16384\n}}\nprofile \"p{i:04}\"{} {{\n    agents \"a{i:04}\"\n}}\n",
-            20000 + i,
-            if i == 0 { " default=#true" } else { "" }
-        ));
-    }
-    text
-}
-
 #[test]
 fn the_largest_stack_builds_a_bounded_tree_and_one_more_agent_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let limit = strixc::check::MAX_AGENTS;
     assert_eq!(limit, strixc::check::MAX_PROFILES);
-    std::fs::write(dir.path().join("stack.kdl"), wide_stack(limit)).unwrap();
+    std::fs::write(
+        dir.path().join("stack.kdl"),
+        synthetic::synthetic_stack(limit, limit),
+    )
+    .unwrap();
     let run = strixc(dir.path(), &["build", "-o", "out"]);
     assert_eq!(run.code, 0, "{run:?}");
     let bytes: u64 = walkdir::WalkDir::new(dir.path().join("out"))
@@ -571,7 +560,11 @@ fn the_largest_stack_builds_a_bounded_tree_and_one_more_agent_is_refused() {
     eprintln!("{limit} agents, {limit} profiles: {bytes} bytes");
     assert!(bytes < 16 << 20, "{bytes} bytes for {limit} agents");
 
-    std::fs::write(dir.path().join("big.kdl"), wide_stack(limit + 1)).unwrap();
+    std::fs::write(
+        dir.path().join("big.kdl"),
+        synthetic::synthetic_stack(limit + 1, limit + 1),
+    )
+    .unwrap();
     let run = strixc(dir.path(), &["-f", "big.kdl", "build", "-o", "big"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(

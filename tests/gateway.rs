@@ -405,6 +405,41 @@ fn a_switch_made_by_apply_behind_the_gateways_back_is_noticed() {
     assert!(gw.active("r-standard.target"));
 }
 
+#[test]
+fn apply_moves_a_running_gateway_to_its_new_port() {
+    let gw = Gateway::start("", "");
+    assert_eq!(gw.chat("valkyrie", "").status, 200, "{}", gw.logs());
+    assert!(gw.active("r-gateway.service"));
+    let file = gw.sbx.dir.path().join("stack.kdl");
+    let moved = ports(1)[0];
+    let text = std::fs::read_to_string(&file).expect("read stack");
+    let text = text.replace(
+        &format!("port {}\n    strixc", gw.port),
+        &format!("port {moved}\n    strixc"),
+    );
+    std::fs::write(&file, text).expect("write stack");
+    let out = gw.strixc(&["apply", "--user", "-f", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The socket listens where the stack now says, as soon as apply returns; the old
+    // address is closed and the service stopped (the next connection starts it anew).
+    assert!(
+        TcpStream::connect(("127.0.0.1", gw.port)).is_err(),
+        "the old port still listens"
+    );
+    assert!(!gw.active("r-gateway.service"));
+    let answer = request(
+        moved,
+        "POST",
+        "/v1/chat/completions",
+        r#"{"model":"valkyrie","messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    assert_eq!(answer.status, 200, "{}\n{}", answer.body, gw.logs());
+}
+
 /// Median of a sample, in microseconds.
 fn median_us(mut v: Vec<Duration>) -> f64 {
     v.sort_unstable();

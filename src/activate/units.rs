@@ -80,6 +80,7 @@ pub fn relevant_units(new: &Manifest, old: Option<&Manifest>) -> Vec<String> {
     for m in std::iter::once(new).chain(old) {
         units.extend(m.agents.iter().map(|a| a.unit.clone()));
         units.extend(m.profiles.iter().map(|p| p.target.clone()));
+        units.extend(gateway_units(m).into_iter().map(str::to_owned));
     }
     units.extend(HOST_SERVICES.iter().map(|(_, unit)| unit.to_string()));
     units.into_iter().collect()
@@ -137,6 +138,7 @@ pub fn plan(
             }
         }
     }
+    gateway(new, old, changed, &active, &mut actions);
     for (prefix, unit) in HOST_SERVICES {
         let loaded = states.get(unit).is_some_and(|s| s.load_state == "loaded");
         if loaded && changed.iter().any(|p| p.starts_with(prefix)) {
@@ -151,6 +153,45 @@ pub fn plan(
         || !actions.stop.is_empty()
         || !changed.is_empty();
     actions
+}
+
+/// `[socket, service]` of the manifest's gateway, if it has one.
+fn gateway_units(m: &Manifest) -> Vec<&str> {
+    m.gateway
+        .iter()
+        .flat_map(|g| [g.socket.as_str(), g.service.as_str()])
+        .collect()
+}
+
+/// A running gateway picks up a changed unit: its service stops (the socket starts the new
+/// one on the next connection) and a changed socket restarts, so a new address or binary
+/// takes effect when apply returns. A gateway the new tree no longer has stops.
+fn gateway(
+    new: &Manifest,
+    old: Option<&Manifest>,
+    changed: &BTreeSet<&str>,
+    active: &dyn Fn(&str) -> bool,
+    actions: &mut UnitActions,
+) {
+    let mut stop = |unit: &str| {
+        actions.stop_explicit.push(unit.to_owned());
+        actions.stop.push(unit.to_owned());
+    };
+    let kept = gateway_units(new);
+    for unit in old.map(gateway_units).unwrap_or_default() {
+        if !kept.contains(&unit) && active(unit) {
+            stop(unit);
+        }
+    }
+    let Some(g) = &new.gateway else { return };
+    let file_changed = |unit: &str| changed.contains(format!("systemd/{unit}").as_str());
+    let socket_changed = file_changed(&g.socket);
+    if (socket_changed || file_changed(&g.service)) && active(&g.service) {
+        stop(&g.service);
+    }
+    if socket_changed && active(&g.socket) {
+        actions.restart.push(g.socket.clone());
+    }
 }
 
 /// Room for stops and the target itself.
@@ -246,6 +287,64 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    fn with_gateway() -> Manifest {
+        Manifest {
+            gateway: Some(crate::tree::manifest::ManifestGateway {
+                socket: "t-gateway.socket".into(),
+                service: "t-gateway.service".into(),
+                listen: "127.0.0.1:8000".into(),
+                idle_ms: 1,
+                hold_ms: 1,
+                queue: 1,
+                wait_ms: 1,
+                grace_ms: 1,
+            }),
+            ..manifest()
+        }
+    }
+
+    #[test]
+    fn a_running_gateway_picks_up_its_changed_units_and_a_dropped_one_stops() {
+        let m = with_gateway();
+        let running = ["t-standard.target", "t-thor.service", "t-valkyrie.service"];
+        let serving = [&running[..], &["t-gateway.socket", "t-gateway.service"]].concat();
+        let unchanged = switch_to_standard(&m, &BTreeSet::new(), &active(&serving));
+        assert!(unchanged.is_noop(), "{unchanged:?}");
+
+        let service = BTreeSet::from(["systemd/t-gateway.service"]);
+        let a = switch_to_standard(&m, &service, &active(&serving));
+        assert_eq!(a.stop_explicit, ["t-gateway.service"]);
+        assert!(a.restart.is_empty(), "{a:?}");
+
+        let socket = BTreeSet::from(["systemd/t-gateway.socket"]);
+        let a = switch_to_standard(&m, &socket, &active(&serving));
+        assert_eq!(a.stop_explicit, ["t-gateway.service"]);
+        assert_eq!(a.restart, ["t-gateway.socket"]);
+
+        // Not running: nothing to pick up; the target starts the socket.
+        let a = switch_to_standard(&m, &socket, &active(&running));
+        assert!(a.stop_explicit.is_empty() && a.restart.is_empty(), "{a:?}");
+
+        let dropped = plan(
+            &manifest(),
+            m.profile("standard").unwrap(),
+            Some(&m),
+            &BTreeSet::new(),
+            &active(&serving),
+        );
+        assert_eq!(
+            dropped.stop_explicit,
+            ["t-gateway.socket", "t-gateway.service"]
+        );
+        assert_eq!(
+            relevant_units(&manifest(), Some(&m))
+                .iter()
+                .filter(|u| u.starts_with("t-gateway"))
+                .count(),
+            2
+        );
     }
 
     #[test]
