@@ -80,7 +80,7 @@ pub fn plan(layout: &Layout, new: &Tree, old: Option<&Tree>) -> Result<InstallPl
 /// Writes and removes (see `tree::disk`): a reader (systemd, quadlet) never sees half a
 /// file.
 pub fn execute(plan: &InstallPlan) -> Result<(), Error> {
-    disk::execute(&plan.writes, &plan.removes, || {
+    disk::execute(&plan.writes, &plan.removes, disk::Flush::EachFile, || {
         super::kill_point("installing");
     })
 }

@@ -11,13 +11,14 @@
 //! - Planning reads only: which files to write (bytes differ or file missing), which to
 //!   remove (files the previous tree owned that the new one does not), how many unchanged.
 //! - Executing writes each file atomically: a temporary file in the same folder, mode 0644
-//!   whatever the umask, flushed to disk (fsync), renamed over the old one, then the folder
-//!   flushed, so a reader or a crash sees the old file or the new one, never a mix.
+//!   whatever the umask, flushed to disk, renamed over the old one, then the folder
+//!   flushed, so a reader or a crash sees the old file or the new one, never a mix. How
+//!   often it flushes is the one choice a caller makes ([`Flush`]).
 //! - One unified diff for every report of a change ([`unified_diff`], 3 lines of context).
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -121,23 +122,115 @@ pub fn plan<'a>(
     Ok(plan)
 }
 
+/// How `execute` flushes a tree's files to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    /// Each file flushed and renamed before the next is written: an interrupted `apply`
+    /// leaves at most one temporary file in systemd's folders (a handful of files).
+    EachFile,
+    /// Every file staged, then one `syncfs` per file system, then renamed: two flushes per
+    /// file cost more than the rest of a `build` (460 files: 1.5 s against 0.6 s).
+    Once,
+}
+
 /// Writes, then removes (see the module comment); `after_first_write` runs once, after the
 /// first file is in place (the crash tests' kill point).
 pub fn execute(
     writes: &[FileWrite],
     removes: &[FileRemove],
+    flush: Flush,
     mut after_first_write: impl FnMut(),
 ) -> Result<(), Error> {
-    for (i, write) in writes.iter().enumerate() {
-        write_atomic(&write.target, &write.new)?;
+    if flush == Flush::EachFile {
+        for (i, write) in writes.iter().enumerate() {
+            write_atomic(&write.target, &write.new)?;
+            if i == 0 {
+                after_first_write();
+            }
+        }
+        return remove_all(removes);
+    }
+    let staged = writes
+        .iter()
+        .map(|w| stage(&w.target, &w.new))
+        .collect::<Result<Vec<_>, _>>()?;
+    let folders: BTreeSet<PathBuf> = staged.iter().map(|s| s.folder.clone()).collect();
+    // One flush of each file system holding a staged file: every file's data is on disk
+    // before any rename makes it visible.
+    let mut flushed = BTreeSet::new();
+    for folder in &folders {
+        let dir = std::fs::File::open(folder).map_err(|e| io("cannot open", folder, e))?;
+        let device = dir.metadata().map(|m| m.dev()).unwrap_or_default();
+        if flushed.insert(device) {
+            nix::unistd::syncfs(&dir)
+                .map_err(|e| io("cannot flush", folder, std::io::Error::from(e)))?;
+        }
+    }
+    for (i, file) in staged.into_iter().enumerate() {
+        file.place()?;
         if i == 0 {
             after_first_write();
         }
     }
+    for folder in &folders {
+        sync_dir(folder)?;
+    }
+    remove_all(removes)
+}
+
+fn remove_all(removes: &[FileRemove]) -> Result<(), Error> {
     for remove in removes {
         remove_file(&remove.target)?;
     }
     Ok(())
+}
+
+/// A file written next to its destination, not yet in place.
+struct Staged {
+    temp: tempfile::TempPath,
+    dest: PathBuf,
+    folder: PathBuf,
+}
+
+impl Staged {
+    /// Renames it over the destination (on error the temporary file is removed).
+    fn place(self) -> Result<(), Error> {
+        let dest = self.dest;
+        self.temp.persist(&dest).map_err(|e| Error::Write {
+            path: dest.clone(),
+            source: e.error,
+        })
+    }
+}
+
+/// Writes `bytes` to a temporary file in `target`'s folder (created when missing), with
+/// the file mode whatever the umask; not flushed.
+fn stage(target: &Target, bytes: &[u8]) -> Result<Staged, Error> {
+    let dest = create_parents(target)?;
+    if kind(&dest)?.is_some_and(|k| k.is_dir()) {
+        let err = std::io::Error::other("it is a directory");
+        return Err(io("refusing to replace", &dest, err));
+    }
+    let folder = dest.parent().unwrap_or(&target.base).to_owned();
+    let failed = |source| Error::Write {
+        path: dest.clone(),
+        source,
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".strixc-")
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(FILE_MODE))
+        .tempfile_in(&folder)
+        .map_err(failed)?;
+    temp.write_all(bytes).map_err(failed)?;
+    temp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
+        .map_err(failed)?;
+    Ok(Staged {
+        temp: temp.into_temp_path(),
+        dest,
+        folder,
+    })
 }
 
 fn io(what: &'static str, path: &Path, source: std::io::Error) -> Error {
@@ -248,32 +341,19 @@ pub fn create_parents(target: &Target) -> Result<PathBuf, Error> {
     Ok(target.path())
 }
 
-/// Writes `bytes` to `target` atomically and durably (see the module comment).
+/// Writes `bytes` to `target` atomically and durably (see the module comment): one file,
+/// flushed on its own.
 pub fn write_atomic(target: &Target, bytes: &[u8]) -> Result<(), Error> {
-    let dest = create_parents(target)?;
-    if kind(&dest)?.is_some_and(|k| k.is_dir()) {
-        let err = std::io::Error::other("it is a directory");
-        return Err(io("refusing to replace", &dest, err));
-    }
-    let folder = dest.parent().unwrap_or(&target.base);
-    let failed = |source| Error::Write {
-        path: dest.clone(),
-        source,
-    };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".strixc-")
-        .suffix(".tmp")
-        .permissions(std::fs::Permissions::from_mode(FILE_MODE))
-        .tempfile_in(folder)
-        .map_err(failed)?;
-    temp.write_all(bytes).map_err(failed)?;
-    let file = temp.as_file();
-    file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
-        .map_err(failed)?;
-    file.sync_all().map_err(failed)?;
-    // On error the temporary file is removed when `persist`'s error is dropped.
-    temp.persist(&dest).map_err(|e| failed(e.error))?;
-    sync_dir(folder)
+    let staged = stage(target, bytes)?;
+    std::fs::File::open(&staged.temp)
+        .and_then(|f| f.sync_all())
+        .map_err(|source| Error::Write {
+            path: staged.dest.clone(),
+            source,
+        })?;
+    let folder = staged.folder.clone();
+    staged.place()?;
+    sync_dir(&folder)
 }
 
 /// Flushes a folder's entries (a rename or removal in it) to disk.
@@ -338,14 +418,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!((first.writes.len(), first.removes.len()), (2, 0));
-        execute(&first.writes, &first.removes, || {}).unwrap();
+        execute(&first.writes, &first.removes, Flush::Once, || {}).unwrap();
         let owned = [("a".to_owned(), at("x/a")), ("b".to_owned(), at("x/b"))];
         let next = plan([("a", at("x/a"), bytes("1"))], owned.clone()).unwrap();
         assert_eq!(next.unchanged, 1);
         assert!(next.writes.is_empty());
         assert_eq!(next.removes.len(), 1);
         assert_eq!(next.removes[0].dest, dir.path().join("base/x/b"));
-        execute(&next.writes, &next.removes, || {}).unwrap();
+        execute(&next.writes, &next.removes, Flush::Once, || {}).unwrap();
         assert!(!dir.path().join("base/x/b").exists());
         // Removing the last file of a folder removes the folder, never the base.
         remove_file(&at("x/a")).unwrap();

@@ -123,8 +123,8 @@ pub fn write_tree(tree: &Tree, dir: &Path) -> Result<WriteSummary, Error> {
         .writes
         .into_iter()
         .partition(|w| w.tree_path == MANIFEST_PATH);
-    disk::execute(&files, &plan.removes, || {})?;
-    disk::execute(&manifest, &[], || {})?;
+    disk::execute(&files, &plan.removes, disk::Flush::Once, || {})?;
+    disk::execute(&manifest, &[], disk::Flush::Once, || {})?;
     Ok(WriteSummary {
         written: files
             .iter()
