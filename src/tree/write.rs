@@ -123,8 +123,8 @@ pub fn write_tree(tree: &Tree, dir: &Path) -> Result<WriteSummary, Error> {
         .writes
         .into_iter()
         .partition(|w| w.tree_path == MANIFEST_PATH);
-    disk::execute(&files, &plan.removes, disk::Flush::Once, || {})?;
-    disk::execute(&manifest, &[], disk::Flush::Once, || {})?;
+    disk::execute(&files, &plan.removes, disk::Flush::Never, || {})?;
+    disk::execute(&manifest, &[], disk::Flush::Never, || {})?;
     Ok(WriteSummary {
         written: files
             .iter()
