@@ -446,6 +446,79 @@ fn median_us(mut v: Vec<Duration>) -> f64 {
     v[v.len() / 2].as_secs_f64() * 1e6
 }
 
+/// 32 concurrent streamed completions of `chunks` events from `port`: events a second,
+/// and the CPU seconds spent meanwhile by the agents, the gateway and the clients.
+fn measured_streams(sandbox: &str, port: u16, chunks: u32, delay_ms: u32) -> (f64, [f64; 3]) {
+    let before = cpu_seconds(sandbox);
+    let started = Instant::now();
+    let clients: Vec<_> = (0..32)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let body = format!(
+                    r#"{{"model":"thor","stream":true,"chunks":{chunks},"chunk_delay_ms":{delay_ms}}}"#
+                );
+                request(port, "POST", "/v1/chat/completions", &body)
+                    .events
+                    .len()
+            })
+        })
+        .collect();
+    let events: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    let rate = events as f64 / started.elapsed().as_secs_f64();
+    let after = cpu_seconds(sandbox);
+    (rate, [0, 1, 2].map(|i| after[i] - before[i]))
+}
+
+/// The processes the sandbox's manager started (their environment names the sandbox):
+/// each one's command line and /proc folder.
+fn sandbox_processes(sandbox: &str) -> Vec<(String, std::path::PathBuf)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| {
+            let environ = std::fs::read(p.path().join("environ")).ok()?;
+            let cmdline = std::fs::read(p.path().join("cmdline")).ok()?;
+            String::from_utf8_lossy(&environ)
+                .contains(sandbox)
+                .then(|| (String::from_utf8_lossy(&cmdline).into_owned(), p.path()))
+        })
+        .collect()
+}
+
+/// CPU seconds (user + system) so far: the agents (`strixc-test-server`), the gateway
+/// (`strixc serve`), and this process (the clients' threads).
+fn cpu_seconds(sandbox: &str) -> [f64; 3] {
+    let of = |proc: &std::path::Path| {
+        let stat = std::fs::read_to_string(proc.join("stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|t| t.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) / 100.0
+    };
+    let mut seconds = [0.0, 0.0, of(std::path::Path::new("/proc/self"))];
+    for (cmdline, proc) in sandbox_processes(sandbox) {
+        if cmdline.contains("strixc-test-server") {
+            seconds[0] += of(&proc);
+        } else if cmdline.ends_with("\0serve\0") {
+            seconds[1] += of(&proc);
+        }
+    }
+    seconds
+}
+
+fn add(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+}
+
 /// The numbers of the gateway's performance goals, in one run, alternating gateway and
 /// direct: `cargo test --release --test gateway bench -- --ignored --nocapture`.
 #[test]
@@ -480,39 +553,34 @@ fn bench_gateway_against_direct() {
         via_us - direct_us
     );
 
-    // 2. Streamed throughput, 32 concurrent streams of 400 events each, as fast as the
-    //    server writes them (CPU-bound), and paced at 5 ms an event (200 tokens/s a
-    //    stream, faster than any local model).
-    let streams = |port: u16, chunks: u32, delay_ms: u32| {
-        let started = Instant::now();
-        let clients: Vec<_> = (0..32)
-            .map(|_| {
-                std::thread::spawn(move || {
-                    request(
-                        port,
-                        "POST",
-                        "/v1/chat/completions",
-                        &format!(
-                            r#"{{"model":"thor","stream":true,"chunks":{chunks},"chunk_delay_ms":{delay_ms}}}"#
-                        ),
-                    )
-                    .events
-                    .len()
-                })
-            })
-            .collect();
-        let events: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
-        events as f64 / started.elapsed().as_secs_f64()
-    };
-    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
-    for (what, chunks, delay_ms) in [("unpaced", 400, 0), ("paced 5 ms", 200, 5)] {
+    // 2. Streamed throughput, 32 concurrent streams as fast as the server writes them
+    //    (CPU-bound: server, clients and gateway share the two cores), of 400 events each
+    //    (connection set-up weighs in) and of 4000; and paced at 5 ms an event (200
+    //    tokens/s a stream, faster than any local model). Beside the rate, the CPU time
+    //    each side spent per event (from /proc): what the gateway adds to the work.
+    let sandbox = gw.sbx.dir.path().display().to_string();
+    let cases = [
+        ("unpaced, 400 events", 400, 0),
+        ("unpaced, 4000 events", 4000, 0),
+        ("paced 5 ms", 200, 5),
+    ];
+    for (what, chunks, delay_ms) in cases {
         let (mut via, mut direct) = (Vec::new(), Vec::new());
+        let (mut via_cpu, mut direct_cpu) = ([0.0; 3], [0.0; 3]);
         for _ in 0..3 {
-            via.push(streams(gw.port, chunks, delay_ms));
-            direct.push(streams(thor, chunks, delay_ms));
+            let (rate, cpu) = measured_streams(&sandbox, gw.port, chunks, delay_ms);
+            via.push(rate);
+            via_cpu = add(via_cpu, cpu);
+            let (rate, cpu) = measured_streams(&sandbox, thor, chunks, delay_ms);
+            direct.push(rate);
+            direct_cpu = add(direct_cpu, cpu);
         }
+        let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+        let per_event = |cpu: [f64; 3]| cpu.map(|s| s * 1e6 / (3 * 32 * chunks) as f64);
+        let ([agent, gateway, clients], [agent_d, _, clients_d]) =
+            (per_event(via_cpu), per_event(direct_cpu));
         eprintln!(
-            "32 streams, {what}: gateway {:.0} events/s, direct {:.0} events/s, ratio {:.3}",
+            "32 streams, {what}: gateway {:.0} events/s, direct {:.0} events/s, ratio {:.3}\n  CPU per event: via the gateway: agent {agent:.2} µs + gateway {gateway:.2} µs + clients {clients:.2} µs; direct: agent {agent_d:.2} µs + clients {clients_d:.2} µs",
             best(&via),
             best(&direct),
             best(&via) / best(&direct)
@@ -520,24 +588,16 @@ fn bench_gateway_against_direct() {
     }
 
     // 3. The gateway's resident memory.
-    let sandbox = gw.sbx.dir.path().display().to_string();
-    let rss_kb = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|p| {
-            let cmdline = std::fs::read(p.path().join("cmdline")).ok()?;
-            let environ = std::fs::read(p.path().join("environ")).ok()?;
-            let serve = String::from_utf8_lossy(&cmdline).ends_with("\0serve\0")
-                && String::from_utf8_lossy(&environ).contains(&sandbox);
-            serve.then(|| std::fs::read_to_string(p.path().join("status")).ok())?
-        })
-        .find_map(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
-        })
+    let serve = sandbox_processes(&sandbox)
+        .into_iter()
+        .find(|(cmdline, _)| cmdline.ends_with("\0serve\0"))
         .expect("the gateway's process");
+    let status = std::fs::read_to_string(serve.1.join("status")).unwrap();
+    let rss_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .expect("VmRSS");
     eprintln!("gateway RSS {:.1} MB", rss_kb as f64 / 1024.0);
 
     // 4. A request that needs a switch, vs `strixc apply --profile` + the same request.

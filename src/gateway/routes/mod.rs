@@ -7,6 +7,7 @@
 //! - `reply`: the gateway's own responses and errors.
 
 mod proxy;
+mod relay;
 mod reply;
 mod request;
 mod upstream;

@@ -9,9 +9,10 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
 use super::Body;
+use super::relay::Relay;
 use super::reply::{error, refused};
 use super::request::{read_body, target};
-use super::upstream::{self, Upstream};
+use super::upstream::{self, Connection, Upstream};
 use crate::gateway::scheduler::{Admission, Scheduler};
 use crate::tree::manifest::ManifestAgent;
 
@@ -27,9 +28,9 @@ pub async fn proxy(request: Request<Incoming>, scheduler: Arc<Scheduler>) -> Res
         Err(rejection) => return rejection.response(),
     };
     match call(&scheduler, agent, &parts, body).await {
-        Ok((response, admission)) => {
+        Ok((response, connection, admission)) => {
             scheduler.record(&agent.name, response.status().as_u16());
-            stream(response, admission)
+            stream(response, connection, admission)
         }
         Err(response) => response,
     }
@@ -42,7 +43,7 @@ async fn call(
     agent: &ManifestAgent,
     parts: &hyper::http::request::Parts,
     body: Bytes,
-) -> Result<(Response<Incoming>, Admission), Response<Body>> {
+) -> Result<(Response<Incoming>, Option<Connection>, Admission), Response<Body>> {
     let address = upstream::address(agent);
     let mut attempt = 0;
     loop {
@@ -54,7 +55,7 @@ async fn call(
             }
         };
         match upstream::forward(&address, parts, body.clone()).await {
-            Ok(response) => return Ok((response, admission)),
+            Ok((response, connection)) => return Ok((response, connection, admission)),
             // Not listening: the profile changed behind the gateway's back (`strixc apply`,
             // a crash). Ask systemd what runs, and try once more (switching if need be).
             Err(Upstream::Connect(_)) if attempt == 0 => {
@@ -77,13 +78,11 @@ async fn call(
 
 /// The agent's response passed through; the admission (the agent's in-flight count)
 /// lives until the last frame went out.
-fn stream(response: Response<Incoming>, admission: Admission) -> Response<Body> {
+fn stream(
+    response: Response<Incoming>,
+    connection: Option<Connection>,
+    admission: Admission,
+) -> Response<Body> {
     let (parts, body) = response.into_parts();
-    let body = body
-        .map_frame(move |frame| {
-            let _held = &admission;
-            frame
-        })
-        .boxed();
-    Response::from_parts(parts, body)
+    Response::from_parts(parts, Relay::new(body, connection, admission).boxed())
 }

@@ -1,5 +1,10 @@
 //! The call to the agent: one HTTP/1.1 connection per request, the client's headers minus
-//! the hop-by-hop ones, the body as read.
+//! the hop-by-hop ones, the body as read. The connection has no task of its own: it is
+//! driven here until the response's head arrives, then by the response body (`relay`).
+
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::Poll;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -7,8 +12,12 @@ use hyper::body::Incoming;
 use hyper::header;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 use crate::tree::manifest::ManifestAgent;
+
+/// The connection to the agent, which reads and decodes its response.
+pub type Connection = hyper::client::conn::http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
 
 /// `host:port` of the agent: its health URL's authority, else loopback and its port.
 pub fn address(agent: &ManifestAgent) -> String {
@@ -49,13 +58,14 @@ impl std::fmt::Display for Upstream {
 }
 
 /// Sends the request (`parts` with `body`) to the agent at `address`; its response's body
-/// streams from the agent as the caller reads it.
+/// streams from the agent as long as the caller polls the connection beside it (none when
+/// the agent's connection already ended with the response whole).
 pub async fn forward(
     address: &str,
     parts: &hyper::http::request::Parts,
     body: Bytes,
-) -> Result<Response<Incoming>, Upstream> {
-    let stream = tokio::net::TcpStream::connect(address)
+) -> Result<(Response<Incoming>, Option<Connection>), Upstream> {
+    let stream = TcpStream::connect(address)
         .await
         .map_err(Upstream::Connect)?;
     let _ = stream.set_nodelay(true);
@@ -63,9 +73,30 @@ pub async fn forward(
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(http)?;
-    tokio::spawn(connection);
-    let request = request(address, parts, body)?;
-    sender.send_request(request).await.map_err(http)
+    let mut response = std::pin::pin!(sender.send_request(request(address, parts, body)?));
+    let mut connection = Some(connection);
+    let response = poll_fn(|cx| {
+        if let Poll::Ready(response) = response.as_mut().poll(cx) {
+            return Poll::Ready(response.map_err(http));
+        }
+        let Some(driven) = &mut connection else {
+            return Poll::Ready(Err(Upstream::Http(
+                "the agent closed the connection".into(),
+            )));
+        };
+        match Pin::new(driven).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(http(e))),
+            // Done, its response whole (or none to come): look once more.
+            Poll::Ready(Ok(())) => {
+                connection = None;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    })
+    .await?;
+    Ok((response, connection))
 }
 
 fn request(
