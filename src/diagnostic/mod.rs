@@ -2,8 +2,9 @@
 //! rendered by miette against the named source.
 //!
 //! This module is the machinery only. Each problem is a struct declared beside the stage
-//! that finds it (`source/problems.rs`, `decode/problems.rs`, `check/problems/`), with one
-//! `impl Problem` holding its code, severity, message, label and help together.
+//! that finds it (`source/problems.rs`, `decode/problems/`, `check/problems/`,
+//! `plan/budget/problems.rs`) by one `problem!`, which holds its fields, code, severity,
+//! message, label and help together.
 
 mod render;
 pub mod suggest;
@@ -50,13 +51,16 @@ impl dyn Problem {
     }
 }
 
-/// Implements [`Problem`] for a struct declared just above it, its words side by side.
-/// Each text is `|PATTERN| EXPRESSION`: the pattern destructures `&self`
-/// (`|Self { name, .. }|`, or `|_|`), the expression gives a `String` or a `&str`.
+/// Declares a problem's struct and implements [`Problem`] for it, its words side by side.
+/// The struct comes first, its fields on one line (`Name { field: Type, .. }`, or `Name`
+/// for one with none); the macro makes it `#[derive(Debug)] pub` with every field `pub`, and
+/// doc comments above the name stay on it. Each text is `|PATTERN| EXPRESSION`: the pattern
+/// destructures `&self` (`|Self { name, .. }|`, or `|_|`), the expression gives a `String`
+/// or a `&str`.
 ///
 /// ```ignore
 /// problem! {
-///     UnknownNode,
+///     UnknownNode { name: String, parent: String, suggestion: Option<String>, known: Vec<&'static str> },
 ///     code: "strixc::decode::unknown_node",
 ///     message: |Self { name, parent, .. }| format!("unknown node `{name}` in {parent}"),
 ///     label: |_| "unknown node",
@@ -65,16 +69,19 @@ impl dyn Problem {
 /// ```
 ///
 /// `severity: Warning,` after the code makes it a warning. A problem that may have no
-/// help (KDL's own syntax errors) implements `Problem` by hand.
+/// help (KDL's own syntax errors) is declared and implements `Problem` by hand.
 macro_rules! problem {
     (
-        $name:ident,
+        $(#[$attr:meta])*
+        $name:ident $({ $($field:ident: $type:ty),* $(,)? })?,
         code: $code:literal,
         $(severity: $severity:ident,)?
         message: |$m:pat_param| $message:expr,
         label: |$l:pat_param| $label:expr,
         help: |$h:pat_param| $help:expr $(,)?
     ) => {
+        $crate::diagnostic::problem!(@struct $(#[$attr])* $name $({ $($field: $type),* })?);
+
         impl $crate::diagnostic::Problem for $name {
             fn code(&self) -> &'static str {
                 $code
@@ -100,17 +107,24 @@ macro_rules! problem {
             }
         }
     };
+    (@struct $(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        #[derive(Debug)]
+        pub struct $name;
+    };
+    (@struct $(#[$attr:meta])* $name:ident { $($field:ident: $type:ty),* }) => {
+        $(#[$attr])*
+        #[derive(Debug)]
+        pub struct $name {
+            $(pub $field: $type,)*
+        }
+    };
 }
 pub(crate) use problem;
 
-/// A bug in strixc, reported instead of panicking.
-#[derive(Debug)]
-pub struct Internal {
-    pub message: String,
-}
-
 problem! {
-    Internal,
+    /// A bug in strixc, reported instead of panicking.
+    Internal { message: String },
     code: "strixc::internal",
     message: |Self { message }| format!("internal error: {message}"),
     label: |_| "here",

@@ -29,28 +29,17 @@ impl Problem for Syntax {
     }
 }
 
-#[derive(Debug)]
-pub struct NotUtf8 {
-    /// The file's name as given (`-f other.kdl`), for the help line.
-    pub file: String,
-}
-
 problem! {
-    NotUtf8,
+    /// `file` is the file's name as given (`-f other.kdl`), for the help line.
+    NotUtf8 { file: String },
     code: "strixc::source::not_utf8",
     message: |_| "the file is not valid UTF-8",
     label: |_| "first invalid byte",
     help: |Self { file }| format!("save {} as UTF-8", file.rsplit('/').next().unwrap_or(file)),
 }
 
-#[derive(Debug)]
-pub struct TooLarge {
-    pub bytes: usize,
-    pub limit: usize,
-}
-
 problem! {
-    TooLarge,
+    TooLarge { bytes: usize, limit: usize },
     code: "strixc::source::too_large",
     message: |Self { bytes, limit }| {
         format!("the file is {bytes} bytes; strixc reads stacks of at most {limit} bytes")
@@ -59,14 +48,8 @@ problem! {
     help: |_| "a stack is a few kilobytes; is this the right file?",
 }
 
-#[derive(Debug)]
-pub struct TooManyLines {
-    pub lines: usize,
-    pub limit: usize,
-}
-
 problem! {
-    TooManyLines,
+    TooManyLines { lines: usize, limit: usize },
     code: "strixc::source::too_many_lines",
     message: |Self { lines, limit }| format!(
         "the file has {lines} lines (or `;`-separated nodes); strixc reads stacks of at most {limit}"
@@ -75,13 +58,8 @@ problem! {
     help: |_| "a stack is a few hundred lines; is this the right file?",
 }
 
-#[derive(Debug)]
-pub struct TooDeep {
-    pub limit: usize,
-}
-
 problem! {
-    TooDeep,
+    TooDeep { limit: usize },
     code: "strixc::source::too_deep",
     message: |Self { limit }| format!("blocks are nested more than {limit} levels deep"),
     label: |_| "too deep",

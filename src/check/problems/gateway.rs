@@ -2,14 +2,8 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct GatewayPortTaken {
-    pub port: u16,
-    pub agent: String,
-}
-
 problem! {
-    GatewayPortTaken,
+    GatewayPortTaken { port: u16, agent: String },
     code: "strixc::gateway::port_conflict",
     message: |Self { port, agent }| {
         format!("the gateway and agent `{agent}` both listen on port {port}")
@@ -18,13 +12,8 @@ problem! {
     help: |_| "give the gateway or the agent another `port`",
 }
 
-#[derive(Debug)]
-pub struct GatewayExposedBind {
-    pub address: String,
-}
-
 problem! {
-    GatewayExposedBind,
+    GatewayExposedBind { address: String },
     code: "strixc::security::exposed_gateway",
     severity: Warning,
     message: |Self { address }| {
@@ -34,14 +23,8 @@ problem! {
     help: |_| "the gateway switches profiles for whoever asks: use \"127.0.0.1\" unless other machines must reach it",
 }
 
-#[derive(Debug)]
-pub struct GatewayIdleBelowHold {
-    pub idle: String,
-    pub hold: String,
-}
-
 problem! {
-    GatewayIdleBelowHold,
+    GatewayIdleBelowHold { idle: String, hold: String },
     code: "strixc::gateway::idle_below_hold",
     message: |Self { idle, hold }| {
         format!("the gateway's idle ({idle}) is shorter than its hold ({hold})")
@@ -50,13 +33,8 @@ problem! {
     help: |_| "a summoned profile stays at least `hold`: make `idle` at least as long",
 }
 
-#[derive(Debug)]
-pub struct GatewayNameTaken {
-    pub unit: String,
-}
-
 problem! {
-    GatewayNameTaken,
+    GatewayNameTaken { unit: String },
     code: "strixc::gateway::name_taken",
     message: |Self { unit }| {
         format!("agent `gateway` would run as {unit}, the gateway's own unit")
@@ -65,15 +43,8 @@ problem! {
     help: |_| "rename the agent",
 }
 
-#[derive(Debug)]
-pub struct SummonWithoutAgent {
-    pub agent: String,
-    pub profile: String,
-    pub suggestion: Option<String>,
-}
-
 problem! {
-    SummonWithoutAgent,
+    SummonWithoutAgent { agent: String, profile: String, suggestion: Option<String> },
     code: "strixc::gateway::summon_without_agent",
     message: |Self { agent, profile, .. }| {
         format!("agent `{agent}` summons profile `{profile}`, which does not run it")

@@ -2,31 +2,16 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct ModelLocationMissing {
-    pub model: String,
-    pub engine: &'static str,
-    pub field: &'static str,
-}
-
 problem! {
-    ModelLocationMissing,
+    ModelLocationMissing { model: String, engine: &'static str, field: &'static str },
     code: "strixc::model::location_missing",
     message: |Self { model, field, .. }| format!("model `{model}` has no `{field}`"),
     label: |_| "defined here",
     help: |Self { engine, field, .. }| format!("{engine} loads a model from its `{field}`; add one"),
 }
 
-#[derive(Debug)]
-pub struct EngineModelMismatch {
-    pub agent: String,
-    pub engine: &'static str,
-    pub model: String,
-    pub format: &'static str,
-}
-
 problem! {
-    EngineModelMismatch,
+    EngineModelMismatch { agent: String, engine: &'static str, model: String, format: &'static str },
     code: "strixc::agent::engine_model_mismatch",
     message: |Self { agent, engine, model, format }| format!(
         "agent `{agent}` runs {}, which cannot load model `{model}` ({format})",
@@ -39,41 +24,24 @@ problem! {
     },
 }
 
-#[derive(Debug)]
-pub struct GpuRequired {
-    pub agent: String,
-}
-
 problem! {
-    GpuRequired,
+    GpuRequired { agent: String },
     code: "strixc::host::gpu_required",
     message: |Self { agent }| format!("agent `{agent}` runs vLLM, but the host declares no GPU"),
     label: |_| "GPU agent",
     help: |_| "add `gpu \"gfx1151\" memory=\"124GiB\" unified=#true` to `host`",
 }
 
-#[derive(Debug)]
-pub struct Fp8Weights {
-    pub model: String,
-    pub gpu: String,
-}
-
 problem! {
-    Fp8Weights,
+    Fp8Weights { model: String, gpu: String },
     code: "strixc::hardware::fp8_weights",
     message: |Self { model, gpu }| format!("model `{model}` uses fp8 weights, which crash on {gpu}"),
     label: |_| "fp8 weights",
     help: |_| "torch._scaled_mm needs MI300 or CUDA sm_89+: use an AWQ build of the model (`quant \"awq\"`)",
 }
 
-#[derive(Debug)]
-pub struct GptqOnRocm {
-    pub model: String,
-    pub quant: &'static str,
-}
-
 problem! {
-    GptqOnRocm,
+    GptqOnRocm { model: String, quant: &'static str },
     code: "strixc::hardware::cuda_only_quant",
     message: |Self { model, quant }| {
         format!("model `{model}` uses {quant}, whose kernels are CUDA-only")
@@ -82,13 +50,8 @@ problem! {
     help: |_| "GPTQ/Marlin kernels are CUDA-only: use an AWQ build of the model",
 }
 
-#[derive(Debug)]
-pub struct Fp8KvCache {
-    pub agent: String,
-}
-
 problem! {
-    Fp8KvCache,
+    Fp8KvCache { agent: String },
     code: "strixc::hardware::fp8_kv_cache",
     severity: Warning,
     message: |Self { agent }| {

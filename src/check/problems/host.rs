@@ -2,14 +2,8 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct ReserveAboveMemory {
-    pub reserve: String,
-    pub memory: String,
-}
-
 problem! {
-    ReserveAboveMemory,
+    ReserveAboveMemory { reserve: String, memory: String },
     code: "strixc::host::reserve_above_memory",
     message: |Self { reserve, memory }| {
         format!("reserve {reserve} is not below the host's memory {memory}")
@@ -18,14 +12,8 @@ problem! {
     help: |_| "lower `reserve`",
 }
 
-#[derive(Debug)]
-pub struct GpuMemoryAboveHost {
-    pub gpu: String,
-    pub memory: String,
-}
-
 problem! {
-    GpuMemoryAboveHost,
+    GpuMemoryAboveHost { gpu: String, memory: String },
     code: "strixc::host::gpu_memory_above_host",
     message: |Self { gpu, memory }| {
         format!("a unified GPU cannot have {gpu} when the host has {memory} in all")
@@ -34,15 +22,8 @@ problem! {
     help: |_| "a unified GPU's memory is part of the host's: lower it",
 }
 
-#[derive(Debug)]
-pub struct PodmanTooOld {
-    pub feature: &'static str,
-    pub needs: &'static str,
-    pub declared: String,
-}
-
 problem! {
-    PodmanTooOld,
+    PodmanTooOld { feature: &'static str, needs: &'static str, declared: String },
     code: "strixc::host::podman_too_old",
     message: |Self { feature, needs, declared }| {
         format!("{feature} needs podman {needs}, but the host declares podman {declared}")
@@ -53,14 +34,8 @@ problem! {
     },
 }
 
-#[derive(Debug)]
-pub struct GttsizeDeprecated {
-    pub pages_limit: u64,
-    pub page_pool_size: u64,
-}
-
 problem! {
-    GttsizeDeprecated,
+    GttsizeDeprecated { pages_limit: u64, page_pool_size: u64 },
     code: "strixc::host::gttsize_deprecated",
     severity: Warning,
     message: |_| "`amdgpu.gttsize` is deprecated in favour of `ttm.pages_limit`",

@@ -2,15 +2,8 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct PortConflict {
-    pub port: u16,
-    pub first: String,
-    pub second: String,
-}
-
 problem! {
-    PortConflict,
+    PortConflict { port: u16, first: String, second: String },
     code: "strixc::agent::port_conflict",
     message: |Self { port, first, second }| {
         format!("agents `{first}` and `{second}` both listen on port {port}")

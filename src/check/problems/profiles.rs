@@ -2,22 +2,13 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct Cycle {
-    pub relation: &'static str,
-    pub path: Vec<String>,
-}
-
 problem! {
-    Cycle,
+    Cycle { relation: &'static str, path: Vec<String> },
     code: "strixc::reference::cycle",
     message: |Self { relation, path }| format!("`{relation}` forms a cycle: {}", path.join(" → ")),
     label: |_| "cycle starts here",
     help: |Self { relation, .. }| format!("remove one `{relation}` in the cycle"),
 }
-
-#[derive(Debug)]
-pub struct NoDefaultProfile;
 
 problem! {
     NoDefaultProfile,
@@ -27,13 +18,8 @@ problem! {
     help: |_| "mark the profile to start at boot: `profile \"standard\" default=#true { ... }`",
 }
 
-#[derive(Debug)]
-pub struct SeveralDefaultProfiles {
-    pub names: Vec<String>,
-}
-
 problem! {
-    SeveralDefaultProfiles,
+    SeveralDefaultProfiles { names: Vec<String> },
     code: "strixc::profile::several_defaults",
     message: |Self { names }| {
         format!("{} profiles are marked default: {}", names.len(), names.join(", "))
@@ -41,9 +27,6 @@ problem! {
     label: |_| "marked default",
     help: |_| "keep default=#true on exactly one profile",
 }
-
-#[derive(Debug)]
-pub struct NoProfiles;
 
 problem! {
     NoProfiles,
@@ -53,13 +36,8 @@ problem! {
     help: |_| "add `profile \"standard\" default=#true { agents \"...\" }`",
 }
 
-#[derive(Debug)]
-pub struct AgentInNoProfile {
-    pub agent: String,
-}
-
 problem! {
-    AgentInNoProfile,
+    AgentInNoProfile { agent: String },
     code: "strixc::profile::agent_unused",
     severity: Warning,
     message: |Self { agent }| format!("agent `{agent}` is in no profile and will never start"),

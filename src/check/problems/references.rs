@@ -2,29 +2,16 @@
 
 use crate::diagnostic::{Thing, problem};
 
-#[derive(Debug)]
-pub struct Duplicate {
-    pub thing: Thing,
-    pub name: String,
-}
-
 problem! {
-    Duplicate,
+    Duplicate { thing: Thing, name: String },
     code: "strixc::name::duplicate",
     message: |Self { thing, name }| format!("{} `{name}` is defined twice", thing.noun()),
     label: |_| "defined again here",
     help: |Self { thing, .. }| format!("rename one of the two {}s", thing.noun()),
 }
 
-#[derive(Debug)]
-pub struct UnknownReference {
-    pub thing: Thing,
-    pub name: String,
-    pub suggestion: Option<String>,
-}
-
 problem! {
-    UnknownReference,
+    UnknownReference { thing: Thing, name: String, suggestion: Option<String> },
     code: "strixc::reference::unknown",
     message: |Self { thing, name, .. }| format!("there is no {} named `{name}`", thing.noun()),
     label: |Self { thing, .. }| format!("unknown {}", thing.noun()),
@@ -34,14 +21,8 @@ problem! {
     },
 }
 
-#[derive(Debug)]
-pub struct RuntimeRequired {
-    pub agent: String,
-    pub runtimes: usize,
-}
-
 problem! {
-    RuntimeRequired,
+    RuntimeRequired { agent: String, runtimes: usize },
     code: "strixc::agent::runtime_required",
     message: |Self { agent, .. }| format!("agent `{agent}` names no runtime"),
     label: |_| "needs `runtime`",

@@ -2,13 +2,8 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct SecretInEnvironment {
-    pub key: String,
-}
-
 problem! {
-    SecretInEnvironment,
+    SecretInEnvironment { key: String },
     code: "strixc::security::secret_in_env",
     message: |Self { key }| {
         format!("`{key}` looks like a secret and would be written into a unit file")
@@ -17,14 +12,8 @@ problem! {
     help: |_| "pass it by name instead: `secret \"NAME\"` (a podman secret or systemd credential created on the host); if it is no credential, mark the line `secret=#false`",
 }
 
-#[derive(Debug)]
-pub struct SecretValue {
-    pub key: String,
-    pub shape: &'static str,
-}
-
 problem! {
-    SecretValue,
+    SecretValue { key: String, shape: &'static str },
     code: "strixc::security::secret_value",
     message: |Self { key, shape }| {
         format!("the value of `{key}` looks like {shape} and would be written into a unit file")
@@ -33,14 +22,8 @@ problem! {
     help: |_| "pass it by name instead: `secret \"NAME\"`; if it is no credential, mark the line `secret=#false`",
 }
 
-#[derive(Debug)]
-pub struct SecretEnvNative {
-    pub secret: String,
-    pub env: String,
-}
-
 problem! {
-    SecretEnvNative,
+    SecretEnvNative { secret: String, env: String },
     code: "strixc::security::secret_env_native",
     message: |Self { secret, env }| format!(
         "secret `{secret}` asks for the variable `{env}`, but a native runtime gets secrets as files, not variables"
@@ -49,14 +32,8 @@ problem! {
     help: |_| "a native program reads it from $CREDENTIALS_DIRECTORY/NAME (systemd's LoadCredential=); drop `env=`, or run the agent in a container",
 }
 
-#[derive(Debug)]
-pub struct ExposedBind {
-    pub agent: String,
-    pub address: String,
-}
-
 problem! {
-    ExposedBind,
+    ExposedBind { agent: String, address: String },
     code: "strixc::security::exposed_bind",
     severity: Warning,
     message: |Self { agent, address }| {
@@ -66,13 +43,8 @@ problem! {
     help: |_| "use \"127.0.0.1\" unless other machines must reach it",
 }
 
-#[derive(Debug)]
-pub struct UnknownPlaceholder {
-    pub placeholder: String,
-}
-
 problem! {
-    UnknownPlaceholder,
+    UnknownPlaceholder { placeholder: String },
     code: "strixc::runtime::unknown_placeholder",
     message: |Self { placeholder }| {
         format!("unknown placeholder `{{{placeholder}}}` in a command")

@@ -2,16 +2,9 @@
 
 use crate::diagnostic::problem;
 
-/// More agents or profiles than the generated units can list one another.
-#[derive(Debug)]
-pub struct StackTooLarge {
-    pub what: &'static str,
-    pub count: usize,
-    pub limit: usize,
-}
-
 problem! {
-    StackTooLarge,
+    /// More agents or profiles than the generated units can list one another.
+    StackTooLarge { what: &'static str, count: usize, limit: usize },
     code: "strixc::stack::too_large",
     message: |Self { what, count, limit }| {
         format!("the stack declares {count} {what}; strixc builds stacks of at most {limit}")

@@ -3,14 +3,8 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct EarlyoomRegex {
-    pub which: &'static str,
-    pub value: String,
-}
-
 problem! {
-    EarlyoomRegex,
+    EarlyoomRegex { which: &'static str, value: String },
     code: "strixc::host::earlyoom_regex",
     message: |Self { which, value }| {
         format!("earlyoom's {which} regex `{value}` cannot be passed to earlyoom")
@@ -19,33 +13,17 @@ problem! {
     help: |_| "earlyoom reads its arguments split at whitespace: use `\\s` or `.` for a space, and no quotes",
 }
 
-#[derive(Debug)]
-pub struct GeneratedNameClash {
-    pub file: String,
-    pub first: String,
-    pub second: String,
-}
-
 problem! {
-    GeneratedNameClash,
+    GeneratedNameClash { file: String, first: String, second: String },
     code: "strixc::name::generated_clash",
     message: |Self { file, first, second }| format!("{first} and {second} would both generate `{file}`"),
     label: |_| "generates the same file",
     help: |_| "rename one of them",
 }
 
-#[derive(Debug)]
-pub struct UnknownQuadletKey {
-    pub section: String,
-    pub key: String,
-    pub podman: String,
-    /// The first podman that accepts it, when a later one does.
-    pub since: Option<String>,
-    pub suggestion: Option<String>,
-}
-
 problem! {
-    UnknownQuadletKey,
+    /// `since` is the first podman that accepts the key, when a later one does.
+    UnknownQuadletKey { section: String, key: String, podman: String, since: Option<String>, suggestion: Option<String> },
     code: "strixc::quadlet::unknown_key",
     message: |Self { section, key, podman, since, .. }| match since {
         Some(since) => format!(
@@ -68,58 +46,32 @@ problem! {
     },
 }
 
-#[derive(Debug)]
-pub struct UnsafeUnitValue {
-    pub what: String,
-    pub reason: &'static str,
-}
-
 problem! {
-    UnsafeUnitValue,
+    UnsafeUnitValue { what: String, reason: &'static str },
     code: "strixc::security::value_not_carried",
     message: |Self { what, reason }| format!("{what} {reason}, which a unit file cannot carry"),
     label: |_| "cannot be carried",
     help: |_| "unit files have no quoting for it: remove the trailing backslash and the spaces around the value",
 }
 
-#[derive(Debug)]
-pub struct InvalidPath {
-    pub what: String,
-    pub value: String,
-    pub reason: &'static str,
-    pub help: &'static str,
-}
-
 problem! {
-    InvalidPath,
+    InvalidPath { what: String, value: String, reason: &'static str, help: &'static str },
     code: "strixc::runtime::invalid_path",
     message: |Self { what, value, reason, .. }| format!("{what} `{value}` {reason}"),
     label: |_| "not usable here",
     help: |Self { help, .. }| *help,
 }
 
-#[derive(Debug)]
-pub struct DuplicateKey {
-    pub what: &'static str,
-    pub key: String,
-}
-
 problem! {
-    DuplicateKey,
+    DuplicateKey { what: &'static str, key: String },
     code: "strixc::name::duplicate_key",
     message: |Self { what, key }| format!("{what} `{key}` is set twice"),
     label: |_| "set again here",
     help: |_| "the last one would silently win: keep one of them",
 }
 
-#[derive(Debug)]
-pub struct OpencodeNameTaken {
-    pub name: String,
-    pub first: String,
-}
-
 problem! {
-    OpencodeNameTaken,
+    OpencodeNameTaken { name: String, first: String },
     code: "strixc::opencode::duplicate",
     message: |Self { name, first }| {
         format!("oh-my-opencode agent `{name}` is already served by `{first}`")
@@ -128,15 +80,9 @@ problem! {
     help: |_| "each oh-my-opencode agent is served by one agent: remove one",
 }
 
-#[derive(Debug)]
-pub struct QuadletOnNative {
-    /// `agent `x`` or `runtime `y``.
-    pub owner: String,
-    pub section: String,
-}
-
 problem! {
-    QuadletOnNative,
+    /// `owner` is `agent `x`` or `runtime `y``.
+    QuadletOnNative { owner: String, section: String },
     code: "strixc::quadlet::section_on_native",
     message: |Self { owner, section }| {
         format!("{owner} runs natively: its [{section}] line reaches no unit")
@@ -145,15 +91,9 @@ problem! {
     help: |_| "remove the line, or run the agent in a container (`image` on its runtime)",
 }
 
-#[derive(Debug)]
-pub struct OwnedUnitKey {
-    pub key: &'static str,
-    /// What to set instead.
-    pub instead: &'static str,
-}
-
 problem! {
-    OwnedUnitKey,
+    /// `instead` is what to set in its place.
+    OwnedUnitKey { key: &'static str, instead: &'static str },
     code: "strixc::quadlet::owned_key",
     message: |Self { key, .. }| format!("strixc writes `{key}=` itself"),
     label: |_| "set by strixc",

@@ -3,32 +3,16 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct UnknownNode {
-    pub name: String,
-    pub parent: String,
-    pub suggestion: Option<String>,
-    pub known: Vec<&'static str>,
-}
-
 problem! {
-    UnknownNode,
+    UnknownNode { name: String, parent: String, suggestion: Option<String>, known: Vec<&'static str> },
     code: "strixc::decode::unknown_node",
     message: |Self { name, parent, .. }| format!("unknown node `{name}` in {parent}"),
     label: |_| "unknown node",
     help: |Self { suggestion, known, .. }| suggest_or_list(suggestion, known),
 }
 
-#[derive(Debug)]
-pub struct UnknownProperty {
-    pub name: String,
-    pub node: String,
-    pub suggestion: Option<String>,
-    pub known: Vec<&'static str>,
-}
-
 problem! {
-    UnknownProperty,
+    UnknownProperty { name: String, node: String, suggestion: Option<String>, known: Vec<&'static str> },
     code: "strixc::decode::unknown_property",
     message: |Self { name, node, .. }| format!("unknown property `{name}` on `{node}`"),
     label: |_| "unknown property",
@@ -39,14 +23,8 @@ problem! {
     },
 }
 
-#[derive(Debug)]
-pub struct UnexpectedArgument {
-    pub node: String,
-    pub expected: usize,
-}
-
 problem! {
-    UnexpectedArgument,
+    UnexpectedArgument { node: String, expected: usize },
     code: "strixc::decode::unexpected_argument",
     message: |Self { node, expected }| match expected {
         0 => format!("`{node}` takes no arguments"),
@@ -57,69 +35,40 @@ problem! {
     help: |_| "remove the extra argument",
 }
 
-#[derive(Debug)]
-pub struct MissingArgument {
-    pub node: String,
-    pub what: &'static str,
-}
-
 problem! {
-    MissingArgument,
+    MissingArgument { node: String, what: &'static str },
     code: "strixc::decode::missing_argument",
     message: |Self { node, what }| format!("`{node}` needs {what}"),
     label: |_| "defined here",
     help: |Self { node, what }| format!("write {what} after `{node}`"),
 }
 
-#[derive(Debug)]
-pub struct MissingField {
-    pub node: String,
-    pub field: &'static str,
-}
-
 problem! {
-    MissingField,
+    MissingField { node: String, field: &'static str },
     code: "strixc::decode::missing_field",
     message: |Self { node, field }| format!("{node} has no `{field}`"),
     label: |Self { field, .. }| format!("needs `{field}`"),
     help: |Self { field, .. }| format!("add a `{field}` line to it"),
 }
 
-#[derive(Debug)]
-pub struct MissingNode {
-    pub name: &'static str,
-}
-
 problem! {
-    MissingNode,
+    MissingNode { name: &'static str },
     code: "strixc::decode::missing_node",
     message: |Self { name }| format!("the stack has no `{name}` node"),
     label: |_| "file starts here",
     help: |Self { name }| format!("add a `{name}` node at the top level"),
 }
 
-#[derive(Debug)]
-pub struct DuplicateField {
-    pub node: String,
-    pub field: String,
-}
-
 problem! {
-    DuplicateField,
+    DuplicateField { node: String, field: String },
     code: "strixc::decode::duplicate_field",
     message: |Self { node, field }| format!("`{field}` is set twice in {node}"),
     label: |_| "set again here",
     help: |_| "keep one of them",
 }
 
-#[derive(Debug)]
-pub struct InvalidQuadletSection {
-    pub section: String,
-    pub suggestion: Option<String>,
-}
-
 problem! {
-    InvalidQuadletSection,
+    InvalidQuadletSection { section: String, suggestion: Option<String> },
     code: "strixc::quadlet::unknown_section",
     message: |Self { section, .. }| format!("`{section}` is not a quadlet section strixc can write"),
     label: |_| "unknown section",
@@ -128,39 +77,24 @@ problem! {
     },
 }
 
-#[derive(Debug)]
-pub struct InvalidQuadletKey {
-    pub key: String,
-}
-
 problem! {
-    InvalidQuadletKey,
+    InvalidQuadletKey { key: String },
     code: "strixc::quadlet::invalid_key",
     message: |Self { key }| format!("`{key}` is not a valid unit-file key"),
     label: |_| "invalid key",
     help: |_| "a key starts with a letter and uses only letters, digits, '-' and '_', like `ShmSize`",
 }
 
-#[derive(Debug)]
-pub struct RuntimeKindAmbiguous {
-    pub runtime: String,
-}
-
 problem! {
-    RuntimeKindAmbiguous,
+    RuntimeKindAmbiguous { runtime: String },
     code: "strixc::runtime::image_and_command",
     message: |Self { runtime }| format!("runtime `{runtime}` has both `image` and `command`"),
     label: |_| "second kind here",
     help: |_| "a runtime is a container (`image`) or a native program (`command`): keep one",
 }
 
-#[derive(Debug)]
-pub struct RuntimeKindMissing {
-    pub runtime: String,
-}
-
 problem! {
-    RuntimeKindMissing,
+    RuntimeKindMissing { runtime: String },
     code: "strixc::runtime::image_or_command",
     message: |Self { runtime }| format!("runtime `{runtime}` has neither `image` nor `command`"),
     label: |_| "defined here",

@@ -2,16 +2,8 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct UtilizationTooSmall {
-    pub agent: String,
-    pub pinned: String,
-    pub needed: String,
-    pub context: u64,
-}
-
 problem! {
-    UtilizationTooSmall,
+    UtilizationTooSmall { agent: String, pinned: String, needed: String, context: u64 },
     code: "strixc::budget::utilization_too_small",
     message: |Self { agent, pinned, needed, context }| format!(
         "agent `{agent}`'s gpu-memory-utilization {pinned} is too small for one \
@@ -23,17 +15,8 @@ problem! {
     ),
 }
 
-#[derive(Debug)]
-pub struct UtilizationAboveCap {
-    pub agent: String,
-    pub utilization: String,
-    pub cap: String,
-    pub pinned: bool,
-    pub largest_context: Option<u64>,
-}
-
 problem! {
-    UtilizationAboveCap,
+    UtilizationAboveCap { agent: String, utilization: String, cap: String, pinned: bool, largest_context: Option<u64> },
     code: "strixc::budget::above_max_utilization",
     message: |Self { agent, utilization, cap, pinned, .. }| format!(
         "agent `{agent}` {} gpu-memory-utilization {utilization}, above the host's \
@@ -54,17 +37,8 @@ problem! {
     },
 }
 
-#[derive(Debug)]
-pub struct ProfileOverBudget {
-    pub profile: String,
-    pub total: String,
-    pub budget: String,
-    pub over: String,
-    pub largest_context: Option<u64>,
-}
-
 problem! {
-    ProfileOverBudget,
+    ProfileOverBudget { profile: String, total: String, budget: String, over: String, largest_context: Option<u64> },
     code: "strixc::budget::over_budget",
     message: |Self { profile, total, budget, over, .. }| {
         format!("profile `{profile}` needs {total} but the host has {budget} ({over} over)")
@@ -78,14 +52,8 @@ problem! {
     },
 }
 
-#[derive(Debug)]
-pub struct ProfileOverGpu {
-    pub profile: String,
-    pub sum: String,
-}
-
 problem! {
-    ProfileOverGpu,
+    ProfileOverGpu { profile: String, sum: String },
     code: "strixc::budget::over_gpu",
     message: |Self { profile, sum }| {
         format!("profile `{profile}` asks the GPU for {sum} of its memory (more than 1.00)")
