@@ -52,19 +52,21 @@ impl dyn Problem {
 }
 
 /// Declares a problem's struct and implements [`Problem`] for it, its words side by side.
-/// The struct comes first, its fields on one line (`Name { field: Type, .. }`, or `Name`
-/// for one with none); the macro makes it `#[derive(Debug)] pub` with every field `pub`, and
-/// doc comments above the name stay on it. Each text is `|PATTERN| EXPRESSION`: the pattern
-/// destructures `&self` (`|Self { name, .. }|`, or `|_|`), the expression gives a `String`
-/// or a `&str`.
+///
+/// The struct comes first, its fields on one line (`Name { field: Type, .. }`, or `Name` for
+/// one with none): the macro makes it `#[derive(Debug)] pub`, every field `pub`, and a doc
+/// comment above the name stays on it. Each text sees the fields by name (as references)
+/// and is a string literal, a format string over them as in thiserror's `#[error]`
+/// (`"unknown node `{name}` in {parent}"`), or a block whose value is a `String` or a
+/// `&str`, for anything more.
 ///
 /// ```ignore
 /// problem! {
 ///     UnknownNode { name: String, parent: String, suggestion: Option<String>, known: Vec<&'static str> },
 ///     code: "strixc::decode::unknown_node",
-///     message: |Self { name, parent, .. }| format!("unknown node `{name}` in {parent}"),
-///     label: |_| "unknown node",
-///     help: |Self { suggestion, known, .. }| suggest_or_list(suggestion, known),
+///     message: "unknown node `{name}` in {parent}",
+///     label: "unknown node",
+///     help: { suggest_or_list(suggestion, known) },
 /// }
 /// ```
 ///
@@ -76,9 +78,9 @@ macro_rules! problem {
         $name:ident $({ $($field:ident: $type:ty),* $(,)? })?,
         code: $code:literal,
         $(severity: $severity:ident,)?
-        message: |$m:pat_param| $message:expr,
-        label: |$l:pat_param| $label:expr,
-        help: |$h:pat_param| $help:expr $(,)?
+        message: $message:tt,
+        label: $label:tt,
+        help: $help:tt $(,)?
     ) => {
         $crate::diagnostic::problem!(@struct $(#[$attr])* $name $({ $($field: $type),* })?);
 
@@ -92,18 +94,18 @@ macro_rules! problem {
             })?
 
             fn message(&self) -> String {
-                let $m = self;
-                String::from($message)
+                $(#[allow(unused_variables)] let Self { $($field),* } = self;)?
+                $crate::diagnostic::problem!(@text $message)
             }
 
             fn label(&self) -> String {
-                let $l = self;
-                String::from($label)
+                $(#[allow(unused_variables)] let Self { $($field),* } = self;)?
+                $crate::diagnostic::problem!(@text $label)
             }
 
             fn help(&self) -> Option<String> {
-                let $h = self;
-                Some(String::from($help))
+                $(#[allow(unused_variables)] let Self { $($field),* } = self;)?
+                Some($crate::diagnostic::problem!(@text $help))
             }
         }
     };
@@ -119,6 +121,12 @@ macro_rules! problem {
             $(pub $field: $type,)*
         }
     };
+    (@text $text:literal) => {
+        format!($text)
+    };
+    (@text { $($block:tt)* }) => {
+        String::from({ $($block)* })
+    };
 }
 pub(crate) use problem;
 
@@ -126,9 +134,9 @@ problem! {
     /// A bug in strixc, reported instead of panicking.
     Internal { message: String },
     code: "strixc::internal",
-    message: |Self { message }| format!("internal error: {message}"),
-    label: |_| "here",
-    help: |_| "this is a bug in strixc: please report it with the stack that caused it",
+    message: "internal error: {message}",
+    label: "here",
+    help: "this is a bug in strixc: please report it with the stack that caused it",
 }
 
 /// What kind of thing a name refers to, for messages about names and references.

@@ -5,9 +5,7 @@ use crate::diagnostic::problem;
 problem! {
     PortConflict { port: u16, first: String, second: String },
     code: "strixc::agent::port_conflict",
-    message: |Self { port, first, second }| {
-        format!("agents `{first}` and `{second}` both listen on port {port}")
-    },
-    label: |_| "port taken",
-    help: |_| "give one of them another `port`",
+    message: "agents `{first}` and `{second}` both listen on port {port}",
+    label: "port taken",
+    help: "give one of them another `port`",
 }
