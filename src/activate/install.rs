@@ -40,6 +40,16 @@ impl InstallPlan {
             .chain(self.removes.iter().map(|r| r.tree_path.as_str()))
             .collect()
     }
+
+    /// Where the files it writes go.
+    pub fn written(&self) -> Vec<PathBuf> {
+        self.writes.iter().map(|w| w.dest.clone()).collect()
+    }
+
+    /// Where the files it removes are.
+    pub fn removed(&self) -> Vec<PathBuf> {
+        self.removes.iter().map(|r| r.dest.clone()).collect()
+    }
 }
 
 /// The installed targets of a tree in this layout.
