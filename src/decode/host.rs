@@ -135,21 +135,9 @@ fn earlyoom(node: &KdlNode, d: &mut Diagnostics) -> Earlyoom {
 fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text, Text)> {
     let (key, value) = two_args(node, what, d)?;
     let (key, value) = values::text_pair(key, value, ("a key", "a value"), d);
-    let key = key.filter(|k| {
-        let ok = !k.value.is_empty()
-            && k.value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
-        if !ok {
-            values::invalid(
-                "key",
-                &k.value,
-                "letters, digits, '.', '_', '-', '/'",
-                k.span,
-                d,
-            );
-        }
-        ok
+    let key = key.and_then(|k| {
+        let valid = values::is_word(&k.value, "._-/");
+        values::checked(k, valid, "key", "letters, digits, '.', '_', '-', '/'", d)
     });
     Some((key?, value?))
 }

@@ -129,23 +129,13 @@ fn env(runtime: &mut Runtime, node: &KdlNode, d: &mut Diagnostics) {
     };
     let names = ("an environment variable name", value_what.as_str());
     let (key, value) = values::text_pair(key, value, names, d);
-    let key = key.filter(|k| {
+    let key = key.and_then(|k| {
         let valid = k
             .value
             .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && k.value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            values::invalid(
-                "environment variable name",
-                &k.value,
-                "letters, digits and '_', not starting with a digit",
-                k.span,
-                d,
-            );
-        }
-        valid
+            && values::is_word(&k.value, "_");
+        let expected = "letters, digits and '_', not starting with a digit";
+        values::checked(k, valid, "environment variable name", expected, d)
     });
     let (Some(key), Some(value)) = (key, value) else {
         return;
