@@ -8,9 +8,7 @@ use std::path::PathBuf;
 use super::layout::{Layout, Placement, host_units, place};
 use crate::error::Error;
 use crate::tree::Tree;
-use crate::tree::disk::{self, Target};
-
-pub use crate::tree::disk::{FileRemove, FileWrite};
+use crate::tree::disk::{self, DiskPlan, Target};
 
 /// A file of the tree `apply` did not install in this mode.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -20,25 +18,36 @@ pub struct Skipped {
     pub dest: Option<PathBuf>,
 }
 
+/// The disk engine's writes and removes, and the files this mode leaves to root.
 #[derive(Debug, Clone, Default)]
 pub struct InstallPlan {
-    pub writes: Vec<FileWrite>,
-    pub removes: Vec<FileRemove>,
+    pub disk: DiskPlan,
     pub skipped: Vec<Skipped>,
 }
 
 impl InstallPlan {
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.removes.is_empty()
+        self.disk.writes.is_empty() && self.disk.removes.is_empty()
     }
 
     /// Tree paths whose installed bytes change (written or removed).
     pub fn changed_paths(&self) -> BTreeSet<&str> {
-        self.writes
+        self.disk
+            .writes
             .iter()
             .map(|w| w.tree_path.as_str())
-            .chain(self.removes.iter().map(|r| r.tree_path.as_str()))
+            .chain(self.disk.removes.iter().map(|r| r.tree_path.as_str()))
             .collect()
+    }
+
+    /// Where the files it writes go.
+    pub fn written(&self) -> Vec<PathBuf> {
+        self.disk.writes.iter().map(|w| w.dest.clone()).collect()
+    }
+
+    /// Where the files it removes are.
+    pub fn removed(&self) -> Vec<PathBuf> {
+        self.disk.removes.iter().map(|r| r.dest.clone()).collect()
     }
 }
 
@@ -70,19 +79,20 @@ pub fn plan(layout: &Layout, new: &Tree, old: Option<&Tree>) -> Result<InstallPl
     }
     let owned = old.map(|old| targets(layout, old)).unwrap_or_default();
     let disk = disk::plan(files, owned)?;
-    Ok(InstallPlan {
-        writes: disk.writes,
-        removes: disk.removes,
-        skipped,
-    })
+    Ok(InstallPlan { disk, skipped })
 }
 
 /// Writes and removes (see `tree::disk`): a reader (systemd, quadlet) never sees half a
 /// file.
 pub fn execute(plan: &InstallPlan) -> Result<(), Error> {
-    disk::execute(&plan.writes, &plan.removes, disk::Flush::EachFile, || {
-        super::kill_point("installing");
-    })
+    disk::execute(
+        &plan.disk.writes,
+        &plan.disk.removes,
+        disk::Flush::EachFile,
+        || {
+            super::kill_point("installing");
+        },
+    )
 }
 
 /// `--root`: the boot links `systemctl enable` makes from the default profile's target's
@@ -215,10 +225,10 @@ mod tests {
         std::fs::write(layout.unit_dir.join("mine.service"), b"x").unwrap();
         let new = tree(&[("systemd/a.service", "1"), ("systemd/c.service", "2")]);
         let p = plan(&layout, &new, Some(&old)).unwrap();
-        assert_eq!(p.writes.len(), 1);
-        assert_eq!(p.writes[0].tree_path, "systemd/c.service");
-        assert_eq!(p.removes.len(), 1);
-        assert_eq!(p.removes[0].tree_path, "systemd/b.service");
+        assert_eq!(p.disk.writes.len(), 1);
+        assert_eq!(p.disk.writes[0].tree_path, "systemd/c.service");
+        assert_eq!(p.disk.removes.len(), 1);
+        assert_eq!(p.disk.removes[0].tree_path, "systemd/b.service");
         execute(&p).unwrap();
         assert!(layout.unit_dir.join("mine.service").exists());
         assert!(!layout.unit_dir.join("b.service").exists());

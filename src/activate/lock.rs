@@ -63,15 +63,23 @@ pub fn acquire(state: &Path, no_wait: bool, quiet: bool) -> Result<ApplyLock, Er
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
-    #[test]
-    fn a_planted_symlink_is_refused_and_its_target_left_alone() {
+    /// A state folder and, beside it, the file a planted link points at.
+    fn state_and_victim() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
         std::fs::create_dir_all(&state).unwrap();
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "precious\n").unwrap();
+        (dir, state, victim)
+    }
+
+    #[test]
+    fn a_planted_symlink_is_refused_and_its_target_left_alone() {
+        let (dir, state, victim) = state_and_victim();
         std::os::unix::fs::symlink(&victim, state.join("lock")).unwrap();
         let err = acquire(&state, true, true)
             .err()
@@ -90,11 +98,7 @@ mod tests {
 
     #[test]
     fn a_hard_link_is_refused_and_its_target_left_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state");
-        std::fs::create_dir_all(&state).unwrap();
-        let victim = dir.path().join("victim");
-        std::fs::write(&victim, "precious\n").unwrap();
+        let (_dir, state, victim) = state_and_victim();
         std::fs::hard_link(&victim, state.join("lock")).unwrap();
         let err = acquire(&state, true, true)
             .err()

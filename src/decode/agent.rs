@@ -61,22 +61,9 @@ pub fn decode(node: &KdlNode, d: &mut Diagnostics) -> Option<Agent> {
 /// file could read as more.
 fn tool_parser(entry: &KdlEntry, d: &mut Diagnostics) -> Option<Text> {
     let text = values::string(entry, "the tool parser", d)?;
-    let valid = !text.value.is_empty()
-        && text
-            .value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-    if !valid {
-        values::invalid(
-            "tool parser",
-            &text.value,
-            "a parser name like hermes, qwen3_coder, llama3_json",
-            text.span,
-            d,
-        );
-        return None;
-    }
-    Some(text)
+    let valid = values::is_word(&text.value, "_-.");
+    let expected = "a parser name like hermes, qwen3_coder, llama3_json";
+    values::checked(text, valid, "tool parser", expected, d)
 }
 
 /// `opencode "sisyphus" max-tokens=16384`

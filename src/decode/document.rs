@@ -2,9 +2,8 @@
 
 use kdl::{KdlDocument, KdlNode};
 
-use super::entries::Entries;
 use super::fields::{self, Field, field};
-use super::node::{children, file_start, missing_argument, named_node, no_children};
+use super::node::{children, file_start, missing_argument, named_node, props_only};
 use super::{agent, gateway, host, model, profile, runtime, values};
 use crate::decode::problems::MissingNode;
 use crate::diagnostic::{Diagnostics, Thing};
@@ -62,10 +61,7 @@ fn stack_node(stack: &mut Stack, node: &KdlNode, d: &mut Diagnostics) {
 /// `opencode prompt-tokens=7769`: the tokens of OpenCode's first request before the
 /// user's message (system prompt and tool definitions).
 fn opencode(node: &KdlNode, d: &mut Diagnostics) -> Option<Spanned<u64>> {
-    let mut entries = Entries::new(node);
-    let prompt_tokens = entries.prop("prompt-tokens");
-    entries.finish(0, &["prompt-tokens"], d);
-    no_children(node, d);
+    let [prompt_tokens] = props_only(node, ["prompt-tokens"], d);
     match prompt_tokens {
         Some(entry) => values::positive(entry, "prompt-tokens", d),
         None => {

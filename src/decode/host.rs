@@ -2,9 +2,8 @@
 
 use kdl::{KdlEntry, KdlNode};
 
-use super::entries::Entries;
 use super::fields::{self, Field, field};
-use super::node::{missing_argument, no_children, two_args};
+use super::node::{missing_argument, optional_arg_and_props, props_only, two_args};
 use super::values;
 use crate::decode::problems::{InvalidPodmanVersion, MissingField};
 use crate::diagnostic::Diagnostics;
@@ -69,12 +68,7 @@ fn podman_version(entry: &KdlEntry, d: &mut Diagnostics) -> Option<Spanned<Podma
 
 /// `gpu "gfx1151" memory="124GiB" unified=#true`
 fn gpu(node: &KdlNode, d: &mut Diagnostics) -> Option<Gpu> {
-    let mut entries = Entries::new(node);
-    let arch = entries.arg(0);
-    let memory = entries.prop("memory");
-    let unified = entries.prop("unified");
-    entries.finish(1, &["memory", "unified"], d);
-    no_children(node, d);
+    let (arch, [memory, unified]) = optional_arg_and_props(node, ["memory", "unified"], d);
     let memory = memory.and_then(|e| values::size(e, "GPU memory", false, d));
     if memory.is_none()
         && !node
@@ -107,11 +101,7 @@ fn gpu(node: &KdlNode, d: &mut Diagnostics) -> Option<Gpu> {
 
 /// `swap "/swap.img" size="128GiB"`
 fn swap(node: &KdlNode, d: &mut Diagnostics) -> Option<Swap> {
-    let mut entries = Entries::new(node);
-    let path = entries.arg(0);
-    let size = entries.prop("size");
-    entries.finish(1, &["size"], d);
-    no_children(node, d);
+    let (path, [size]) = optional_arg_and_props(node, ["size"], d);
     let size = size.and_then(|e| values::size(e, "the swap size", false, d));
     let Some(path) = path else {
         missing_argument(node, "the swap file's absolute path", d);
@@ -133,11 +123,7 @@ fn swap(node: &KdlNode, d: &mut Diagnostics) -> Option<Swap> {
 
 /// `earlyoom prefer="regex" avoid="regex"`
 fn earlyoom(node: &KdlNode, d: &mut Diagnostics) -> Earlyoom {
-    let mut entries = Entries::new(node);
-    let prefer = entries.prop("prefer");
-    let avoid = entries.prop("avoid");
-    entries.finish(0, &["prefer", "avoid"], d);
-    no_children(node, d);
+    let [prefer, avoid] = props_only(node, ["prefer", "avoid"], d);
     Earlyoom {
         span: node.name().span(),
         prefer: prefer.and_then(|e| values::string(e, "earlyoom's prefer", d)),
@@ -149,21 +135,9 @@ fn earlyoom(node: &KdlNode, d: &mut Diagnostics) -> Earlyoom {
 fn pair(node: &KdlNode, what: &'static str, d: &mut Diagnostics) -> Option<(Text, Text)> {
     let (key, value) = two_args(node, what, d)?;
     let (key, value) = values::text_pair(key, value, ("a key", "a value"), d);
-    let key = key.filter(|k| {
-        let ok = !k.value.is_empty()
-            && k.value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
-        if !ok {
-            values::invalid(
-                "key",
-                &k.value,
-                "letters, digits, '.', '_', '-', '/'",
-                k.span,
-                d,
-            );
-        }
-        ok
+    let key = key.and_then(|k| {
+        let valid = values::is_word(&k.value, "._-/");
+        values::checked(k, valid, "key", "letters, digits, '.', '_', '-', '/'", d)
     });
     Some((key?, value?))
 }

@@ -37,6 +37,42 @@ pub fn no_children(node: &KdlNode, d: &mut Diagnostics) {
     }
 }
 
+/// A line with one argument, the properties `props` and no block, such as `swap
+/// "/swap.img" size="128GiB"`: the argument and each property in `props`' order, each
+/// `None` when absent (the caller says what a missing argument should be). Anything else
+/// on the line is reported.
+pub fn optional_arg_and_props<'a, const N: usize>(
+    node: &'a KdlNode,
+    props: [&'static str; N],
+    d: &mut Diagnostics,
+) -> (Option<&'a KdlEntry>, [Option<&'a KdlEntry>; N]) {
+    leaf(node, 1, props, d)
+}
+
+/// Like [`optional_arg_and_props`], for a line of properties alone, such as `earlyoom prefer="…"`.
+pub fn props_only<'a, const N: usize>(
+    node: &'a KdlNode,
+    props: [&'static str; N],
+    d: &mut Diagnostics,
+) -> [Option<&'a KdlEntry>; N] {
+    leaf(node, 0, props, d).1
+}
+
+/// The first argument when the line takes one (`args` 0 or 1), and the properties.
+fn leaf<'a, const N: usize>(
+    node: &'a KdlNode,
+    args: usize,
+    props: [&'static str; N],
+    d: &mut Diagnostics,
+) -> (Option<&'a KdlEntry>, [Option<&'a KdlEntry>; N]) {
+    let mut entries = Entries::new(node);
+    let arg = if args == 0 { None } else { entries.arg(0) };
+    let found = props.map(|p| entries.prop(p));
+    entries.finish(args, &props, d);
+    no_children(node, d);
+    (arg, found)
+}
+
 /// A node of exactly `N` positional arguments, no properties and no block, such as
 /// `port 8001`, `sysctl "vm.swappiness" "80"` or `quadlet "Unit" "Key" "value"`; `None`
 /// (reported, saying `what` is expected) when one is missing.

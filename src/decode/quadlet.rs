@@ -35,9 +35,7 @@ pub fn quadlet_entry(node: &KdlNode, d: &mut Diagnostics) -> Option<QuadletEntry
     }
     if let Some(k) = &key {
         let valid = k.value.starts_with(|c: char| c.is_ascii_alphabetic())
-            && k.value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            && values::is_word(&k.value, "-_");
         if !valid {
             d.emit(
                 InvalidQuadletKey {

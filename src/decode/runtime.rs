@@ -6,7 +6,7 @@ use super::entries::Entries;
 use super::fields::{self, Field, field};
 use super::node::{
     args_and_props, children, label, marked_not_secret, missing_argument, named_arg, named_node,
-    no_children, two_args,
+    no_children, optional_arg_and_props, two_args,
 };
 use super::quadlet::quadlet_entry;
 use super::values;
@@ -129,23 +129,13 @@ fn env(runtime: &mut Runtime, node: &KdlNode, d: &mut Diagnostics) {
     };
     let names = ("an environment variable name", value_what.as_str());
     let (key, value) = values::text_pair(key, value, names, d);
-    let key = key.filter(|k| {
+    let key = key.and_then(|k| {
         let valid = k
             .value
             .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && k.value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            values::invalid(
-                "environment variable name",
-                &k.value,
-                "letters, digits and '_', not starting with a digit",
-                k.span,
-                d,
-            );
-        }
-        valid
+            && values::is_word(&k.value, "_");
+        let expected = "letters, digits and '_', not starting with a digit";
+        values::checked(k, valid, "environment variable name", expected, d)
     });
     let (Some(key), Some(value)) = (key, value) else {
         return;
@@ -169,11 +159,7 @@ fn volume(node: &KdlNode, d: &mut Diagnostics) -> Option<(Text, Text)> {
 /// `secret "hf-token" env="HF_TOKEN"`: created on the host (`podman secret create`,
 /// `systemd-creds`), referenced here by name only.
 fn secret(node: &KdlNode, d: &mut Diagnostics) -> Option<Secret> {
-    let mut entries = Entries::new(node);
-    let name = entries.arg(0);
-    let env = entries.prop("env");
-    entries.finish(1, &["env"], d);
-    no_children(node, d);
+    let (name, [env]) = optional_arg_and_props(node, ["env"], d);
     let env = env.and_then(|e| values::string(e, "the secret's variable", d));
     let name = named_arg(node, name, Thing::Secret, d)?;
     Some(Secret { name, env })
@@ -181,12 +167,8 @@ fn secret(node: &KdlNode, d: &mut Diagnostics) -> Option<Secret> {
 
 /// `health "/health" interval="30s" start-period="15m"`
 fn decode_health(node: &KdlNode, d: &mut Diagnostics) -> Option<HealthCheck> {
-    let mut entries = Entries::new(node);
-    let path = entries.arg(0);
-    let interval = entries.prop("interval");
-    let start_period = entries.prop("start-period");
-    entries.finish(1, &["interval", "start-period"], d);
-    no_children(node, d);
+    let (path, [interval, start_period]) =
+        optional_arg_and_props(node, ["interval", "start-period"], d);
     let interval_ms = interval.and_then(|e| values::duration(e, "the health interval", d));
     let start_period_ms =
         start_period.and_then(|e| values::duration(e, "the health start period", d));

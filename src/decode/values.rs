@@ -326,6 +326,29 @@ pub fn invalid(
     );
 }
 
+/// `text` when `valid`; otherwise it is reported as an invalid `what`, saying what was
+/// `expected`, and dropped.
+pub fn checked(
+    text: Text,
+    valid: bool,
+    what: &str,
+    expected: &'static str,
+    d: &mut Diagnostics,
+) -> Option<Text> {
+    if !valid {
+        invalid(what, &text.value, expected, text.span, d);
+        return None;
+    }
+    Some(text)
+}
+
+/// Whether `s` is a word: ASCII letters, digits and the characters of `extra`, at least one.
+pub fn is_word(s: &str, extra: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+}
+
 /// One of a fixed set of words, with "did you mean".
 pub fn choice<T>(
     entry: &KdlEntry,

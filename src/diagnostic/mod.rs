@@ -2,8 +2,9 @@
 //! rendered by miette against the named source.
 //!
 //! This module is the machinery only. Each problem is a struct declared beside the stage
-//! that finds it (`source/problems.rs`, `decode/problems.rs`, `check/problems/`), with one
-//! `impl Problem` holding its code, severity, message, label and help together.
+//! that finds it (`source/problems.rs`, `decode/problems/`, `check/problems/`,
+//! `plan/budget/problems.rs`) by one `problem!`, which holds its fields, code, severity,
+//! message, label and help together.
 
 mod render;
 pub mod suggest;
@@ -50,31 +51,39 @@ impl dyn Problem {
     }
 }
 
-/// Implements [`Problem`] for a struct declared just above it, its words side by side.
-/// Each text is `|PATTERN| EXPRESSION`: the pattern destructures `&self`
-/// (`|Self { name, .. }|`, or `|_|`), the expression gives a `String` or a `&str`.
+/// Declares a problem's struct and implements [`Problem`] for it, its words side by side.
+///
+/// The struct comes first, its fields on one line (`Name { field: Type, .. }`, or `Name` for
+/// one with none): the macro makes it `#[derive(Debug)] pub`, every field `pub`, and a doc
+/// comment above the name stays on it. Each text sees the fields by name (as references)
+/// and is a string literal, a format string over them as in thiserror's `#[error]`
+/// (`"unknown node `{name}` in {parent}"`), or a block whose value is a `String` or a
+/// `&str`, for anything more.
 ///
 /// ```ignore
 /// problem! {
-///     UnknownNode,
+///     UnknownNode { name: String, parent: String, suggestion: Option<String>, known: Vec<&'static str> },
 ///     code: "strixc::decode::unknown_node",
-///     message: |Self { name, parent, .. }| format!("unknown node `{name}` in {parent}"),
-///     label: |_| "unknown node",
-///     help: |Self { suggestion, known, .. }| suggest_or_list(suggestion, known),
+///     message: "unknown node `{name}` in {parent}",
+///     label: "unknown node",
+///     help: { suggest_or_list(suggestion, known) },
 /// }
 /// ```
 ///
 /// `severity: Warning,` after the code makes it a warning. A problem that may have no
-/// help (KDL's own syntax errors) implements `Problem` by hand.
+/// help (KDL's own syntax errors) is declared and implements `Problem` by hand.
 macro_rules! problem {
     (
-        $name:ident,
+        $(#[$attr:meta])*
+        $name:ident $({ $($field:ident: $type:ty),* $(,)? })?,
         code: $code:literal,
         $(severity: $severity:ident,)?
-        message: |$m:pat_param| $message:expr,
-        label: |$l:pat_param| $label:expr,
-        help: |$h:pat_param| $help:expr $(,)?
+        message: $message:tt,
+        label: $label:tt,
+        help: $help:tt $(,)?
     ) => {
+        $crate::diagnostic::problem!(@struct $(#[$attr])* $name $({ $($field: $type),* })?);
+
         impl $crate::diagnostic::Problem for $name {
             fn code(&self) -> &'static str {
                 $code
@@ -85,36 +94,49 @@ macro_rules! problem {
             })?
 
             fn message(&self) -> String {
-                let $m = self;
-                String::from($message)
+                $(#[allow(unused_variables)] let Self { $($field),* } = self;)?
+                $crate::diagnostic::problem!(@text $message)
             }
 
             fn label(&self) -> String {
-                let $l = self;
-                String::from($label)
+                $(#[allow(unused_variables)] let Self { $($field),* } = self;)?
+                $crate::diagnostic::problem!(@text $label)
             }
 
             fn help(&self) -> Option<String> {
-                let $h = self;
-                Some(String::from($help))
+                $(#[allow(unused_variables)] let Self { $($field),* } = self;)?
+                Some($crate::diagnostic::problem!(@text $help))
             }
         }
+    };
+    (@struct $(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        #[derive(Debug)]
+        pub struct $name;
+    };
+    (@struct $(#[$attr:meta])* $name:ident { $($field:ident: $type:ty),* }) => {
+        $(#[$attr])*
+        #[derive(Debug)]
+        pub struct $name {
+            $(pub $field: $type,)*
+        }
+    };
+    (@text $text:literal) => {
+        format!($text)
+    };
+    (@text { $($block:tt)* }) => {
+        String::from({ $($block)* })
     };
 }
 pub(crate) use problem;
 
-/// A bug in strixc, reported instead of panicking.
-#[derive(Debug)]
-pub struct Internal {
-    pub message: String,
-}
-
 problem! {
-    Internal,
+    /// A bug in strixc, reported instead of panicking.
+    Internal { message: String },
     code: "strixc::internal",
-    message: |Self { message }| format!("internal error: {message}"),
-    label: |_| "here",
-    help: |_| "this is a bug in strixc: please report it with the stack that caused it",
+    message: "internal error: {message}",
+    label: "here",
+    help: "this is a bug in strixc: please report it with the stack that caused it",
 }
 
 /// What kind of thing a name refers to, for messages about names and references.

@@ -100,85 +100,99 @@ struct Family {
     rows: fn(&Live) -> Vec<String>,
 }
 
+const fn counter(name: &'static str, help: &'static str, rows: fn(&Live) -> Vec<String>) -> Family {
+    Family {
+        name,
+        kind: "counter",
+        help,
+        rows,
+    }
+}
+
+const fn gauge(name: &'static str, help: &'static str, rows: fn(&Live) -> Vec<String>) -> Family {
+    Family {
+        name,
+        kind: "gauge",
+        help,
+        rows,
+    }
+}
+
+/// One row per entry of `counts`, `row` giving its labels and value.
+fn rows<K, V>(counts: &BTreeMap<K, V>, row: impl Fn(&K, &V) -> String) -> Vec<String> {
+    counts.iter().map(|(k, v)| row(k, v)).collect()
+}
+
 /// Every family, in the order `/metrics` prints them.
 const FAMILIES: [Family; 9] = [
-    Family {
-        name: "strixc_gateway_requests_total",
-        kind: "counter",
-        help: "Requests answered, by agent and HTTP status.",
-        rows: |m| {
-            let rows = m.counts.requests.iter();
-            rows.map(|((a, s), c)| format!("{{agent=\"{a}\",status=\"{s}\"}} {c}"))
-                .collect()
+    counter(
+        "strixc_gateway_requests_total",
+        "Requests answered, by agent and HTTP status.",
+        |m| {
+            rows(&m.counts.requests, |(a, s), c| {
+                format!("{{agent=\"{a}\",status=\"{s}\"}} {c}")
+            })
         },
-    },
-    Family {
-        name: "strixc_gateway_queue_wait_seconds_sum",
-        kind: "counter",
-        help: "Seconds requests waited for their agent (a profile switch), by agent.",
-        rows: |m| {
-            let rows = m.counts.waits.iter();
-            rows.map(|(a, (s, _))| format!("{{agent=\"{a}\"}} {s}"))
-                .collect()
+    ),
+    counter(
+        "strixc_gateway_queue_wait_seconds_sum",
+        "Seconds requests waited for their agent (a profile switch), by agent.",
+        |m| {
+            rows(&m.counts.waits, |a, (s, _)| {
+                format!("{{agent=\"{a}\"}} {s}")
+            })
         },
-    },
-    Family {
-        name: "strixc_gateway_queue_wait_seconds_count",
-        kind: "counter",
-        help: "Requests that waited for their agent, by agent.",
-        rows: |m| {
-            let rows = m.counts.waits.iter();
-            rows.map(|(a, (_, c))| format!("{{agent=\"{a}\"}} {c}"))
-                .collect()
+    ),
+    counter(
+        "strixc_gateway_queue_wait_seconds_count",
+        "Requests that waited for their agent, by agent.",
+        |m| {
+            rows(&m.counts.waits, |a, (_, c)| {
+                format!("{{agent=\"{a}\"}} {c}")
+            })
         },
-    },
-    Family {
-        name: "strixc_gateway_switches_total",
-        kind: "counter",
-        help: "Profile switches, by profile and result.",
-        rows: |m| {
-            let rows = m.counts.switches.iter();
-            rows.map(|((p, r), (c, _))| format!("{{profile=\"{p}\",result=\"{r}\"}} {c}"))
-                .collect()
+    ),
+    counter(
+        "strixc_gateway_switches_total",
+        "Profile switches, by profile and result.",
+        |m| {
+            rows(&m.counts.switches, |(p, r), (c, _)| {
+                format!("{{profile=\"{p}\",result=\"{r}\"}} {c}")
+            })
         },
-    },
-    Family {
-        name: "strixc_gateway_switch_seconds_sum",
-        kind: "counter",
-        help: "Seconds spent switching, by profile and result.",
-        rows: |m| {
-            let rows = m.counts.switches.iter();
-            rows.map(|((p, r), (_, s))| format!("{{profile=\"{p}\",result=\"{r}\"}} {s}"))
-                .collect()
+    ),
+    counter(
+        "strixc_gateway_switch_seconds_sum",
+        "Seconds spent switching, by profile and result.",
+        |m| {
+            rows(&m.counts.switches, |(p, r), (_, s)| {
+                format!("{{profile=\"{p}\",result=\"{r}\"}} {s}")
+            })
         },
-    },
-    Family {
-        name: "strixc_gateway_errors_total",
-        kind: "counter",
-        help: "Requests refused, by agent and reason.",
-        rows: |m| {
-            let rows = m.counts.errors.iter();
-            rows.map(|((a, r), c)| format!("{{agent=\"{a}\",reason=\"{r}\"}} {c}"))
-                .collect()
+    ),
+    counter(
+        "strixc_gateway_errors_total",
+        "Requests refused, by agent and reason.",
+        |m| {
+            rows(&m.counts.errors, |(a, r), c| {
+                format!("{{agent=\"{a}\",reason=\"{r}\"}} {c}")
+            })
         },
-    },
-    Family {
-        name: "strixc_gateway_in_flight",
-        kind: "gauge",
-        help: "Requests being served, by agent.",
-        rows: |m| m.per_agent(|a| m.in_flight.get(a).copied().unwrap_or(0)),
-    },
-    Family {
-        name: "strixc_gateway_waiting",
-        kind: "gauge",
-        help: "Requests waiting for a profile switch, by agent.",
-        rows: |m| m.per_agent(|a| m.waiting.get(a).copied().unwrap_or(0)),
-    },
-    Family {
-        name: "strixc_gateway_active_profile",
-        kind: "gauge",
-        help: "1 for the profile running now.",
-        rows: |m| {
+    ),
+    gauge(
+        "strixc_gateway_in_flight",
+        "Requests being served, by agent.",
+        |m| m.per_agent(|a| m.in_flight.get(a).copied().unwrap_or(0)),
+    ),
+    gauge(
+        "strixc_gateway_waiting",
+        "Requests waiting for a profile switch, by agent.",
+        |m| m.per_agent(|a| m.waiting.get(a).copied().unwrap_or(0)),
+    ),
+    gauge(
+        "strixc_gateway_active_profile",
+        "1 for the profile running now.",
+        |m| {
             let profiles = m.manifest.profiles.iter();
             profiles
                 .map(|p| {
@@ -187,7 +201,7 @@ const FAMILIES: [Family; 9] = [
                 })
                 .collect()
         },
-    },
+    ),
 ];
 
 #[cfg(test)]

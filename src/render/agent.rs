@@ -213,20 +213,18 @@ fn exec(agent: &AgentPlan) -> Result<Vec<String>, &'static str> {
     match (&agent.runtime.launch, agent.engine()) {
         (Some(Launch::Native { command }), _) => Ok(native_command(agent, command)),
         (_, Engine::Vllm) => vllm_command(agent),
-        // llama.cpp's server images have `llama-server` as their entry point.
-        (_, Engine::LlamaCpp) => Ok(vec![
-            "--model".into(),
-            agent.model_source().into(),
-            "--ctx-size".into(),
-            agent.context.to_string(),
-            "--host".into(),
-            agent.bind.to_string(),
-            "--port".into(),
-            agent.port.to_string(),
-            "--n-gpu-layers".into(),
-            "999".into(),
-        ]),
+        (_, Engine::LlamaCpp) => Ok(llama_cpp_command(agent)),
     }
+}
+
+/// `--host BIND --port PORT`: both engines' servers are told where to listen alike.
+fn listen_flags(agent: &AgentPlan) -> [String; 4] {
+    [
+        "--host".into(),
+        agent.bind.to_string(),
+        "--port".into(),
+        agent.port.to_string(),
+    ]
 }
 
 fn native_command(agent: &AgentPlan, command: &[Text]) -> Vec<String> {
@@ -249,15 +247,8 @@ fn native_command(agent: &AgentPlan, command: &[Text]) -> Vec<String> {
 
 fn vllm_command(agent: &AgentPlan) -> Result<Vec<String>, &'static str> {
     let utilization = agent.utilization().ok_or("no GPU utilization planned")?;
-    let mut exec: Vec<String> = vec![
-        "vllm".into(),
-        "serve".into(),
-        agent.model_source().into(),
-        "--host".into(),
-        agent.bind.to_string(),
-        "--port".into(),
-        agent.port.to_string(),
-    ];
+    let mut exec: Vec<String> = vec!["vllm".into(), "serve".into(), agent.model_source().into()];
+    exec.extend(listen_flags(agent));
     exec.extend(
         quant_flags(agent.model.quant())
             .iter()
@@ -282,6 +273,19 @@ fn vllm_command(agent: &AgentPlan) -> Result<Vec<String>, &'static str> {
         ]);
     }
     Ok(exec)
+}
+
+/// llama.cpp's server images have `llama-server` as their entry point: its flags alone.
+fn llama_cpp_command(agent: &AgentPlan) -> Vec<String> {
+    let mut exec: Vec<String> = vec![
+        "--model".into(),
+        agent.model_source().into(),
+        "--ctx-size".into(),
+        agent.context.to_string(),
+    ];
+    exec.extend(listen_flags(agent));
+    exec.extend(["--n-gpu-layers".into(), "999".into()]);
+    exec
 }
 
 /// Podman's health check and the readiness wait, when the runtime declares a check.

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::{RenderError, render};
-use crate::stack::Stack;
 use crate::stack::unit_names::{swap_creator_name, swap_unit_name};
+use crate::stack::{Stack, Text};
 
 #[derive(Serialize)]
 struct SwapContext<'a> {
@@ -66,45 +66,31 @@ pub fn swap_creator(
     render("swapfile", &swap_context(stack, path, Some(size), header))
 }
 
+/// A template that lists `key value` pairs: sysctl's settings, modprobe's options.
 #[derive(Serialize)]
 struct PairsContext<'a> {
     header: &'a str,
-    settings: Vec<(&'a str, &'a str)>,
-    options: Vec<(&'a str, &'a str)>,
+    pairs: Vec<(&'a str, &'a str)>,
+}
+
+fn render_pairs(
+    template: &'static str,
+    pairs: &[(Text, Text)],
+    header: &str,
+) -> Result<String, RenderError> {
+    let pairs = pairs
+        .iter()
+        .map(|(k, v)| (k.value.as_str(), v.value.as_str()))
+        .collect();
+    render(template, &PairsContext { header, pairs })
 }
 
 pub fn sysctl(stack: &Stack, header: &str) -> Result<String, RenderError> {
-    let settings = stack
-        .host
-        .sysctl
-        .iter()
-        .map(|(k, v)| (k.value.as_str(), v.value.as_str()))
-        .collect();
-    render(
-        "sysctl",
-        &PairsContext {
-            header,
-            settings,
-            options: Vec::new(),
-        },
-    )
+    render_pairs("sysctl", &stack.host.sysctl, header)
 }
 
 pub fn modprobe(stack: &Stack, header: &str) -> Result<String, RenderError> {
-    let options = stack
-        .host
-        .module_options
-        .iter()
-        .map(|(k, v)| (k.value.as_str(), v.value.as_str()))
-        .collect();
-    render(
-        "modprobe",
-        &PairsContext {
-            header,
-            settings: Vec::new(),
-            options,
-        },
-    )
+    render_pairs("modprobe", &stack.host.module_options, header)
 }
 
 #[derive(Serialize)]

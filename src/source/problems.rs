@@ -29,61 +29,35 @@ impl Problem for Syntax {
     }
 }
 
-#[derive(Debug)]
-pub struct NotUtf8 {
-    /// The file's name as given (`-f other.kdl`), for the help line.
-    pub file: String,
-}
-
 problem! {
-    NotUtf8,
+    /// `file` is the file's name as given (`-f other.kdl`), for the help line.
+    NotUtf8 { file: String },
     code: "strixc::source::not_utf8",
-    message: |_| "the file is not valid UTF-8",
-    label: |_| "first invalid byte",
-    help: |Self { file }| format!("save {} as UTF-8", file.rsplit('/').next().unwrap_or(file)),
-}
-
-#[derive(Debug)]
-pub struct TooLarge {
-    pub bytes: usize,
-    pub limit: usize,
+    message: "the file is not valid UTF-8",
+    label: "first invalid byte",
+    help: { format!("save {} as UTF-8", file.rsplit('/').next().unwrap_or(file)) },
 }
 
 problem! {
-    TooLarge,
+    TooLarge { bytes: usize, limit: usize },
     code: "strixc::source::too_large",
-    message: |Self { bytes, limit }| {
-        format!("the file is {bytes} bytes; strixc reads stacks of at most {limit} bytes")
-    },
-    label: |_| "file starts here",
-    help: |_| "a stack is a few kilobytes; is this the right file?",
-}
-
-#[derive(Debug)]
-pub struct TooManyLines {
-    pub lines: usize,
-    pub limit: usize,
+    message: "the file is {bytes} bytes; strixc reads stacks of at most {limit} bytes",
+    label: "file starts here",
+    help: "a stack is a few kilobytes; is this the right file?",
 }
 
 problem! {
-    TooManyLines,
+    TooManyLines { lines: usize, limit: usize },
     code: "strixc::source::too_many_lines",
-    message: |Self { lines, limit }| format!(
-        "the file has {lines} lines (or `;`-separated nodes); strixc reads stacks of at most {limit}"
-    ),
-    label: |_| "file starts here",
-    help: |_| "a stack is a few hundred lines; is this the right file?",
-}
-
-#[derive(Debug)]
-pub struct TooDeep {
-    pub limit: usize,
+    message: "the file has {lines} lines (or `;`-separated nodes); strixc reads stacks of at most {limit}",
+    label: "file starts here",
+    help: "a stack is a few hundred lines; is this the right file?",
 }
 
 problem! {
-    TooDeep,
+    TooDeep { limit: usize },
     code: "strixc::source::too_deep",
-    message: |Self { limit }| format!("blocks are nested more than {limit} levels deep"),
-    label: |_| "too deep",
-    help: |_| "a stack nests blocks two levels deep at most",
+    message: "blocks are nested more than {limit} levels deep",
+    label: "too deep",
+    help: "a stack nests blocks two levels deep at most",
 }

@@ -34,14 +34,14 @@ fn unified(dest: &std::path::Path, old: &[u8], new: &[u8]) -> String {
 
 pub(crate) fn from_plan(plan: &InstallPlan, actions: Option<UnitActions>) -> Diff {
     let mut files = Vec::new();
-    for w in &plan.writes {
+    for w in &plan.disk.writes {
         files.push(FileDiff {
             dest: w.dest.clone(),
             change: if w.old.is_some() { "update" } else { "create" },
             unified: unified(&w.dest, w.old.as_deref().unwrap_or_default(), &w.new),
         });
     }
-    for r in &plan.removes {
+    for r in &plan.disk.removes {
         files.push(FileDiff {
             dest: r.dest.clone(),
             change: "remove",

@@ -134,13 +134,8 @@ fn unchanged_report(plan: &SwitchPlan, notes: Vec<String>) -> ApplyReport {
         profile: plan.profile.name.clone(),
         generation: plan.current.as_ref().map(|g| g.number),
         outcome: Outcome::Unchanged,
-        written: plan.install.writes.iter().map(|w| w.dest.clone()).collect(),
-        removed: plan
-            .install
-            .removes
-            .iter()
-            .map(|r| r.dest.clone())
-            .collect(),
+        written: plan.install.written(),
+        removed: plan.install.removed(),
         skipped: plan.install.skipped.clone(),
         actions: plan.actions.clone(),
         diff: None,

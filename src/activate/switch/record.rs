@@ -29,13 +29,8 @@ pub fn begin(state: &Path, plan: &SwitchPlan, record: &Record) -> Result<(), Err
             Record::Existing(n) => Some(*n),
         },
         profile: plan.profile.name.clone(),
-        write: plan.install.writes.iter().map(|w| w.dest.clone()).collect(),
-        remove: plan
-            .install
-            .removes
-            .iter()
-            .map(|r| r.dest.clone())
-            .collect(),
+        write: plan.install.written(),
+        remove: plan.install.removed(),
         stop: actions.stop.clone(),
         restart: actions.restart.clone(),
         start: actions.start.clone(),

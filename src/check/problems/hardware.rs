@@ -2,98 +2,61 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct ModelLocationMissing {
-    pub model: String,
-    pub engine: &'static str,
-    pub field: &'static str,
-}
-
 problem! {
-    ModelLocationMissing,
+    ModelLocationMissing { model: String, engine: &'static str, field: &'static str },
     code: "strixc::model::location_missing",
-    message: |Self { model, field, .. }| format!("model `{model}` has no `{field}`"),
-    label: |_| "defined here",
-    help: |Self { engine, field, .. }| format!("{engine} loads a model from its `{field}`; add one"),
-}
-
-#[derive(Debug)]
-pub struct EngineModelMismatch {
-    pub agent: String,
-    pub engine: &'static str,
-    pub model: String,
-    pub format: &'static str,
+    message: "model `{model}` has no `{field}`",
+    label: "defined here",
+    help: "{engine} loads a model from its `{field}`; add one",
 }
 
 problem! {
-    EngineModelMismatch,
+    EngineModelMismatch { agent: String, engine: &'static str, model: String, format: &'static str },
     code: "strixc::agent::engine_model_mismatch",
-    message: |Self { agent, engine, model, format }| format!(
-        "agent `{agent}` runs {}, which cannot load model `{model}` ({format})",
-        if *engine == "vllm" { "vLLM" } else { engine }
-    ),
-    label: |_| "model chosen here",
-    help: |Self { engine, .. }| match *engine {
-        "llama.cpp" => "llama.cpp loads GGUF files: give the model `quant \"gguf\"` and a `path`, or run the agent on vLLM",
-        _ => "vLLM loads Hugging Face checkpoints (AWQ, BF16): choose such a model, or run the agent on a llama.cpp runtime",
+    message: {
+        format!(
+            "agent `{agent}` runs {}, which cannot load model `{model}` ({format})",
+            if *engine == "vllm" { "vLLM" } else { engine }
+        )
+    },
+    label: "model chosen here",
+    help: {
+        match *engine {
+            "llama.cpp" => "llama.cpp loads GGUF files: give the model `quant \"gguf\"` and a `path`, or run the agent on vLLM",
+            _ => "vLLM loads Hugging Face checkpoints (AWQ, BF16): choose such a model, or run the agent on a llama.cpp runtime",
+        }
     },
 }
 
-#[derive(Debug)]
-pub struct GpuRequired {
-    pub agent: String,
-}
-
 problem! {
-    GpuRequired,
+    GpuRequired { agent: String },
     code: "strixc::host::gpu_required",
-    message: |Self { agent }| format!("agent `{agent}` runs vLLM, but the host declares no GPU"),
-    label: |_| "GPU agent",
-    help: |_| "add `gpu \"gfx1151\" memory=\"124GiB\" unified=#true` to `host`",
-}
-
-#[derive(Debug)]
-pub struct Fp8Weights {
-    pub model: String,
-    pub gpu: String,
+    message: "agent `{agent}` runs vLLM, but the host declares no GPU",
+    label: "GPU agent",
+    help: "add `gpu \"gfx1151\" memory=\"124GiB\" unified=#true` to `host`",
 }
 
 problem! {
-    Fp8Weights,
+    Fp8Weights { model: String, gpu: String },
     code: "strixc::hardware::fp8_weights",
-    message: |Self { model, gpu }| format!("model `{model}` uses fp8 weights, which crash on {gpu}"),
-    label: |_| "fp8 weights",
-    help: |_| "torch._scaled_mm needs MI300 or CUDA sm_89+: use an AWQ build of the model (`quant \"awq\"`)",
-}
-
-#[derive(Debug)]
-pub struct GptqOnRocm {
-    pub model: String,
-    pub quant: &'static str,
+    message: "model `{model}` uses fp8 weights, which crash on {gpu}",
+    label: "fp8 weights",
+    help: "torch._scaled_mm needs MI300 or CUDA sm_89+: use an AWQ build of the model (`quant \"awq\"`)",
 }
 
 problem! {
-    GptqOnRocm,
+    GptqOnRocm { model: String, quant: &'static str },
     code: "strixc::hardware::cuda_only_quant",
-    message: |Self { model, quant }| {
-        format!("model `{model}` uses {quant}, whose kernels are CUDA-only")
-    },
-    label: |_| "CUDA-only quantization",
-    help: |_| "GPTQ/Marlin kernels are CUDA-only: use an AWQ build of the model",
-}
-
-#[derive(Debug)]
-pub struct Fp8KvCache {
-    pub agent: String,
+    message: "model `{model}` uses {quant}, whose kernels are CUDA-only",
+    label: "CUDA-only quantization",
+    help: "GPTQ/Marlin kernels are CUDA-only: use an AWQ build of the model",
 }
 
 problem! {
-    Fp8KvCache,
+    Fp8KvCache { agent: String },
     code: "strixc::hardware::fp8_kv_cache",
     severity: Warning,
-    message: |Self { agent }| {
-        format!("agent `{agent}` uses an fp8 KV cache, which loses accuracy on this GPU")
-    },
-    label: |_| "uncalibrated fp8 scales",
-    help: |_| "gfx1151's attention uses uncalibrated fp8 scales (1.0): use `kv-cache-dtype \"auto\"` unless you measured the loss",
+    message: "agent `{agent}` uses an fp8 KV cache, which loses accuracy on this GPU",
+    label: "uncalibrated fp8 scales",
+    help: "gfx1151's attention uses uncalibrated fp8 scales (1.0): use `kv-cache-dtype \"auto\"` unless you measured the loss",
 }

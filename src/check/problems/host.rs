@@ -2,70 +2,35 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct ReserveAboveMemory {
-    pub reserve: String,
-    pub memory: String,
-}
-
 problem! {
-    ReserveAboveMemory,
+    ReserveAboveMemory { reserve: String, memory: String },
     code: "strixc::host::reserve_above_memory",
-    message: |Self { reserve, memory }| {
-        format!("reserve {reserve} is not below the host's memory {memory}")
-    },
-    label: |_| "too large",
-    help: |_| "lower `reserve`",
-}
-
-#[derive(Debug)]
-pub struct GpuMemoryAboveHost {
-    pub gpu: String,
-    pub memory: String,
+    message: "reserve {reserve} is not below the host's memory {memory}",
+    label: "too large",
+    help: "lower `reserve`",
 }
 
 problem! {
-    GpuMemoryAboveHost,
+    GpuMemoryAboveHost { gpu: String, memory: String },
     code: "strixc::host::gpu_memory_above_host",
-    message: |Self { gpu, memory }| {
-        format!("a unified GPU cannot have {gpu} when the host has {memory} in all")
-    },
-    label: |_| "larger than the host",
-    help: |_| "a unified GPU's memory is part of the host's: lower it",
-}
-
-#[derive(Debug)]
-pub struct PodmanTooOld {
-    pub feature: &'static str,
-    pub needs: &'static str,
-    pub declared: String,
+    message: "a unified GPU cannot have {gpu} when the host has {memory} in all",
+    label: "larger than the host",
+    help: "a unified GPU's memory is part of the host's: lower it",
 }
 
 problem! {
-    PodmanTooOld,
+    PodmanTooOld { feature: &'static str, needs: &'static str, declared: String },
     code: "strixc::host::podman_too_old",
-    message: |Self { feature, needs, declared }| {
-        format!("{feature} needs podman {needs}, but the host declares podman {declared}")
-    },
-    label: |_| "needs a newer podman",
-    help: |Self { needs, .. }| {
-        format!("upgrade podman to {needs} or later and declare it with `podman \"{needs}\"`")
-    },
-}
-
-#[derive(Debug)]
-pub struct GttsizeDeprecated {
-    pub pages_limit: u64,
-    pub page_pool_size: u64,
+    message: "{feature} needs podman {needs}, but the host declares podman {declared}",
+    label: "needs a newer podman",
+    help: "upgrade podman to {needs} or later and declare it with `podman \"{needs}\"`",
 }
 
 problem! {
-    GttsizeDeprecated,
+    GttsizeDeprecated { pages_limit: u64, page_pool_size: u64 },
     code: "strixc::host::gttsize_deprecated",
     severity: Warning,
-    message: |_| "`amdgpu.gttsize` is deprecated in favour of `ttm.pages_limit`",
-    label: |_| "deprecated",
-    help: |Self { pages_limit, page_pool_size }| format!(
-        "the kernel warns and plans to remove gttsize, and with it alone ROCm may see only about half the memory: write `module-option \"ttm\" \"pages_limit={pages_limit}\"` and `module-option \"ttm\" \"page_pool_size={page_pool_size}\"` (the same size in 4 KiB pages) instead"
-    ),
+    message: "`amdgpu.gttsize` is deprecated in favour of `ttm.pages_limit`",
+    label: "deprecated",
+    help: "the kernel warns and plans to remove gttsize, and with it alone ROCm may see only about half the memory: write `module-option \"ttm\" \"pages_limit={pages_limit}\"` and `module-option \"ttm\" \"page_pool_size={page_pool_size}\"` (the same size in 4 KiB pages) instead",
 }

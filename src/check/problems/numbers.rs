@@ -3,63 +3,41 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct ContextAboveModelMax {
-    pub context: u64,
-    pub max: u64,
-    pub model: String,
-}
-
 problem! {
-    ContextAboveModelMax,
+    ContextAboveModelMax { context: u64, max: u64, model: String },
     code: "strixc::agent::context_above_model_max",
-    message: |Self { context, max, model }| {
-        format!("context {context} is above model `{model}`'s max-context of {max}")
-    },
-    label: |_| "too long for this model",
-    help: |Self { max, .. }| format!("lower `context` to at most {max}"),
-}
-
-#[derive(Debug)]
-pub struct MaxTokensNotBelowContext {
-    pub max_tokens: u64,
-    pub context: u64,
+    message: "context {context} is above model `{model}`'s max-context of {max}",
+    label: "too long for this model",
+    help: "lower `context` to at most {max}",
 }
 
 problem! {
-    MaxTokensNotBelowContext,
+    MaxTokensNotBelowContext { max_tokens: u64, context: u64 },
     code: "strixc::opencode::max_tokens_not_below_context",
-    message: |Self { max_tokens, context }| {
-        format!("max-tokens {max_tokens} leaves no room for input in a context of {context}")
+    message: "max-tokens {max_tokens} leaves no room for input in a context of {context}",
+    label: "must be below the context",
+    help: {
+        format!(
+            "set max-tokens below {context}; half the context ({}) is the default",
+            context / 2
+        )
     },
-    label: |_| "must be below the context",
-    help: |Self { context, .. }| format!(
-        "set max-tokens below {context}; half the context ({}) is the default",
-        context / 2
-    ),
-}
-
-/// OpenCode's first request (its prompt) plus the output cap exceed the context.
-#[derive(Debug)]
-pub struct OpencodePromptDoesNotFit {
-    pub agent: String,
-    pub served: Vec<String>,
-    pub context: u64,
-    pub prompt_tokens: u64,
-    pub max_tokens: u64,
 }
 
 problem! {
-    OpencodePromptDoesNotFit,
+    /// OpenCode's first request (its prompt) plus the output cap exceed the context.
+    OpencodePromptDoesNotFit { agent: String, served: Vec<String>, context: u64, prompt_tokens: u64, max_tokens: u64 },
     code: "strixc::opencode::prompt_does_not_fit",
-    message: |Self { agent, served, context, prompt_tokens, max_tokens }| format!(
-        "agent `{agent}` refuses every OpenCode request of {}: its context of {context} tokens cannot hold OpenCode's prompt ({prompt_tokens} tokens) plus max-tokens {max_tokens}",
-        served.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
-    ),
-    label: |Self { prompt_tokens, max_tokens, .. }| {
+    message: {
+        format!(
+            "agent `{agent}` refuses every OpenCode request of {}: its context of {context} tokens cannot hold OpenCode's prompt ({prompt_tokens} tokens) plus max-tokens {max_tokens}",
+            served.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+        )
+    },
+    label: {
         format!("{prompt_tokens} + {max_tokens} = {} tokens", prompt_tokens + max_tokens)
     },
-    help: |Self { context, prompt_tokens, max_tokens, .. }| {
+    help: {
         let context_fix =
             format!("raise the agent's context to at least {}", prompt_tokens + max_tokens);
         let fix = match context.checked_sub(*prompt_tokens) {
@@ -75,20 +53,10 @@ problem! {
     },
 }
 
-#[derive(Debug)]
-pub struct KvTokensBelowContext {
-    pub kv_tokens: u64,
-    pub context: u64,
-}
-
 problem! {
-    KvTokensBelowContext,
+    KvTokensBelowContext { kv_tokens: u64, context: u64 },
     code: "strixc::budget::kv_tokens_below_context",
-    message: |Self { kv_tokens, context }| {
-        format!("kv-tokens {kv_tokens} cannot hold one full context of {context} tokens")
-    },
-    label: |_| "below one context",
-    help: |Self { context, .. }| format!(
-        "vLLM refuses to start unless one full sequence fits: set kv-tokens to at least {context}"
-    ),
+    message: "kv-tokens {kv_tokens} cannot hold one full context of {context} tokens",
+    label: "below one context",
+    help: "vLLM refuses to start unless one full sequence fits: set kv-tokens to at least {context}",
 }

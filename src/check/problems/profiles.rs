@@ -2,67 +2,45 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct Cycle {
-    pub relation: &'static str,
-    pub path: Vec<String>,
-}
-
 problem! {
-    Cycle,
+    Cycle { relation: &'static str, path: Vec<String> },
     code: "strixc::reference::cycle",
-    message: |Self { relation, path }| format!("`{relation}` forms a cycle: {}", path.join(" → ")),
-    label: |_| "cycle starts here",
-    help: |Self { relation, .. }| format!("remove one `{relation}` in the cycle"),
+    message: { format!("`{relation}` forms a cycle: {}", path.join(" → ")) },
+    label: "cycle starts here",
+    help: "remove one `{relation}` in the cycle",
 }
-
-#[derive(Debug)]
-pub struct NoDefaultProfile;
 
 problem! {
     NoDefaultProfile,
     code: "strixc::profile::no_default",
-    message: |_| "no profile is marked default=#true",
-    label: |_| "not marked default",
-    help: |_| "mark the profile to start at boot: `profile \"standard\" default=#true { ... }`",
-}
-
-#[derive(Debug)]
-pub struct SeveralDefaultProfiles {
-    pub names: Vec<String>,
+    message: "no profile is marked default=#true",
+    label: "not marked default",
+    help: "mark the profile to start at boot: `profile \"standard\" default=#true {{ ... }}`",
 }
 
 problem! {
-    SeveralDefaultProfiles,
+    SeveralDefaultProfiles { names: Vec<String> },
     code: "strixc::profile::several_defaults",
-    message: |Self { names }| {
+    message: {
         format!("{} profiles are marked default: {}", names.len(), names.join(", "))
     },
-    label: |_| "marked default",
-    help: |_| "keep default=#true on exactly one profile",
+    label: "marked default",
+    help: "keep default=#true on exactly one profile",
 }
-
-#[derive(Debug)]
-pub struct NoProfiles;
 
 problem! {
     NoProfiles,
     code: "strixc::profile::none",
-    message: |_| "the stack defines no profile",
-    label: |_| "in this stack",
-    help: |_| "add `profile \"standard\" default=#true { agents \"...\" }`",
-}
-
-#[derive(Debug)]
-pub struct AgentInNoProfile {
-    pub agent: String,
+    message: "the stack defines no profile",
+    label: "in this stack",
+    help: "add `profile \"standard\" default=#true {{ agents \"...\" }}`",
 }
 
 problem! {
-    AgentInNoProfile,
+    AgentInNoProfile { agent: String },
     code: "strixc::profile::agent_unused",
     severity: Warning,
-    message: |Self { agent }| format!("agent `{agent}` is in no profile and will never start"),
-    label: |_| "never started",
-    help: |_| "add it to a profile's `agents`, or remove it",
+    message: "agent `{agent}` is in no profile and will never start",
+    label: "never started",
+    help: "add it to a profile's `agents`, or remove it",
 }

@@ -2,51 +2,36 @@
 
 use crate::diagnostic::{Thing, problem};
 
-#[derive(Debug)]
-pub struct Duplicate {
-    pub thing: Thing,
-    pub name: String,
-}
-
 problem! {
-    Duplicate,
+    Duplicate { thing: Thing, name: String },
     code: "strixc::name::duplicate",
-    message: |Self { thing, name }| format!("{} `{name}` is defined twice", thing.noun()),
-    label: |_| "defined again here",
-    help: |Self { thing, .. }| format!("rename one of the two {}s", thing.noun()),
-}
-
-#[derive(Debug)]
-pub struct UnknownReference {
-    pub thing: Thing,
-    pub name: String,
-    pub suggestion: Option<String>,
+    message: { format!("{} `{name}` is defined twice", thing.noun()) },
+    label: "defined again here",
+    help: { format!("rename one of the two {}s", thing.noun()) },
 }
 
 problem! {
-    UnknownReference,
+    UnknownReference { thing: Thing, name: String, suggestion: Option<String> },
     code: "strixc::reference::unknown",
-    message: |Self { thing, name, .. }| format!("there is no {} named `{name}`", thing.noun()),
-    label: |Self { thing, .. }| format!("unknown {}", thing.noun()),
-    help: |Self { thing, suggestion, .. }| match suggestion {
-        Some(s) => format!("did you mean `{s}`?"),
-        None => format!("define {} with this name, or fix the reference", thing.with_article()),
+    message: { format!("there is no {} named `{name}`", thing.noun()) },
+    label: { format!("unknown {}", thing.noun()) },
+    help: {
+        match suggestion {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("define {} with this name, or fix the reference", thing.with_article()),
+        }
     },
 }
 
-#[derive(Debug)]
-pub struct RuntimeRequired {
-    pub agent: String,
-    pub runtimes: usize,
-}
-
 problem! {
-    RuntimeRequired,
+    RuntimeRequired { agent: String, runtimes: usize },
     code: "strixc::agent::runtime_required",
-    message: |Self { agent, .. }| format!("agent `{agent}` names no runtime"),
-    label: |_| "needs `runtime`",
-    help: |Self { runtimes, .. }| match runtimes {
-        0 => "define a `runtime` node and name it in the agent".into(),
-        n => format!("the stack has {n} runtimes: add `runtime \"NAME\"` to the agent"),
+    message: "agent `{agent}` names no runtime",
+    label: "needs `runtime`",
+    help: {
+        match runtimes {
+            0 => "define a `runtime` node and name it in the agent".into(),
+            n => format!("the stack has {n} runtimes: add `runtime \"NAME\"` to the agent"),
+        }
     },
 }

@@ -3,161 +3,99 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct EarlyoomRegex {
-    pub which: &'static str,
-    pub value: String,
-}
-
 problem! {
-    EarlyoomRegex,
+    EarlyoomRegex { which: &'static str, value: String },
     code: "strixc::host::earlyoom_regex",
-    message: |Self { which, value }| {
-        format!("earlyoom's {which} regex `{value}` cannot be passed to earlyoom")
-    },
-    label: |_| "no spaces, quotes or control characters",
-    help: |_| "earlyoom reads its arguments split at whitespace: use `\\s` or `.` for a space, and no quotes",
-}
-
-#[derive(Debug)]
-pub struct GeneratedNameClash {
-    pub file: String,
-    pub first: String,
-    pub second: String,
+    message: "earlyoom's {which} regex `{value}` cannot be passed to earlyoom",
+    label: "no spaces, quotes or control characters",
+    help: "earlyoom reads its arguments split at whitespace: use `\\s` or `.` for a space, and no quotes",
 }
 
 problem! {
-    GeneratedNameClash,
+    GeneratedNameClash { file: String, first: String, second: String },
     code: "strixc::name::generated_clash",
-    message: |Self { file, first, second }| format!("{first} and {second} would both generate `{file}`"),
-    label: |_| "generates the same file",
-    help: |_| "rename one of them",
-}
-
-#[derive(Debug)]
-pub struct UnknownQuadletKey {
-    pub section: String,
-    pub key: String,
-    pub podman: String,
-    /// The first podman that accepts it, when a later one does.
-    pub since: Option<String>,
-    pub suggestion: Option<String>,
+    message: "{first} and {second} would both generate `{file}`",
+    label: "generates the same file",
+    help: "rename one of them",
 }
 
 problem! {
-    UnknownQuadletKey,
+    /// `since` is the first podman that accepts the key, when a later one does.
+    UnknownQuadletKey { section: String, key: String, podman: String, since: Option<String>, suggestion: Option<String> },
     code: "strixc::quadlet::unknown_key",
-    message: |Self { section, key, podman, since, .. }| match since {
-        Some(since) => format!(
-            "`{key}` in [{section}] needs podman {since}, but the host declares podman {podman}"
-        ),
-        None => format!("podman {podman}'s quadlet has no key `{key}` in [{section}]"),
+    message: {
+        match since {
+            Some(since) => format!(
+                "`{key}` in [{section}] needs podman {since}, but the host declares podman {podman}"
+            ),
+            None => format!("podman {podman}'s quadlet has no key `{key}` in [{section}]"),
+        }
     },
-    label: |Self { since, .. }| match since {
-        Some(_) => "too new for the declared podman",
-        None => "unknown key",
+    label: {
+        match since {
+            Some(_) => "too new for the declared podman",
+            None => "unknown key",
+        }
     },
-    help: |Self { section, since, suggestion, .. }| match (since, suggestion) {
-        (Some(since), _) => format!(
-            "declare `podman \"{since}\"` (or later) in `host` if the host has it, or remove this line"
-        ),
-        (None, Some(s)) => format!("did you mean `{s}`?"),
-        (None, None) => format!(
-            "quadlet refuses the whole unit on an unknown key; see podman-systemd.unit(5) for the keys of [{section}], or pass a podman flag with `quadlet \"Container\" \"PodmanArgs\" \"...\"`"
-        ),
+    help: {
+        match (since, suggestion) {
+            (Some(since), _) => format!(
+                "declare `podman \"{since}\"` (or later) in `host` if the host has it, or remove this line"
+            ),
+            (None, Some(s)) => format!("did you mean `{s}`?"),
+            (None, None) => format!(
+                "quadlet refuses the whole unit on an unknown key; see podman-systemd.unit(5) for the keys of [{section}], or pass a podman flag with `quadlet \"Container\" \"PodmanArgs\" \"...\"`"
+            ),
+        }
     },
-}
-
-#[derive(Debug)]
-pub struct UnsafeUnitValue {
-    pub what: String,
-    pub reason: &'static str,
 }
 
 problem! {
-    UnsafeUnitValue,
+    UnsafeUnitValue { what: String, reason: &'static str },
     code: "strixc::security::value_not_carried",
-    message: |Self { what, reason }| format!("{what} {reason}, which a unit file cannot carry"),
-    label: |_| "cannot be carried",
-    help: |_| "unit files have no quoting for it: remove the trailing backslash and the spaces around the value",
-}
-
-#[derive(Debug)]
-pub struct InvalidPath {
-    pub what: String,
-    pub value: String,
-    pub reason: &'static str,
-    pub help: &'static str,
+    message: "{what} {reason}, which a unit file cannot carry",
+    label: "cannot be carried",
+    help: "unit files have no quoting for it: remove the trailing backslash and the spaces around the value",
 }
 
 problem! {
-    InvalidPath,
+    InvalidPath { what: String, value: String, reason: &'static str, help: &'static str },
     code: "strixc::runtime::invalid_path",
-    message: |Self { what, value, reason, .. }| format!("{what} `{value}` {reason}"),
-    label: |_| "not usable here",
-    help: |Self { help, .. }| *help,
-}
-
-#[derive(Debug)]
-pub struct DuplicateKey {
-    pub what: &'static str,
-    pub key: String,
+    message: "{what} `{value}` {reason}",
+    label: "not usable here",
+    help: { *help },
 }
 
 problem! {
-    DuplicateKey,
+    DuplicateKey { what: &'static str, key: String },
     code: "strixc::name::duplicate_key",
-    message: |Self { what, key }| format!("{what} `{key}` is set twice"),
-    label: |_| "set again here",
-    help: |_| "the last one would silently win: keep one of them",
-}
-
-#[derive(Debug)]
-pub struct OpencodeNameTaken {
-    pub name: String,
-    pub first: String,
+    message: "{what} `{key}` is set twice",
+    label: "set again here",
+    help: "the last one would silently win: keep one of them",
 }
 
 problem! {
-    OpencodeNameTaken,
+    OpencodeNameTaken { name: String, first: String },
     code: "strixc::opencode::duplicate",
-    message: |Self { name, first }| {
-        format!("oh-my-opencode agent `{name}` is already served by `{first}`")
-    },
-    label: |_| "already taken",
-    help: |_| "each oh-my-opencode agent is served by one agent: remove one",
-}
-
-#[derive(Debug)]
-pub struct QuadletOnNative {
-    /// `agent `x`` or `runtime `y``.
-    pub owner: String,
-    pub section: String,
+    message: "oh-my-opencode agent `{name}` is already served by `{first}`",
+    label: "already taken",
+    help: "each oh-my-opencode agent is served by one agent: remove one",
 }
 
 problem! {
-    QuadletOnNative,
+    /// `owner` is `agent `x`` or `runtime `y``.
+    QuadletOnNative { owner: String, section: String },
     code: "strixc::quadlet::section_on_native",
-    message: |Self { owner, section }| {
-        format!("{owner} runs natively: its [{section}] line reaches no unit")
-    },
-    label: |_| "only container units have this section",
-    help: |_| "remove the line, or run the agent in a container (`image` on its runtime)",
-}
-
-#[derive(Debug)]
-pub struct OwnedUnitKey {
-    pub key: &'static str,
-    /// What to set instead.
-    pub instead: &'static str,
+    message: "{owner} runs natively: its [{section}] line reaches no unit",
+    label: "only container units have this section",
+    help: "remove the line, or run the agent in a container (`image` on its runtime)",
 }
 
 problem! {
-    OwnedUnitKey,
+    /// `instead` is what to set in its place.
+    OwnedUnitKey { key: &'static str, instead: &'static str },
     code: "strixc::quadlet::owned_key",
-    message: |Self { key, .. }| format!("strixc writes `{key}=` itself"),
-    label: |_| "set by strixc",
-    help: |Self { instead, .. }| {
-        format!("set {instead} instead: apply waits for a start exactly as long as the unit allows")
-    },
+    message: "strixc writes `{key}=` itself",
+    label: "set by strixc",
+    help: "set {instead} instead: apply waits for a start exactly as long as the unit allows",
 }

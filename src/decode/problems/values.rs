@@ -5,35 +5,20 @@ use std::fmt::Write as _;
 
 use crate::diagnostic::{Thing, problem};
 
-#[derive(Debug)]
-pub struct WrongType {
-    pub what: String,
-    pub expected: &'static str,
-    pub found: &'static str,
-}
-
 problem! {
-    WrongType,
+    WrongType { what: String, expected: &'static str, found: &'static str },
     code: "strixc::decode::wrong_type",
-    message: |Self { what, expected, found }| format!("{what} must be {expected}, not {found}"),
-    label: |Self { expected, .. }| format!("expected {expected}"),
-    help: |Self { expected, found, .. }| wrong_type_help(expected, found),
-}
-
-#[derive(Debug)]
-pub struct InvalidValue {
-    pub what: String,
-    pub value: String,
-    pub expected: Vec<&'static str>,
-    pub suggestion: Option<String>,
+    message: "{what} must be {expected}, not {found}",
+    label: "expected {expected}",
+    help: { wrong_type_help(expected, found) },
 }
 
 problem! {
-    InvalidValue,
+    InvalidValue { what: String, value: String, expected: Vec<&'static str>, suggestion: Option<String> },
     code: "strixc::decode::invalid_value",
-    message: |Self { what, value, .. }| format!("`{value}` is not a valid {what}"),
-    label: |_| "not allowed",
-    help: |Self { expected, suggestion, .. }| {
+    message: "`{value}` is not a valid {what}",
+    label: "not allowed",
+    help: {
         let mut help = String::new();
         if let Some(s) = suggestion {
             let _ = write!(help, "did you mean `{s}`? ");
@@ -43,152 +28,99 @@ problem! {
     },
 }
 
-#[derive(Debug)]
-pub struct InvalidSize {
-    pub what: String,
-    pub value: String,
-}
-
 problem! {
-    InvalidSize,
+    InvalidSize { what: String, value: String },
     code: "strixc::decode::invalid_size",
-    message: |Self { what, value }| format!("{what} `{value}` is not a size"),
-    label: |_| "expected a size like \"9.98GB\" or \"512MiB\"",
-    help: |_| "write a number and a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024)",
-}
-
-#[derive(Debug)]
-pub struct SizeTooLarge {
-    pub what: String,
-    pub value: String,
+    message: "{what} `{value}` is not a size",
+    label: "expected a size like \"9.98GB\" or \"512MiB\"",
+    help: "write a number and a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024)",
 }
 
 problem! {
-    SizeTooLarge,
+    SizeTooLarge { what: String, value: String },
     code: "strixc::decode::size_too_large",
-    message: |Self { what, value }| format!("{what} `{value}` is too large (more than 16 EiB)"),
-    label: |_| "too large",
-    help: |_| "write a size below 16 EiB, such as \"124GiB\"",
-}
-
-#[derive(Debug)]
-pub struct InvalidDuration {
-    pub what: String,
-    pub value: String,
+    message: "{what} `{value}` is too large (more than 16 EiB)",
+    label: "too large",
+    help: "write a size below 16 EiB, such as \"124GiB\"",
 }
 
 problem! {
-    InvalidDuration,
+    InvalidDuration { what: String, value: String },
     code: "strixc::decode::invalid_duration",
-    message: |Self { what, value }| format!("{what} `{value}` is not a duration"),
-    label: |_| "expected a duration like \"30s\" or \"15m\"",
-    help: |_| "write a number and a unit: ms, s, m or h",
-}
-
-#[derive(Debug)]
-pub struct NotPositive {
-    pub what: String,
+    message: "{what} `{value}` is not a duration",
+    label: "expected a duration like \"30s\" or \"15m\"",
+    help: "write a number and a unit: ms, s, m or h",
 }
 
 problem! {
-    NotPositive,
+    NotPositive { what: String },
     code: "strixc::decode::not_positive",
-    message: |Self { what }| format!("{what} must be greater than zero"),
-    label: |_| "must be > 0",
-    help: |_| "write a value greater than zero",
-}
-
-#[derive(Debug)]
-pub struct OutOfRange {
-    pub what: String,
-    pub min: String,
-    pub max: String,
+    message: "{what} must be greater than zero",
+    label: "must be > 0",
+    help: "write a value greater than zero",
 }
 
 problem! {
-    OutOfRange,
+    OutOfRange { what: String, min: String, max: String },
     code: "strixc::decode::out_of_range",
-    message: |Self { what, min, max }| format!("{what} must be between {min} and {max}"),
-    label: |_| "out of range",
-    help: |Self { min, max, .. }| if max.contains("steps of 0.01") {
-        "write a fraction of the GPU's memory with at most two decimals, like 0.45".into()
-    } else {
-        format!("write a value from {min} to {max}")
+    message: "{what} must be between {min} and {max}",
+    label: "out of range",
+    help: {
+        if max.contains("steps of 0.01") {
+            "write a fraction of the GPU's memory with at most two decimals, like 0.45".into()
+        } else {
+            format!("write a value from {min} to {max}")
+        }
     },
 }
 
-#[derive(Debug)]
-pub struct PortOutOfRange {
-    pub port: i128,
-}
-
 problem! {
-    PortOutOfRange,
+    PortOutOfRange { port: i128 },
     code: "strixc::agent::port_out_of_range",
-    message: |Self { port }| format!("port {port} is out of range"),
-    label: |_| "not in 1..=65535",
-    help: |_| "use a port between 1 and 65535; ports above 1023 need no root",
-}
-
-#[derive(Debug)]
-pub struct InvalidName {
-    pub thing: Thing,
-    pub name: String,
+    message: "port {port} is out of range",
+    label: "not in 1..=65535",
+    help: "use a port between 1 and 65535; ports above 1023 need no root",
 }
 
 problem! {
-    InvalidName,
+    InvalidName { thing: Thing, name: String },
     code: "strixc::name::invalid",
-    message: |Self { thing, name }| format!("`{name}` is not a valid {} name", thing.noun()),
-    label: |_| "invalid name",
-    help: |Self { thing, .. }| match thing {
-        Thing::Model => {
-            "model names start with a lowercase letter and use only a-z, 0-9, '.' and '-'"
-        }
-        _ => {
-            "names start with a lowercase letter and use only a-z, 0-9 and '-': they become unit and file names"
+    message: { format!("`{name}` is not a valid {} name", thing.noun()) },
+    label: "invalid name",
+    help: {
+        match thing {
+            Thing::Model => {
+                "model names start with a lowercase letter and use only a-z, 0-9, '.' and '-'"
+            }
+            _ => {
+                "names start with a lowercase letter and use only a-z, 0-9 and '-': they become unit and file names"
+            }
         }
     },
 }
 
-#[derive(Debug)]
-pub struct ControlCharacter {
-    pub what: String,
-    pub character: char,
-}
-
 problem! {
-    ControlCharacter,
+    ControlCharacter { what: String, character: char },
     code: "strixc::security::control_character",
-    message: |Self { what, character }| format!("{what} contains {}", describe_control(*character)),
-    label: |_| "control character in here",
-    help: |_| "unit files are line-based: a line break or control character could inject keys; remove it",
-}
-
-#[derive(Debug)]
-pub struct InvalidPodmanVersion {
-    pub value: String,
+    message: { format!("{what} contains {}", describe_control(*character)) },
+    label: "control character in here",
+    help: "unit files are line-based: a line break or control character could inject keys; remove it",
 }
 
 problem! {
-    InvalidPodmanVersion,
+    InvalidPodmanVersion { value: String },
     code: "strixc::host::invalid_podman_version",
-    message: |Self { value }| format!("`{value}` is not a podman version"),
-    label: |_| "expected MAJOR.MINOR",
-    help: |_| "write it as `podman \"5.4\"`",
-}
-
-#[derive(Debug)]
-pub struct HostAddressInvalid {
-    pub value: String,
+    message: "`{value}` is not a podman version",
+    label: "expected MAJOR.MINOR",
+    help: "write it as `podman \"5.4\"`",
 }
 
 problem! {
-    HostAddressInvalid,
+    HostAddressInvalid { value: String },
     code: "strixc::agent::invalid_bind",
-    message: |Self { value }| format!("`{value}` is not an IP address"),
-    label: |_| "expected an IPv4 or IPv6 address",
-    help: |_| "for example \"127.0.0.1\" or \"::1\"",
+    message: "`{value}` is not an IP address",
+    label: "expected an IPv4 or IPv6 address",
+    help: "for example \"127.0.0.1\" or \"::1\"",
 }
 
 /// "a line break (\\n)", "the control character U+0007".

@@ -2,94 +2,59 @@
 
 use crate::diagnostic::problem;
 
-#[derive(Debug)]
-pub struct UtilizationTooSmall {
-    pub agent: String,
-    pub pinned: String,
-    pub needed: String,
-    pub context: u64,
-}
-
 problem! {
-    UtilizationTooSmall,
+    UtilizationTooSmall { agent: String, pinned: String, needed: String, context: u64 },
     code: "strixc::budget::utilization_too_small",
-    message: |Self { agent, pinned, needed, context }| format!(
-        "agent `{agent}`'s gpu-memory-utilization {pinned} is too small for one \
-         {context}-token context (needs at least {needed})"
-    ),
-    label: |_| "too small",
-    help: |Self { needed, .. }| format!(
-        "raise gpu-memory-utilization to {needed}, or remove it and let strixc compute it"
-    ),
-}
-
-#[derive(Debug)]
-pub struct UtilizationAboveCap {
-    pub agent: String,
-    pub utilization: String,
-    pub cap: String,
-    pub pinned: bool,
-    pub largest_context: Option<u64>,
+    message: "agent `{agent}`'s gpu-memory-utilization {pinned} is too small for one {context}-token context (needs at least {needed})",
+    label: "too small",
+    help: "raise gpu-memory-utilization to {needed}, or remove it and let strixc compute it",
 }
 
 problem! {
-    UtilizationAboveCap,
+    UtilizationAboveCap { agent: String, utilization: String, cap: String, pinned: bool, largest_context: Option<u64> },
     code: "strixc::budget::above_max_utilization",
-    message: |Self { agent, utilization, cap, pinned, .. }| format!(
-        "agent `{agent}` {} gpu-memory-utilization {utilization}, above the host's \
-         max-utilization {cap}",
-        if *pinned { "pins" } else { "needs" }
-    ),
-    label: |_| "above the cap",
-    help: |Self { cap, pinned, largest_context, .. }| match (pinned, largest_context) {
-        (true, _) => format!(
-            "lower gpu-memory-utilization to {cap} or less (or remove it and let strixc compute it), or raise the host's max-utilization"
-        ),
-        (false, Some(c)) => format!(
-            "the agent fits under the cap with a context (and kv-tokens) of {c} or less; or choose a smaller model, or raise the host's max-utilization"
-        ),
-        (false, None) => {
-            "no context fits under the cap: choose a smaller model, or raise the host's max-utilization".into()
+    message: {
+        format!(
+            "agent `{agent}` {} gpu-memory-utilization {utilization}, above the host's \
+             max-utilization {cap}",
+            if *pinned { "pins" } else { "needs" }
+        )
+    },
+    label: "above the cap",
+    help: {
+        match (pinned, largest_context) {
+            (true, _) => format!(
+                "lower gpu-memory-utilization to {cap} or less (or remove it and let strixc compute it), or raise the host's max-utilization"
+            ),
+            (false, Some(c)) => format!(
+                "the agent fits under the cap with a context (and kv-tokens) of {c} or less; or choose a smaller model, or raise the host's max-utilization"
+            ),
+            (false, None) => {
+                "no context fits under the cap: choose a smaller model, or raise the host's max-utilization".into()
+            }
         }
     },
 }
 
-#[derive(Debug)]
-pub struct ProfileOverBudget {
-    pub profile: String,
-    pub total: String,
-    pub budget: String,
-    pub over: String,
-    pub largest_context: Option<u64>,
-}
-
 problem! {
-    ProfileOverBudget,
+    ProfileOverBudget { profile: String, total: String, budget: String, over: String, largest_context: Option<u64> },
     code: "strixc::budget::over_budget",
-    message: |Self { profile, total, budget, over, .. }| {
-        format!("profile `{profile}` needs {total} but the host has {budget} ({over} over)")
+    message: "profile `{profile}` needs {total} but the host has {budget} ({over} over)",
+    label: "over budget",
+    help: {
+        match largest_context {
+            Some(c) => format!(
+                "the profile fits with every agent's context at {c} or less; or stop an agent in it, or choose smaller models"
+            ),
+            None => "no context makes it fit: stop an agent in this profile or choose smaller models".into(),
+        }
     },
-    label: |_| "over budget",
-    help: |Self { largest_context, .. }| match largest_context {
-        Some(c) => format!(
-            "the profile fits with every agent's context at {c} or less; or stop an agent in it, or choose smaller models"
-        ),
-        None => "no context makes it fit: stop an agent in this profile or choose smaller models".into(),
-    },
-}
-
-#[derive(Debug)]
-pub struct ProfileOverGpu {
-    pub profile: String,
-    pub sum: String,
 }
 
 problem! {
-    ProfileOverGpu,
+    ProfileOverGpu { profile: String, sum: String },
     code: "strixc::budget::over_gpu",
-    message: |Self { profile, sum }| {
-        format!("profile `{profile}` asks the GPU for {sum} of its memory (more than 1.00)")
-    },
-    label: |_| "over the GPU",
-    help: |_| "lower contexts or pinned utilizations of its agents",
+    message: "profile `{profile}` asks the GPU for {sum} of its memory (more than 1.00)",
+    label: "over the GPU",
+    help: "lower contexts or pinned utilizations of its agents",
 }
