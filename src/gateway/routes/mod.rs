@@ -1,9 +1,10 @@
-//! HTTP: routing by `model`, the proxy to the agent (streams pass through frame by frame,
-//! never buffered), `/v1/models`, `/metrics`, and OpenAI-style JSON errors.
+//! HTTP: routing by `model`, the proxy to the agent (streams pass through as they arrive,
+//! never held back), `/v1/models`, `/metrics`, and OpenAI-style JSON errors.
 //!
 //! - `request`: the client's body, its `model`, the agent it names;
 //! - `upstream`: the call to the agent;
 //! - `proxy`: admission, the call, the response streamed back;
+//! - `relay`: the response's body, the agent's connection driven by the client's task;
 //! - `reply`: the gateway's own responses and errors.
 
 mod proxy;

@@ -1,5 +1,5 @@
 //! `POST /v1/...`: read the request, wait for its agent (the scheduler), call it, and
-//! stream its response back frame by frame, never buffered.
+//! stream its response back as it arrives (`relay`).
 
 use std::sync::Arc;
 
