@@ -440,6 +440,73 @@ fn apply_moves_a_running_gateway_to_its_new_port() {
     assert_eq!(answer.status, 200, "{}\n{}", answer.body, gw.logs());
 }
 
+/// A long stream written as fast as the agent can arrives whole and in order, to a fast
+/// client and to a slow one: the frames the gateway passes on together (and holds back
+/// while a client cannot take more) lose, repeat and reorder nothing.
+#[test]
+fn a_long_fast_stream_arrives_whole_and_in_order_to_fast_and_slow_clients() {
+    let gw = Gateway::start(r#""--ready-after" "0.2""#, "");
+    let body = r#"{"model":"thor","stream":true,"chunks":20000,"chunk_delay_ms":0}"#;
+    for pause in [Duration::ZERO, Duration::from_millis(1)] {
+        let (head, payload) = read_stream(gw.port, body, pause);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(payload.ends_with("data: [DONE]\n\n"), "pause {pause:?}");
+        // Each event: `data: {... "port":P,"index":I,"choices":[{"index":0 ...`.
+        let indices: Vec<u32> = payload
+            .split("data: ")
+            .filter_map(|event| event.split("\"index\":").nth(1))
+            .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(
+            indices.iter().copied().eq(0..20000),
+            "pause {pause:?}: {} events, first out of place at {:?}",
+            indices.len(),
+            indices.iter().zip(0..).position(|(i, n)| *i != n)
+        );
+    }
+}
+
+/// A streamed response read 4 KiB at a time with `pause` between reads: its head and its
+/// body, the chunked encoding taken off.
+fn read_stream(port: u16, body: &str, pause: Duration) -> (String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the gateway");
+    write!(
+        stream,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let (mut raw, mut buf) = (Vec::new(), [0u8; 4096]);
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("reading the stream: {e}"),
+        }
+        std::thread::sleep(pause);
+    }
+    let text = String::from_utf8(raw).expect("UTF-8");
+    let (head, mut chunked) = text.split_once("\r\n\r\n").expect("a head");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    let mut payload = String::new();
+    loop {
+        let (size, rest) = chunked.split_once("\r\n").expect("a chunk size line");
+        let size = usize::from_str_radix(size, 16).expect("a hexadecimal chunk size");
+        if size == 0 {
+            break;
+        }
+        payload.push_str(&rest[..size]);
+        chunked = rest[size..]
+            .strip_prefix("\r\n")
+            .expect("CRLF after a chunk");
+    }
+    (head.to_owned(), payload)
+}
+
 /// Median of a sample, in microseconds.
 fn median_us(mut v: Vec<Duration>) -> f64 {
     v.sort_unstable();
