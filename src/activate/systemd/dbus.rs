@@ -340,9 +340,7 @@ impl Systemd for DbusSystemd {
             },
             state_change_usec: usec(&u, "StateChangeTimestamp"),
             active_enter_usec: usec(&u, "ActiveEnterTimestamp"),
-            active_exit_usec: usec(&u, "ActiveExitTimestamp"),
             inactive_enter_usec: usec(&u, "InactiveEnterTimestamp"),
-            inactive_exit_usec: usec(&u, "InactiveExitTimestamp"),
             exec_main_start_usec: usec(&s, "ExecMainStartTimestamp"),
             // systemd reports "not accounted" as u64::MAX.
             memory_current: s

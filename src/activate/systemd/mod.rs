@@ -82,9 +82,7 @@ pub struct UnitDetails {
     pub status: UnitStatus,
     pub state_change_usec: u64,
     pub active_enter_usec: u64,
-    pub active_exit_usec: u64,
     pub inactive_enter_usec: u64,
-    pub inactive_exit_usec: u64,
     /// Service only: when the main process started.
     pub exec_main_start_usec: u64,
     /// Service only: bytes, `None` when systemd does not account it.
