@@ -48,6 +48,15 @@ fn assert_exit(out: &Output, code: i32) {
     assert_eq!(out.status.code(), Some(code), "{}", text(out));
 }
 
+/// Exit `code`, and standard error says each of `said`.
+fn assert_fails(out: &Output, code: i32, said: &[&str]) {
+    assert_exit(out, code);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for words in said {
+        assert!(stderr.contains(words), "no {words:?} in:\n{}", text(out));
+    }
+}
+
 /// Every file under `dir` (relative path, bytes).
 fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut all: Vec<_> = walkdir::WalkDir::new(dir)
@@ -117,12 +126,7 @@ fn apply_no_op_status_diff_unknown_profile_and_rollback() {
     assert!(!diff.contains("r-thor.service"), "{}", text(&out));
 
     let out = run(&sbx, &stack, &["apply", "--profile", "nope"]);
-    assert_exit(&out, 2);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("nope"),
-        "{}",
-        text(&out)
-    );
+    assert_fails(&out, 2, &["nope"]);
 
     let out = run(&sbx, &stack, &["apply", "--profile", "odin"]);
     assert_exit(&out, 0);
@@ -187,12 +191,7 @@ fn a_broken_stack_exits_1_and_a_failing_agent_exits_4() {
         ),
     );
     let out = run(&sbx, &broken, &["apply"]);
-    assert_exit(&out, 1);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("nowhere"),
-        "{}",
-        text(&out)
-    );
+    assert_fails(&out, 1, &["nowhere"]);
     assert_eq!(files(&sbx.config_home()), [], "{}", text(&out));
     assert!(!sbx.state_dir().join("generations").exists());
 
@@ -204,17 +203,14 @@ fn a_broken_stack_exits_1_and_a_failing_agent_exits_4() {
     // its files come back, and no generation is recorded for the failed one.
     let failing = write_stack(&sbx, "failing.kdl", &native_kdl(&p, r#""--fail""#, ""));
     let out = run(&sbx, &failing, &["apply", "--profile", "odin"]);
-    assert_exit(&out, 4);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("agent odin") && stderr.contains("r-odin.service"),
-        "{}",
-        text(&out)
-    );
-    assert!(
-        stderr.contains("rolled back to generation 1"),
-        "{}",
-        text(&out)
+    assert_fails(
+        &out,
+        4,
+        &[
+            "agent odin",
+            "r-odin.service",
+            "rolled back to generation 1",
+        ],
     );
     assert_eq!(files(&sbx.config_home()), installed);
     assert_eq!(sbx.active_state("r-valkyrie.service"), "active");
@@ -387,13 +383,7 @@ fn a_planted_lock_symlink_is_refused_and_its_target_untouched() {
     std::fs::write(&victim, "someone else's file\n").unwrap();
     std::os::unix::fs::symlink(&victim, root.state().join("lock")).unwrap();
     let out = root.run(&["apply"]);
-    assert_exit(&out, 3);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("symbolic link") && stderr.contains("lock"),
-        "{}",
-        text(&out)
-    );
+    assert_fails(&out, 3, &["symbolic link", "lock"]);
     assert_eq!(
         std::fs::read_to_string(&victim).unwrap(),
         "someone else's file\n"
@@ -416,12 +406,7 @@ fn a_damaged_generation_record_stops_apply_before_it_changes_anything() {
     std::fs::write(&root.stack, changed).unwrap();
     for args in [&["apply"][..], &["rollback"], &["generations"], &["status"]] {
         let out = root.run(args);
-        assert_exit(&out, 3);
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains(&record.display().to_string()),
-            "{args:?}: {}",
-            text(&out)
-        );
+        assert_fails(&out, 3, &[record.display().to_string().as_str()]);
     }
     assert_eq!(root.installed(), before);
 }
@@ -434,12 +419,7 @@ fn a_folder_named_u64_max_is_named_and_never_wraps_numbering() {
     let max = root.state().join("generations/18446744073709551615");
     std::fs::create_dir_all(&max).unwrap();
     let out = root.run(&["apply", "--profile", "odin"]);
-    assert_exit(&out, 3);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains(&max.display().to_string()),
-        "{}",
-        text(&out)
-    );
+    assert_fails(&out, 3, &[max.display().to_string().as_str()]);
     assert!(!root.state().join("generations/0").exists());
     std::fs::remove_dir(&max).unwrap();
     assert_eq!(
@@ -460,21 +440,11 @@ fn status_and_rollback_with_nothing_applied_exit_5() {
     let root = Root::new();
     for args in [&["status"][..], &["rollback"]] {
         let out = root.run(args);
-        assert_exit(&out, 5);
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("nothing applied yet"),
-            "{args:?}: {}",
-            text(&out)
-        );
+        assert_fails(&out, 5, &["nothing applied yet"]);
     }
     assert_exit(&root.run(&["apply"]), 0);
     let out = root.run(&["rollback"]);
-    assert_exit(&out, 5);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("nothing to roll back to"),
-        "{}",
-        text(&out)
-    );
+    assert_fails(&out, 5, &["nothing to roll back to"]);
     // --help documents it.
     let help = std::process::Command::new(support::strixc_bin())
         .arg("--help")
@@ -546,12 +516,7 @@ fn system_mode_as_non_root_says_it_needs_root() {
     };
     for args in [&["apply", "--system"][..], &["rollback", "--system"]] {
         let out = run(args);
-        assert_exit(&out, 2);
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("needs root"),
-            "{args:?}: {}",
-            text(&out)
-        );
+        assert_fails(&out, 2, &["needs root"]);
     }
 }
 
@@ -769,15 +734,9 @@ fn a_bus_that_dies_mid_apply_is_noticed_at_once() {
     let killed = Instant::now();
     let out = child.wait_with_output().unwrap();
     let took = killed.elapsed();
-    assert_exit(&out, 3);
+    assert_fails(&out, 3, &["lost the D-Bus connection", "generation 1"]);
     // Far below the 20-minute deadline the old code waited for.
     assert!(took < Duration::from_secs(60), "noticed after {took:?}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("lost the D-Bus connection") && stderr.contains("generation 1"),
-        "{}",
-        text(&out)
-    );
     // The files of generation 1 are back.
     assert_eq!(files(&sbx.config_home()), installed, "{}", text(&out));
     // The manager's dbus.socket brings a new bus up, as a restarted dbus would: either
@@ -785,7 +744,7 @@ fn a_bus_that_dies_mid_apply_is_noticed_at_once() {
     // next command does it. Either way, odin ends stopped and nothing is pending.
     let journal = sbx.state_dir().join("transaction/intent.json");
     if journal.exists() {
-        assert!(stderr.contains("journal"), "{}", text(&out));
+        assert_fails(&out, 3, &["journal"]);
         let mut status = run(&sbx, &good, &["status"]);
         for _ in 0..50 {
             if status.status.code() == Some(0) {
@@ -801,7 +760,7 @@ fn a_bus_that_dies_mid_apply_is_noticed_at_once() {
             text(&status)
         );
     } else {
-        assert!(stderr.contains("reconnected"), "{}", text(&out));
+        assert_fails(&out, 3, &["reconnected"]);
     }
     assert!(!journal.exists());
     assert_ne!(sbx.active_state("r-odin.service"), "active");

@@ -164,13 +164,35 @@ fn health_url(port: u16) -> String {
     format!("http://127.0.0.1:{port}/health")
 }
 
-/// Boots a root for `mode` and writes `stack` to /root/stack.kdl; `None` when the suite
-/// cannot run here (printed).
-fn boot(mode: Mode, stack: &str) -> Option<Runtime> {
+/// A booted root, holding one of the slots (freed after the root is gone).
+struct Booted {
+    rt: Runtime,
+    _slot: Slot,
+}
+
+impl std::ops::Deref for Booted {
+    type Target = Runtime;
+
+    fn deref(&self) -> &Runtime {
+        &self.rt
+    }
+}
+
+/// Waits for a slot, boots a root for `mode` and writes `stack` to /root/stack.kdl; `None`
+/// when the suite cannot run here (printed).
+fn boot(mode: Mode, stack: &str) -> Option<Booted> {
+    let slot = slot();
     let lower = runtime::available()?;
     let rt = Runtime::boot(&lower, mode);
     eprintln!("booted {mode:?} root in {:?}", rt.boot_time);
     rt.write(STACK, stack);
+    Some(Booted { rt, _slot: slot })
+}
+
+/// [`boot`], then `strixc apply --profile PROFILE`, which must succeed.
+fn boot_applied(mode: Mode, stack: &str, profile: &str) -> Option<Booted> {
+    let rt = boot(mode, stack)?;
+    apply_ok(&rt, profile);
     Some(rt)
 }
 
@@ -207,11 +229,9 @@ fn assert_not_serving(rt: &Runtime, port: u16) {
 }
 
 fn first_apply_and_noop(mode: Mode) {
-    let _slot = slot();
-    let Some(rt) = boot(mode, &norse(FAST_HEALTH, "", "")) else {
+    let Some(rt) = boot_applied(mode, &norse(FAST_HEALTH, "", ""), "standard") else {
         return;
     };
-    apply_ok(&rt, "standard");
     assert_serving(&rt, &[THOR, VALKYRIE]);
     for agent in ["thor", "valkyrie"] {
         assert_eq!(rt.prop(&unit(agent), "ActiveState"), "active", "{agent}");
@@ -239,27 +259,12 @@ fn first_apply_and_noop(mode: Mode) {
         "thor active {t_thor}, started {s_thor}; valkyrie active {t_valk}, started {s_valk}"
     );
 
-    // no-op: nothing restarts
-    let before: Vec<(String, String)> = ["thor", "valkyrie"]
-        .iter()
-        .map(|a| {
-            (
-                rt.prop(&unit(a), "MainPID"),
-                rt.prop(&unit(a), "InvocationID"),
-            )
-        })
-        .collect();
+    // no-op: nothing restarts (each agent's process and invocation stay)
+    let runs =
+        || ["thor", "valkyrie"].map(|a| ["MainPID", "InvocationID"].map(|p| rt.prop(&unit(a), p)));
+    let before = runs();
     let took = apply_ok(&rt, "standard");
-    let after: Vec<(String, String)> = ["thor", "valkyrie"]
-        .iter()
-        .map(|a| {
-            (
-                rt.prop(&unit(a), "MainPID"),
-                rt.prop(&unit(a), "InvocationID"),
-            )
-        })
-        .collect();
-    assert_eq!(before, after, "a no-op apply restarted an agent");
+    assert_eq!(before, runs(), "a no-op apply restarted an agent");
     eprintln!("no-op apply: {took:?}");
     assert_serving(&rt, &[THOR, VALKYRIE]);
 }
@@ -293,11 +298,9 @@ fn assert_replaced(rt: &Runtime, old: &str, new: &str) {
 }
 
 fn switch(mode: Mode) {
-    let _slot = slot();
-    let Some(rt) = boot(mode, &norse(FAST_HEALTH, "", "")) else {
+    let Some(rt) = boot_applied(mode, &norse(FAST_HEALTH, "", ""), "standard") else {
         return;
     };
-    apply_ok(&rt, "standard");
     let thor_pid = rt.prop(&unit("thor"), "MainPID");
     apply_ok(&rt, "odin");
     assert_serving(&rt, &[THOR, ODIN]);
@@ -331,11 +334,9 @@ fn user_switch_standard_odin_standard() {
 
 #[test]
 fn system_rollback() {
-    let _slot = slot();
-    let Some(rt) = boot(Mode::System, &norse(FAST_HEALTH, "", "")) else {
+    let Some(rt) = boot_applied(Mode::System, &norse(FAST_HEALTH, "", ""), "standard") else {
         return;
     };
-    apply_ok(&rt, "standard");
     apply_ok(&rt, "odin");
     let out = rt.strixc(&["rollback"]);
     assert!(out.status.success(), "rollback: {}", text(&out));
@@ -358,7 +359,7 @@ fn assert_rolled_back(rt: &Runtime) {
 
 /// Boots a system root with odin's runtime given `odin_env`, serves standard, then switches
 /// to odin, which must fail: exit 4 (the report, and how long the apply took).
-fn fail_odin(odin_env: &str) -> Option<(Runtime, std::process::Output, Duration)> {
+fn fail_odin(odin_env: &str) -> Option<(Booted, std::process::Output, Duration)> {
     let rt = boot(Mode::System, &norse(FAST_HEALTH, odin_env, ""))?;
     apply_ok(&rt, "standard");
     let (out, took) = apply(&rt, "odin");
@@ -368,7 +369,6 @@ fn fail_odin(odin_env: &str) -> Option<(Runtime, std::process::Output, Duration)
 
 #[test]
 fn system_container_exiting_at_start_rolls_back_and_shows_its_output() {
-    let _slot = slot();
     let Some((rt, out, took)) = fail_odin(r#"    env "STANDIN_EXIT_AT_START" "3""#) else {
         return;
     };
@@ -385,7 +385,6 @@ fn system_container_exiting_at_start_rolls_back_and_shows_its_output() {
 
 #[test]
 fn system_never_healthy_is_killed_within_the_bound() {
-    let _slot = slot();
     let Some((rt, _out, took)) = fail_odin(r#"    env "STANDIN_HANG" "1""#) else {
         return;
     };
@@ -397,14 +396,13 @@ fn system_never_healthy_is_killed_within_the_bound() {
 
 #[test]
 fn system_unhealthy_after_serving_is_killed_and_restarted() {
-    let _slot = slot();
-    let Some(rt) = boot(
+    let Some(rt) = boot_applied(
         Mode::System,
         &norse(FAST_HEALTH, "", r#"    env "STANDIN_UNHEALTHY_AFTER" "4""#),
+        "standard",
     ) else {
         return;
     };
-    apply_ok(&rt, "standard");
     let first = rt.prop(&unit("valkyrie"), "MainPID");
     let waited = rt.wait(Duration::from_secs(60), "valkyrie restarted", || {
         rt.prop(&unit("valkyrie"), "NRestarts")
@@ -422,11 +420,9 @@ fn system_unhealthy_after_serving_is_killed_and_restarted() {
 
 #[test]
 fn system_target_alone_switches_profiles() {
-    let _slot = slot();
-    let Some(rt) = boot(Mode::System, &norse(FAST_HEALTH, "", "")) else {
+    let Some(rt) = boot_applied(Mode::System, &norse(FAST_HEALTH, "", ""), "standard") else {
         return;
     };
-    apply_ok(&rt, "standard");
     let out = rt.systemctl(&["start", "e-odin.target"]);
     assert!(out.status.success(), "{}", text(&out));
     rt.wait(Duration::from_secs(60), "odin serving", || {
@@ -442,14 +438,13 @@ fn system_target_alone_switches_profiles() {
 /// stack stops with its slice.
 #[test]
 fn system_target_start_returns_when_serving_and_fails_with_its_agent() {
-    let _slot = slot();
-    let Some(rt) = boot(
+    let Some(rt) = boot_applied(
         Mode::System,
         &norse(FAST_HEALTH, "", r#"    env "STANDIN_READY_AFTER" "3""#),
+        "standard",
     ) else {
         return;
     };
-    apply_ok(&rt, "standard");
     let out = rt.systemctl(&["stop", "e.slice"]);
     assert!(out.status.success(), "{}", text(&out));
     for (agent, port) in [("thor", THOR), ("valkyrie", VALKYRIE)] {
@@ -485,14 +480,13 @@ fn system_target_start_returns_when_serving_and_fails_with_its_agent() {
 /// back, the agent fails a bounded number of times instead of restarting every 250 ms.
 #[test]
 fn system_missing_device_is_named_and_nothing_spins() {
-    let _slot = slot();
-    let Some(rt) = boot(
+    let Some(rt) = boot_applied(
         Mode::System,
         &norse(FAST_HEALTH, r#"    device "/dev/kfd""#, ""),
+        "standard",
     ) else {
         return;
     };
-    apply_ok(&rt, "standard");
     let (out, _) = apply(&rt, "odin");
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(text(&out).contains("/dev/kfd"), "{}", text(&out));
@@ -512,7 +506,6 @@ fn system_missing_device_is_named_and_nothing_spins() {
 /// stack's default health settings (no interval given).
 #[test]
 fn system_readiness_follows_the_server() {
-    let _slot = slot();
     let Some(rt) = boot(Mode::System, &norse(r#"health "/health""#, "", "")) else {
         return;
     };
@@ -608,7 +601,6 @@ agent "saga" {{
 
 #[test]
 fn system_llama_cpp_chat_right_after_apply() {
-    let _slot = slot();
     let Some(rt) = boot(Mode::System, &llama_stack()) else {
         return;
     };
@@ -694,7 +686,6 @@ fn system_opencode_answers_through_the_generated_files_right_after_apply() {
         Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{why}"),
         Err(why) => return eprintln!("SKIPPED (no OpenCode): {why}"),
     };
-    let _slot = slot();
     let stack = opencode_stack();
     let Some(rt) = boot(Mode::System, &stack) else {
         return;
@@ -731,6 +722,26 @@ fn timed(rt: &Runtime, script: &str) -> f64 {
         .parse::<f64>()
         .unwrap()
         / 1000.0
+}
+
+/// `rounds` timings of each, alternating which goes first (neither always runs on a warmer
+/// machine).
+fn alternate(
+    rounds: usize,
+    mut ours: impl FnMut() -> f64,
+    mut theirs: impl FnMut() -> f64,
+) -> (Vec<f64>, Vec<f64>) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            a.push(ours());
+            b.push(theirs());
+        } else {
+            b.push(theirs());
+            a.push(ours());
+        }
+    }
+    (a, b)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -778,28 +789,19 @@ fn bench_apply_and_switch_against_podman_run_and_systemctl() {
     apply_ok(&rt, "standard"); // first start: images, generations, boot links
     let by_hand = podman_run_script(&stack, &[("thor", THOR), ("valkyrie", VALKYRIE)]);
     let stop_stack = "systemctl stop e.slice";
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for round in 0..rounds {
-        let mut strixc = || {
+    let (ours, theirs) = alternate(
+        rounds,
+        || {
             rt.sh(stop_stack);
-            ours.push(timed(
-                &rt,
-                &format!("strixc apply --profile standard -f {STACK}"),
-            ));
-        };
-        let mut podman = || {
+            timed(&rt, &format!("strixc apply --profile standard -f {STACK}"))
+        },
+        || {
             rt.sh(stop_stack);
-            theirs.push(timed(&rt, &by_hand));
+            let took = timed(&rt, &by_hand);
             rt.sh("podman rm -f -t 0 bench-thor bench-valkyrie");
-        };
-        if round % 2 == 0 {
-            strixc();
-            podman();
-        } else {
-            podman();
-            strixc();
-        }
-    }
+            took
+        },
+    );
     let (a, p) = (median(ours.clone()), median(theirs.clone()));
     eprintln!(
         "from nothing to thor + valkyrie serving (stand-in ready after 1 s), {rounds} rounds, medians:\n  \
@@ -810,28 +812,17 @@ fn bench_apply_and_switch_against_podman_run_and_systemctl() {
     );
 
     apply_ok(&rt, "standard");
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for round in 0..rounds {
-        let mut strixc = || {
-            ours.push(
-                timed(&rt, &format!("strixc apply --profile odin -f {STACK}"))
-                    + timed(&rt, &format!("strixc apply --profile standard -f {STACK}")),
-            );
-        };
-        let mut systemctl = || {
-            theirs.push(
-                timed(&rt, "systemctl start e-odin.target")
-                    + timed(&rt, "systemctl start e-standard.target"),
-            );
-        };
-        if round % 2 == 0 {
-            strixc();
-            systemctl();
-        } else {
-            systemctl();
-            strixc();
-        }
-    }
+    let (ours, theirs) = alternate(
+        rounds,
+        || {
+            timed(&rt, &format!("strixc apply --profile odin -f {STACK}"))
+                + timed(&rt, &format!("strixc apply --profile standard -f {STACK}"))
+        },
+        || {
+            timed(&rt, "systemctl start e-odin.target")
+                + timed(&rt, "systemctl start e-standard.target")
+        },
+    );
     let (a, s) = (median(ours.clone()), median(theirs.clone()));
     eprintln!(
         "switch standard -> odin -> standard, both waiting until serving, {rounds} rounds, medians:\n  \
@@ -860,7 +851,6 @@ gateway {
 
 #[test]
 fn system_gateway_summons_the_real_llama_cpp_agent_a_request_names() {
-    let _slot = slot();
     let Some(rt) = boot(Mode::System, &gateway_stack()) else {
         return;
     };
