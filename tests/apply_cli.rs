@@ -31,6 +31,22 @@ fn run(sbx: &Sandbox, stack: &Path, args: &[&str]) -> Output {
     sbx.strixc(&all)
 }
 
+/// `run`, started in the background with its output piped.
+fn spawn(sbx: &Sandbox, stack: &Path, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(support::strixc_bin())
+        .arg("-f")
+        .arg(stack)
+        .args(args)
+        .arg("--user")
+        .env_clear()
+        .envs(sbx.cli_env())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn text(out: &Output) -> String {
     format!(
         "exit {:?}\n--- stdout\n{}--- stderr\n{}",
@@ -667,17 +683,7 @@ fn a_closed_pipe_never_stops_a_switch_halfway() {
         .unwrap()
         .replace(r#""--ready-after" "0.2""#, r#""--ready-after" "1.5""#);
     std::fs::write(&stack, text_now).unwrap();
-    let mut child = std::process::Command::new(support::strixc_bin())
-        .arg("-f")
-        .arg(&stack)
-        .args(["apply", "--user"])
-        .env_clear()
-        .envs(sbx.cli_env())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&sbx, &stack, &["apply"]);
     // `| head -1` on both: read one progress line, then close both pipes.
     drop(child.stdout.take());
     let mut first = String::new();
@@ -714,17 +720,7 @@ fn a_bus_that_dies_mid_apply_is_noticed_at_once() {
         "slow.kdl",
         &native_kdl(&[p[0], p[1], p[2]], r#""--ready-after" "60""#, ""),
     );
-    let child = std::process::Command::new(support::strixc_bin())
-        .arg("-f")
-        .arg(&slow)
-        .args(["apply", "--user", "--profile", "odin"])
-        .env_clear()
-        .envs(sbx.cli_env())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&sbx, &slow, &["apply", "--profile", "odin"]);
     support::wait_for(
         Duration::from_secs(20),
         || sbx.active_state("r-odin.service") == "activating",

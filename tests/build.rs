@@ -101,6 +101,13 @@ fn write(tree: &Tree, dir: &Path) {
     strixc::tree::write::write_tree(tree, dir).expect("write tree");
 }
 
+/// Stack `name` built, and written to a fresh folder.
+fn built_on_disk(name: &str) -> (Tree, tempfile::TempDir) {
+    let (tree, dir) = (build(name), tempdir());
+    write(&tree, dir.path());
+    (tree, dir)
+}
+
 // ── snapshots and determinism ────────────────────────────────────────────────────────
 
 #[test]
@@ -315,9 +322,7 @@ fn quadlet_bin() -> PathBuf {
 #[test]
 fn quadlet_converts_every_container_in_user_and_system_mode() {
     for name in STACKS {
-        let dir = tempdir();
-        let tree = build(name);
-        write(&tree, dir.path());
+        let (tree, dir) = built_on_disk(name);
         let containers: Vec<&str> = tree.paths().filter(|p| p.ends_with(".container")).collect();
         assert!(!containers.is_empty(), "{name}");
         for user in [true, false] {
@@ -367,9 +372,7 @@ const VERIFY_ALLOWED: [&str; 3] = [
 #[test]
 fn systemd_analyze_verifies_generated_units_and_quadlets_output() {
     for name in STACKS {
-        let dir = tempdir();
-        let tree = build(name);
-        write(&tree, dir.path());
+        let (tree, dir) = built_on_disk(name);
         let units = dir.path().join("units");
         std::fs::create_dir(&units).unwrap();
         let out = Command::new(quadlet_bin())
