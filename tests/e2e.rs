@@ -721,7 +721,7 @@ fn timed(rt: &Runtime, script: &str) -> f64 {
         .trim()
         .parse::<f64>()
         .unwrap()
-        / 1000.0
+        / 1e6
 }
 
 /// `rounds` timings of each, alternating which goes first (neither always runs on a warmer
