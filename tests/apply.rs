@@ -96,25 +96,25 @@ fn first_apply_starts_every_agent_of_the_profile() {
 #[test]
 fn connections_and_their_threads_are_released() {
     let sbx = Sandbox::start();
-    // Count only strixc's JobRemoved drainers; other tests run in parallel, hence the slack.
-    let drainers = || {
+    // Count only strixc's connection readers; other tests run in parallel, hence the slack.
+    let readers = || {
         std::fs::read_dir("/proc/self/task")
             .unwrap()
             .filter_map(Result::ok)
             .filter(|t| {
                 std::fs::read_to_string(t.path().join("comm"))
-                    .is_ok_and(|c| c.trim() == "strixc-jobs")
+                    .is_ok_and(|c| c.trim() == strixc::activate::systemd::READER_THREAD)
             })
             .count()
     };
-    let before = drainers();
-    for _ in 0..30 {
-        drop(sbx.systemd());
-    }
+    let before = readers();
+    let held: Vec<_> = (0..30).map(|_| sbx.systemd()).collect();
+    assert!(readers() >= held.len(), "one reader thread per connection");
+    drop(held);
     support::wait_for(
         Duration::from_secs(5),
-        || drainers() < before + 10,
-        "draining threads to exit",
+        || readers() < before + 10,
+        "reader threads to exit",
     );
 }
 

@@ -14,6 +14,9 @@ use super::address::{self, Socket};
 use super::message::{Kind, Message, NO_REPLY_EXPECTED};
 use super::wire::Value;
 
+/// The name of each connection's reader thread (one per connection, gone with it).
+pub const READER_THREAD: &str = "strixc-dbus";
+
 /// Why a D-Bus exchange failed.
 #[derive(Debug)]
 pub enum DbusError {
@@ -126,7 +129,7 @@ impl Connection {
         };
         let shared = Arc::clone(&connection.shared);
         std::thread::Builder::new()
-            .name("strixc-dbus".into())
+            .name(READER_THREAD.into())
             .spawn(move || read_loop(reader, shared, on_event))
             .map_err(DbusError::Io)?;
         connection.call(Message::call(BUS, "/org/freedesktop/DBus", BUS, "Hello"))?;

@@ -18,7 +18,7 @@ mod wire;
 
 use std::time::Instant;
 
-pub use connection::DbusError;
+pub use connection::{DbusError, READER_THREAD};
 pub use dbus::{Bus, DbusSystemd};
 
 use crate::error::Error;
