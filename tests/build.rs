@@ -425,10 +425,11 @@ fn install_units(sbx: &Sandbox, tree: &Tree) {
     for (path, bytes) in tree.iter() {
         if let Some(name) = path.strip_prefix("containers/systemd/") {
             std::fs::write(quadlets.join(name), bytes).unwrap();
-        } else if let Some(name) = path.strip_prefix("systemd/") {
-            if !name.ends_with(".swap") && !name.ends_with("-swapfile.service") {
-                std::fs::write(sbx.unit_dir().join(name), bytes).unwrap();
-            }
+        } else if let Some(name) = path.strip_prefix("systemd/")
+            && !name.ends_with(".swap")
+            && !name.ends_with("-swapfile.service")
+        {
+            std::fs::write(sbx.unit_dir().join(name), bytes).unwrap();
         }
     }
     let out = sbx.systemctl(&["daemon-reload"]);

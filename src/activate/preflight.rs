@@ -47,10 +47,11 @@ pub fn check(mode: Mode, manifest: &Manifest, profile: &ManifestProfile) -> Pref
             }
         }
     }
-    if mode == Mode::User && needs_groups {
-        if let Some(problem) = oci_runtime_problem(podman_runtime().as_deref()) {
-            out.problems.push(problem);
-        }
+    if mode == Mode::User
+        && needs_groups
+        && let Some(problem) = oci_runtime_problem(podman_runtime().as_deref())
+    {
+        out.problems.push(problem);
     }
     out
 }

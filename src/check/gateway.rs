@@ -46,15 +46,15 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
             }
         }
     }
-    if let Some(bind) = &gateway.bind {
-        if !bind.value.is_loopback() {
-            d.emit(
-                GatewayExposedBind {
-                    address: bind.value.to_string(),
-                },
-                bind.span,
-            );
-        }
+    if let Some(bind) = &gateway.bind
+        && !bind.value.is_loopback()
+    {
+        d.emit(
+            GatewayExposedBind {
+                address: bind.value.to_string(),
+            },
+            bind.span,
+        );
     }
     let idle = gateway
         .idle_ms

@@ -25,15 +25,17 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
                 agent.name.span,
             );
         }
-        if let (Some(dtype), Some(gpu)) = (&agent.kv_cache_dtype, &stack.host.gpu) {
-            if dtype.value == KvDtype::Fp8 && engine == Engine::Vllm && is_rdna(&gpu.arch) {
-                d.emit(
-                    Fp8KvCache {
-                        agent: agent.name.value.clone(),
-                    },
-                    dtype.span,
-                );
-            }
+        if let (Some(dtype), Some(gpu)) = (&agent.kv_cache_dtype, &stack.host.gpu)
+            && dtype.value == KvDtype::Fp8
+            && engine == Engine::Vllm
+            && is_rdna(&gpu.arch)
+        {
+            d.emit(
+                Fp8KvCache {
+                    agent: agent.name.value.clone(),
+                },
+                dtype.span,
+            );
         }
         let Some(model_ref) = &agent.model else {
             continue;

@@ -12,31 +12,30 @@ pub const HEALTH_KEYS_SINCE: (u32, u32) = (4, 5);
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     let host = &stack.host;
-    if let (Some(memory), Some(reserve)) = (&host.memory, &host.reserve) {
-        if reserve.value >= memory.value {
-            d.emit(
-                ReserveAboveMemory {
-                    reserve: crate::stack::quantity::format_gib(reserve.value),
-                    memory: crate::stack::quantity::format_gib(memory.value),
-                },
-                reserve.span,
-            );
-        }
+    if let (Some(memory), Some(reserve)) = (&host.memory, &host.reserve)
+        && reserve.value >= memory.value
+    {
+        d.emit(
+            ReserveAboveMemory {
+                reserve: crate::stack::quantity::format_gib(reserve.value),
+                memory: crate::stack::quantity::format_gib(memory.value),
+            },
+            reserve.span,
+        );
     }
-    if let (Some(memory), Some(gpu)) = (&host.memory, &host.gpu) {
-        if let Some(gpu_memory) = gpu
+    if let (Some(memory), Some(gpu)) = (&host.memory, &host.gpu)
+        && let Some(gpu_memory) = gpu
             .memory
             .as_ref()
             .filter(|m| gpu.unified && m.value > memory.value)
-        {
-            d.emit(
-                GpuMemoryAboveHost {
-                    gpu: crate::stack::quantity::format_gib(gpu_memory.value),
-                    memory: crate::stack::quantity::format_gib(memory.value),
-                },
-                gpu_memory.span,
-            );
-        }
+    {
+        d.emit(
+            GpuMemoryAboveHost {
+                gpu: crate::stack::quantity::format_gib(gpu_memory.value),
+                memory: crate::stack::quantity::format_gib(memory.value),
+            },
+            gpu_memory.span,
+        );
     }
     podman(stack, d);
     gttsize(stack, d);
@@ -95,13 +94,13 @@ fn podman(stack: &Stack, d: &mut Diagnostics) {
         d.emit(kind, declared.span);
         return;
     }
-    if containers.iter().any(|r| r.health.is_some()) {
-        if let Some(kind) = too_old(
+    if containers.iter().any(|r| r.health.is_some())
+        && let Some(kind) = too_old(
             "checking health in quadlet units (HealthStartupCmd, HealthOnFailure=kill)",
             "4.5",
             HEALTH_KEYS_SINCE,
-        ) {
-            d.emit(kind, declared.span);
-        }
+        )
+    {
+        d.emit(kind, declared.span);
     }
 }

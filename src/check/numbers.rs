@@ -16,20 +16,20 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
             continue;
         };
         let model = agent.model.as_ref().and_then(|m| stack.model(m));
-        if let Some(max) = model.and_then(|m| m.max_context.as_ref()) {
-            if context.value > max.value {
-                d.push(
-                    Diagnostic::new(
-                        ContextAboveModelMax {
-                            context: context.value,
-                            max: max.value,
-                            model: model.map(|m| m.name.value.clone()).unwrap_or_default(),
-                        },
-                        context.span,
-                    )
-                    .with_label(max.span, "the model's limit"),
-                );
-            }
+        if let Some(max) = model.and_then(|m| m.max_context.as_ref())
+            && context.value > max.value
+        {
+            d.push(
+                Diagnostic::new(
+                    ContextAboveModelMax {
+                        context: context.value,
+                        max: max.value,
+                        model: model.map(|m| m.name.value.clone()).unwrap_or_default(),
+                    },
+                    context.span,
+                )
+                .with_label(max.span, "the model's limit"),
+            );
         }
         let mut reported = Vec::new();
         for cap in &agent.opencode {
@@ -48,16 +48,16 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
             }
         }
         opencode_fits(stack, agent, context, d);
-        if let Some(kv_tokens) = &agent.kv_tokens {
-            if kv_tokens.value < context.value {
-                d.emit(
-                    KvTokensBelowContext {
-                        kv_tokens: kv_tokens.value,
-                        context: context.value,
-                    },
-                    kv_tokens.span,
-                );
-            }
+        if let Some(kv_tokens) = &agent.kv_tokens
+            && kv_tokens.value < context.value
+        {
+            d.emit(
+                KvTokensBelowContext {
+                    kv_tokens: kv_tokens.value,
+                    context: context.value,
+                },
+                kv_tokens.span,
+            );
         }
     }
 }

@@ -174,16 +174,16 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     }
     for agent in &stack.agents {
         quadlet_secrets(&agent.quadlet, d);
-        if let Some(bind) = &agent.bind {
-            if !bind.value.is_loopback() {
-                d.emit(
-                    ExposedBind {
-                        agent: agent.name.value.clone(),
-                        address: bind.value.to_string(),
-                    },
-                    bind.span,
-                );
-            }
+        if let Some(bind) = &agent.bind
+            && !bind.value.is_loopback()
+        {
+            d.emit(
+                ExposedBind {
+                    agent: agent.name.value.clone(),
+                    address: bind.value.to_string(),
+                },
+                bind.span,
+            );
         }
     }
 }

@@ -49,14 +49,14 @@ pub fn run(cli: &Cli, args: &BudgetArgs, out: &Output) -> Result<ExitCode, Error
         Err(code) => return Ok(code),
     };
     let plan = planned.plan();
-    if let Some(name) = &args.profile {
-        if !plan.profiles.iter().any(|p| p.name() == name) {
-            let known: Vec<&str> = plan.profiles.iter().map(|p| p.name()).collect();
-            return Err(Error::Usage(format!(
-                "no profile named `{name}` (the stack has: {})",
-                known.join(", ")
-            )));
-        }
+    if let Some(name) = &args.profile
+        && !plan.profiles.iter().any(|p| p.name() == name)
+    {
+        let known: Vec<&str> = plan.profiles.iter().map(|p| p.name()).collect();
+        return Err(Error::Usage(format!(
+            "no profile named `{name}` (the stack has: {})",
+            known.join(", ")
+        )));
     }
     let only = args.profile.as_deref();
     let text = if args.json {

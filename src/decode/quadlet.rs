@@ -21,17 +21,17 @@ pub fn quadlet_entry(node: &KdlNode, d: &mut Diagnostics) -> Option<QuadletEntry
     let key = values::string(key, "a quadlet key", d);
     let value = values::string(value, "a quadlet value", d);
     let mut ok = true;
-    if let Some(s) = &section {
-        if !QUADLET_SECTIONS.contains(&s.value.as_str()) {
-            d.emit(
-                InvalidQuadletSection {
-                    section: s.value.clone(),
-                    suggestion: did_you_mean(&s.value, QUADLET_SECTIONS).map(str::to_owned),
-                },
-                s.span,
-            );
-            ok = false;
-        }
+    if let Some(s) = &section
+        && !QUADLET_SECTIONS.contains(&s.value.as_str())
+    {
+        d.emit(
+            InvalidQuadletSection {
+                section: s.value.clone(),
+                suggestion: did_you_mean(&s.value, QUADLET_SECTIONS).map(str::to_owned),
+            },
+            s.span,
+        );
+        ok = false;
     }
     if let Some(k) = &key {
         let valid = k.value.starts_with(|c: char| c.is_ascii_alphabetic())

@@ -100,16 +100,16 @@ fn command_args(node: &KdlNode, d: &mut Diagnostics) -> Vec<Text> {
         .into_iter()
         .filter_map(|e| values::string(e, "a command argument", d))
         .collect();
-    if let Some(program) = args.first() {
-        if !program.value.starts_with('/') {
-            values::invalid(
-                "program",
-                &program.value,
-                "an absolute path, like \"/usr/bin/llama-server\"",
-                program.span,
-                d,
-            );
-        }
+    if let Some(program) = args.first()
+        && !program.value.starts_with('/')
+    {
+        values::invalid(
+            "program",
+            &program.value,
+            "an absolute path, like \"/usr/bin/llama-server\"",
+            program.span,
+            d,
+        );
     }
     args
 }

@@ -98,11 +98,11 @@ pub fn go_duration(ms: u64) -> String {
 fn timespan(ms: u64, zero: &str, minutes: &str) -> String {
     if ms == 0 {
         zero.into()
-    } else if ms % 3_600_000 == 0 {
+    } else if ms.is_multiple_of(3_600_000) {
         format!("{}h", ms / 3_600_000)
-    } else if ms % 60_000 == 0 {
+    } else if ms.is_multiple_of(60_000) {
         format!("{}{minutes}", ms / 60_000)
-    } else if ms % 1_000 == 0 {
+    } else if ms.is_multiple_of(1_000) {
         format!("{}s", ms / 1_000)
     } else {
         format!("{ms}ms")

@@ -89,13 +89,13 @@ impl Activation<'_> {
 
     /// `daemon-reload` and boot links: a failure there ends the activation.
     fn prepare(&self) -> Result<Option<UnitFailure>, Error> {
-        if self.reload {
-            if let Err(e) = self.sd.reload() {
-                if self.gone(&e) {
-                    return Err(lost(Some(&e)));
-                }
-                return Ok(Some(self.failure("daemon-reload", "reload", e.to_string())));
+        if self.reload
+            && let Err(e) = self.sd.reload()
+        {
+            if self.gone(&e) {
+                return Err(lost(Some(&e)));
             }
+            return Ok(Some(self.failure("daemon-reload", "reload", e.to_string())));
         }
         let enable = &self.actions.enable;
         if !enable.is_empty() {
@@ -209,14 +209,14 @@ impl Activation<'_> {
                 && (s.sub_state == "start-post"
                     || (s.sub_state == "auto-restart" && s.job.is_some()))
         }) {
-            if let Ok(d) = self.sd.details(&s.name) {
-                if d.main_pid == Some(0) && d.exec_main_start_usec > 0 {
-                    let status = d.exec_main_status.unwrap_or(-1);
-                    let why = format!(
-                        "failed: the server exited (status {status}) before it was healthy"
-                    );
-                    crashed.push((s.name.clone(), why));
-                }
+            if let Ok(d) = self.sd.details(&s.name)
+                && d.main_pid == Some(0)
+                && d.exec_main_start_usec > 0
+            {
+                let status = d.exec_main_status.unwrap_or(-1);
+                let why =
+                    format!("failed: the server exited (status {status}) before it was healthy");
+                crashed.push((s.name.clone(), why));
             }
         }
         crashed

@@ -18,11 +18,11 @@ pub fn install(
     let state = &ctx.layout.state_dir;
     let disable = &plan.actions.disable;
     // The old default target's boot links go before its file changes or goes away.
-    if let Some(sd) = sd {
-        if let Err(e) = disable_units(sd, disable) {
-            journal::finish(state)?;
-            return Err(e);
-        }
+    if let Some(sd) = sd
+        && let Err(e) = disable_units(sd, disable)
+    {
+        journal::finish(state)?;
+        return Err(e);
     }
     let Err(e) = install::execute(&plan.install).and_then(|()| root_boot.execute()) else {
         return Ok(());

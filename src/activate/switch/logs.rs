@@ -21,15 +21,15 @@ pub fn last_logs(sd: &dyn Systemd, mode: Mode, unit: &str) -> Vec<String> {
         "-o",
         "short-iso",
     ]);
-    if let Ok(out) = journal.stderr(std::process::Stdio::null()).output() {
-        if out.status.success() {
-            lines.extend(
-                String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .filter(|l| !l.trim().is_empty() && !l.starts_with("-- "))
-                    .map(str::to_string),
-            );
-        }
+    if let Ok(out) = journal.stderr(std::process::Stdio::null()).output()
+        && out.status.success()
+    {
+        lines.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with("-- "))
+                .map(str::to_string),
+        );
     }
     lines
 }

@@ -13,10 +13,10 @@ pub fn read_with_body(stream: &TcpStream) -> Option<(String, Option<String>)> {
     let mut length = 0usize;
     let mut line = String::new();
     while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
         }
         line.clear();
     }

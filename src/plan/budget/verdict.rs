@@ -91,18 +91,18 @@ fn agent_rules(plan: &Plan, agent: &AgentPlan, d: &mut Diagnostics) {
         .or(kv_tokens.map(|k| k.span))
         .or(context.map(|c| c.span))
         .unwrap_or(agent.agent.name.span);
-    if let Some(pinned) = pinned {
-        if gpu.too_small() {
-            d.emit(
-                UtilizationTooSmall {
-                    agent: agent.name().to_owned(),
-                    pinned: gpu.utilization.to_string(),
-                    needed: gpu.needed.to_string(),
-                    context: gpu.kv_tokens_wanted,
-                },
-                pinned.span,
-            );
-        }
+    if let Some(pinned) = pinned
+        && gpu.too_small()
+    {
+        d.emit(
+            UtilizationTooSmall {
+                agent: agent.name().to_owned(),
+                pinned: gpu.utilization.to_string(),
+                needed: gpu.needed.to_string(),
+                context: gpu.kv_tokens_wanted,
+            },
+            pinned.span,
+        );
     }
     if gpu.utilization > plan.host.max_utilization {
         d.emit(
