@@ -147,7 +147,8 @@ mod tests {
             "a{s}",
             "z",
             "a{ss",
-            &"a".repeat(70),
+            // 70 nested arrays of bytes: complete, but deeper than MAX_DEPTH.
+            &("a".repeat(70) + "y"),
         ] {
             assert!(parse_signature(sig).is_err(), "{sig}");
         }
