@@ -19,7 +19,6 @@ mod runtime;
 mod values;
 
 pub use fields::FieldDoc;
-pub use values::is_valid_name;
 
 use kdl::KdlDocument;
 

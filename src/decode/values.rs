@@ -58,13 +58,9 @@ pub fn scalar_text(entry: &KdlEntry, what: &str, d: &mut Diagnostics) -> Option<
 }
 
 /// `[a-z][a-z0-9-]*`: stack, agent, profile and runtime names become file and unit names,
-/// so nothing else may pass.
-pub fn is_valid_name(name: &str) -> bool {
-    is_valid(name, false)
-}
-
-/// Model names never reach a file or unit name, and model versions have dots
-/// (`qwen2.5-14b-awq`, as Hugging Face names them): `[a-z][a-z0-9.-]*` there.
+/// so nothing else may pass. Model names never reach a file or unit name, and model
+/// versions have dots (`qwen2.5-14b-awq`, as Hugging Face names them): `[a-z][a-z0-9.-]*`
+/// there (`dots`).
 fn is_valid(name: &str, dots: bool) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())

@@ -264,8 +264,4 @@ impl Diagnostics {
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.items.iter()
     }
-
-    pub fn extend(&mut self, other: Diagnostics) {
-        self.items.extend(other.items);
-    }
 }

@@ -17,7 +17,10 @@ pub struct Plan<'s> {
     pub stack: &'s Stack,
     pub host: budget::HostCapacity,
     pub podman: PodmanVersion,
-    /// In the global start order.
+    /// In the global start order. One total order orders every pair of agents: each
+    /// starts after every agent before it (`started_before`), so co-running agents start one
+    /// at a time, and on a switch a replaced agent stops before its replacement starts
+    /// (systemd orders a stop before a start whichever way two units are ordered).
     pub agents: Vec<AgentPlan<'s>>,
     /// In declaration order.
     pub profiles: Vec<ProfilePlan<'s>>,
@@ -43,15 +46,15 @@ pub struct AgentPlan<'s> {
     pub load: AgentLoad,
     /// The agent's own numbers; the same in every profile, since one unit file serves all.
     pub budget: AgentBudget,
-    /// Every agent (index into `Plan::agents`) earlier in the global start order. One total
-    /// order orders every pair of agents: co-running agents start one at a time, and on a
-    /// switch a replaced agent stops before its replacement starts (systemd orders a stop
-    /// before a start whichever way two units are ordered).
-    pub after: Vec<usize>,
-    /// Profiles (indices into `Plan::profiles`) that run this agent.
-    pub profiles: Vec<usize>,
     /// oh-my-opencode agents served, with their output cap.
     pub opencode: Vec<(&'s str, u64)>,
+}
+
+impl<'s> Plan<'s> {
+    /// The agents agent `index` starts after: every one earlier in the start order.
+    pub fn started_before(&self, index: usize) -> &[AgentPlan<'s>] {
+        &self.agents[..index]
+    }
 }
 
 impl AgentPlan<'_> {
@@ -138,14 +141,6 @@ pub fn plan(stack: &Stack) -> Option<Plan<'_>> {
             budget: budget::profile_budget(&host, &loads),
             agents: members,
         });
-    }
-    for (p, profile) in profiles.iter().enumerate() {
-        for &a in &profile.agents {
-            agents[a].profiles.push(p);
-        }
-    }
-    for (position, agent) in agents.iter_mut().enumerate() {
-        agent.after = (0..position).collect();
     }
     let default_profile = stack.profiles.iter().position(Profile::is_default)?;
     Some(Plan {
@@ -250,8 +245,6 @@ fn agent_plan<'s>(
         kv_dtype,
         load,
         budget,
-        after: Vec::new(),
-        profiles: Vec::new(),
         opencode: agent
             .opencode
             .iter()

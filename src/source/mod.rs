@@ -6,7 +6,6 @@ pub mod problems;
 use std::path::Path;
 use std::sync::Arc;
 
-use miette::NamedSource;
 
 use crate::error::Error;
 
@@ -60,16 +59,6 @@ impl Source {
     /// Byte offset of the first invalid UTF-8 sequence, if the file had one.
     pub fn invalid_utf8_at(&self) -> Option<usize> {
         self.invalid_utf8_at
-    }
-
-    /// The base name shown in generated files' headers (`stack.kdl`), never a full path:
-    /// output must not depend on where the checkout lives.
-    pub fn file_name(&self) -> &str {
-        self.name.rsplit('/').next().unwrap_or(&self.name)
-    }
-
-    pub fn named(&self) -> NamedSource<Arc<str>> {
-        NamedSource::new(&*self.name, Arc::clone(&self.text))
     }
 }
 

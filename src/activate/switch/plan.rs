@@ -37,8 +37,6 @@ pub struct SwitchPlan<'t> {
     pub install: InstallPlan,
     /// The unit jobs and boot links; only the target when no manager was asked.
     pub actions: UnitActions,
-    /// Whether a manager was asked for the units' states (see [`SwitchPlan::plan_units`]).
-    pub units_asked: bool,
     /// The tree and profile are the current generation's: no new generation to record.
     pub same_generation: bool,
 }
@@ -72,7 +70,6 @@ pub fn plan_switch<'t>(
             target: profile.target.clone(),
             ..UnitActions::default()
         },
-        units_asked: false,
         same_generation,
     };
     if let Some(sd) = sd {
@@ -90,7 +87,6 @@ impl SwitchPlan<'_> {
         let mut actions = units::plan(self.manifest, &self.profile, old, &changed, &states);
         plan_boot(sd, self.tree, self.manifest, old, &mut actions);
         self.actions = actions;
-        self.units_asked = true;
         Ok(())
     }
 

@@ -19,7 +19,6 @@ pub mod profile;
 mod verdict;
 
 use std::fmt;
-use std::str::FromStr;
 
 pub use profile::{
     AgentBudget, AgentLoad, BudgetProblem, GpuBudget, HostCapacity, ProfileBudget,
@@ -43,8 +42,6 @@ pub const OVERHEAD_BASE: u64 = 3 * GIB;
 pub const OVERHEAD_WEIGHTS_PERCENT: u64 = 8;
 /// The default overhead is rounded up to a multiple of this.
 pub const OVERHEAD_GRANULE: u64 = 256 * MIB;
-/// vLLM's own safety buffer in its non-KV memory (included in [`OVERHEAD_BASE`]).
-pub const VLLM_BUFFER: u64 = 150 * MIB;
 
 /// Saturating conversion of a widened intermediate back to bytes/tokens.
 fn sat(x: u128) -> u64 {
@@ -72,21 +69,6 @@ impl Utilization {
         f64::from(self.0) / 100.0
     }
 
-    /// The utilization a KDL float denotes, if it is a whole number of hundredths in
-    /// 0.00..=655.35 (`0.9` → 90; `0.165`, negatives and NaN → `None`).
-    pub fn from_f64(value: f64) -> Option<Utilization> {
-        if !value.is_finite() || value < 0.0 {
-            return None;
-        }
-        let scaled = value * 100.0;
-        let rounded = scaled.round();
-        if (scaled - rounded).abs() > 1e-6 || rounded > f64::from(u16::MAX) {
-            return None;
-        }
-        // In range and integral, checked above.
-        Some(Utilization(rounded as u16))
-    }
-
     pub fn saturating_add(self, other: Utilization) -> Utilization {
         Utilization(self.0.saturating_add(other.0))
     }
@@ -96,44 +78,6 @@ impl fmt::Display for Utilization {
     /// Always two decimals: `0.16`, `0.90`, `1.00`, `2.35`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
-    }
-}
-
-/// Why a string is not a [`Utilization`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected a fraction with at most two decimals, like 0.16 or 0.9")]
-pub struct ParseUtilizationError;
-
-impl FromStr for Utilization {
-    type Err = ParseUtilizationError;
-
-    /// Parses `1`, `0.9`, `0.16`, `.5` exactly; more than two decimals is an error.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-        if (whole.is_empty() && frac.is_empty()) || !digits(whole) || !digits(frac) {
-            return Err(ParseUtilizationError);
-        }
-        if frac.len() > 2 || (s.contains('.') && frac.is_empty()) {
-            return Err(ParseUtilizationError);
-        }
-        let whole: u32 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().map_err(|_| ParseUtilizationError)?
-        };
-        let frac: u32 = match frac.len() {
-            0 => 0,
-            1 => frac.parse::<u32>().map_err(|_| ParseUtilizationError)? * 10,
-            _ => frac.parse().map_err(|_| ParseUtilizationError)?,
-        };
-        let h = whole
-            .checked_mul(100)
-            .and_then(|w| w.checked_add(frac))
-            .ok_or(ParseUtilizationError)?;
-        u16::try_from(h)
-            .map(Utilization)
-            .map_err(|_| ParseUtilizationError)
     }
 }
 
@@ -472,43 +416,13 @@ mod tests {
     }
 
     #[test]
-    fn utilization_display_and_parse() {
+    fn utilization_display() {
         assert_eq!(Utilization(16).to_string(), "0.16");
         assert_eq!(Utilization(90).to_string(), "0.90");
         assert_eq!(Utilization(5).to_string(), "0.05");
         assert_eq!(Utilization(100).to_string(), "1.00");
         assert_eq!(Utilization(235).to_string(), "2.35");
         assert_eq!(Utilization(16).as_f64(), 0.16);
-        for (s, h) in [
-            ("0.16", 16),
-            ("0.9", 90),
-            ("1", 100),
-            (".5", 50),
-            ("1.00", 100),
-            ("0", 0),
-        ] {
-            assert_eq!(s.parse::<Utilization>(), Ok(Utilization(h)), "{s}");
-        }
-        for s in [
-            "",
-            ".",
-            "0.165",
-            "-0.1",
-            "1.",
-            "a",
-            "0.1x",
-            "655.36",
-            "99999999999",
-        ] {
-            assert!(s.parse::<Utilization>().is_err(), "{s}");
-        }
-        assert_eq!(Utilization::from_f64(0.9), Some(Utilization(90)));
-        assert_eq!(Utilization::from_f64(0.16), Some(Utilization(16)));
-        assert_eq!(Utilization::from_f64(0.29), Some(Utilization(29)));
-        assert_eq!(Utilization::from_f64(0.165), None);
-        assert_eq!(Utilization::from_f64(-0.1), None);
-        assert_eq!(Utilization::from_f64(f64::NAN), None);
-        assert_eq!(Utilization::from_f64(1e9), None);
     }
 
     #[test]
