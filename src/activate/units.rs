@@ -294,7 +294,7 @@ mod tests {
             gateway: Some(crate::tree::manifest::ManifestGateway {
                 socket: "t-gateway.socket".into(),
                 service: "t-gateway.service".into(),
-                listen: "127.0.0.1:8000".into(),
+                listen: ([127, 0, 0, 1], 8000).into(),
                 idle_ms: 1,
                 hold_ms: 1,
                 queue: 1,

@@ -2,7 +2,7 @@
 //! with the stack's defaults filled in. Rendered into its units, and carried whole in the
 //! manifest for apply and the gateway itself.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
@@ -14,8 +14,8 @@ pub struct GatewayPlan {
     pub socket: String,
     /// `norse-gateway.service`: the socket starts it on the first connection.
     pub service: String,
-    /// `127.0.0.1:8000`.
-    pub listen: String,
+    /// `127.0.0.1:8000` (a string in the manifest).
+    pub listen: SocketAddr,
     pub idle_ms: u64,
     pub hold_ms: u64,
     pub queue: u64,
@@ -43,11 +43,11 @@ pub fn gateway(stack: &Stack) -> Option<GatewayPlan> {
 }
 
 /// `127.0.0.1:8000`, `[::1]:8000`.
-fn listen(gateway: &Gateway) -> String {
+fn listen(gateway: &Gateway) -> SocketAddr {
     let ip = gateway
         .bind
         .as_ref()
         .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |b| b.value);
     let port = gateway.port.as_ref().map_or(0, |p| p.value);
-    std::net::SocketAddr::new(ip, port).to_string()
+    SocketAddr::new(ip, port)
 }

@@ -202,15 +202,12 @@ fn agent_plan<'s>(
         model.head_dim.as_ref()?.value,
         kv_dtype,
     );
-    let demand = AgentDemand {
+    let demand = AgentDemand::new(
         weights,
-        overhead: agent
-            .overhead
-            .as_ref()
-            .map_or_else(|| budget::default_overhead(weights), |o| o.value),
+        agent.overhead.as_ref().map(|o| o.value),
         kv_bytes_per_token,
-        kv_tokens: agent.kv_tokens.as_ref().map_or(context, |k| k.value),
-    };
+        agent.kv_tokens.as_ref().map_or(context, |k| k.value),
+    );
     let load = match runtime.engine.value {
         Engine::Vllm => AgentLoad::Gpu {
             demand,

@@ -4,26 +4,27 @@
 use serde::Serialize;
 
 use super::{RenderError, render};
-use crate::plan::GatewayPlan;
-use crate::stack::{Stack, defaults};
+use crate::plan::{GatewayPlan, Plan};
+use crate::stack::defaults;
 
 #[derive(Serialize)]
 struct GatewayUnitVars<'a> {
     header: &'a str,
     description: String,
-    listen: &'a str,
+    listen: String,
     service: &'a str,
     socket: &'a str,
-    slice: String,
+    slice: &'a str,
     exec: Vec<&'a str>,
 }
 
 /// `(socket text, service text)`.
 pub fn gateway_units(
-    stack: &Stack,
-    manifest: &GatewayPlan,
+    plan: &Plan,
+    gateway: &GatewayPlan,
     header: &str,
 ) -> Result<(String, String), RenderError> {
+    let stack = plan.stack;
     let strixc = stack
         .gateway
         .as_ref()
@@ -35,10 +36,10 @@ pub fn gateway_units(
             "{} gateway {what}",
             stack.name.value
         )),
-        listen: &manifest.listen,
-        service: &manifest.service,
-        socket: &manifest.socket,
-        slice: format!("{}.slice", stack.name.value),
+        listen: gateway.listen.to_string(),
+        service: &gateway.service,
+        socket: &gateway.socket,
+        slice: &plan.slice,
         exec: vec![strixc],
     };
     Ok((

@@ -169,10 +169,7 @@ pub fn opencode(plan: &Plan) -> Vec<u8> {
                 (agent.name(), model)
             })
             .collect();
-        let listen: std::net::SocketAddr = gateway
-            .listen
-            .parse()
-            .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listen = gateway.listen;
         provider.insert(
             GATEWAY_PROVIDER,
             Provider {

@@ -74,11 +74,7 @@ pub fn target(
                     .map(|(_, p)| p.target.as_str()),
             ),
             default: index == plan.default_profile,
-            gateway_socket: plan
-                .stack
-                .gateway
-                .as_ref()
-                .map(|_| format!("{}-gateway.socket", plan.stack.name.value)),
+            gateway_socket: plan.gateway.as_ref().map(|g| g.socket.clone()),
         },
     )
 }

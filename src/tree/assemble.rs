@@ -81,7 +81,7 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
     insert_host_files(&mut tree, stack, &header)?;
     let gateway = plan.gateway.clone();
     if let Some(gateway) = &gateway {
-        let (socket, service) = render::gateway_units(stack, gateway, &header)?;
+        let (socket, service) = render::gateway_units(plan, gateway, &header)?;
         tree.insert(format!("systemd/{}", gateway.socket), socket);
         tree.insert(format!("systemd/{}", gateway.service), service);
     }

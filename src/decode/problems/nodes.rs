@@ -77,7 +77,7 @@ problem! {
     message: "`{section}` is not a quadlet section strixc can write",
     label: "unknown section",
     help: {
-        suggest_or_list(suggestion, &["Unit", "Container", "Service", "Install", "Quadlet"])
+        suggest_or_list(suggestion, &crate::decode::quadlet::QUADLET_SECTIONS)
     },
 }
 
