@@ -578,3 +578,18 @@ fn the_largest_stack_builds_a_bounded_tree_and_one_more_agent_is_refused() {
     );
     assert!(!dir.path().join("big").exists(), "nothing written");
 }
+
+#[test]
+fn serve_with_nothing_applied_exits_5_and_says_so() {
+    let state = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--user", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(state.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run strixc");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("nothing applied yet"), "{stderr}");
+    assert_eq!(std::fs::read_dir(state.path()).unwrap().count(), 0, "nothing written");
+}

@@ -1,8 +1,8 @@
 //! `strixc diff` and `apply --dry-run`: unified diffs of files against what is installed,
 //! and the unit actions `apply` would take.
 
+use super::ApplyContext;
 use super::switch::{Diff, from_plan, plan_switch};
-use super::{ApplyContext, manifest_of};
 use crate::activate::systemd::DbusSystemd;
 use crate::error::Error;
 use crate::tree::Tree;
@@ -12,7 +12,7 @@ use crate::tree::manifest::Manifest;
 /// bus cannot be reached the file diffs are still returned, with `note` saying why the unit
 /// actions are missing.
 pub fn diff(ctx: &ApplyContext, tree: &Tree, profile: Option<&str>) -> Result<Diff, Error> {
-    let manifest: Manifest = manifest_of(tree)?;
+    let manifest: Manifest = Manifest::of_tree(tree)?;
     let name = profile.unwrap_or(&manifest.default_profile);
     let profile = manifest
         .profile(name)

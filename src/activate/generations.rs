@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::fsmode;
 use crate::error::Error;
 use crate::tree::Tree;
-use crate::tree::manifest::MANIFEST_PATH;
+use crate::tree::manifest::{MANIFEST_PATH, Manifest};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Generation {
@@ -37,6 +37,17 @@ impl Generation {
     /// every file's hash).
     pub fn manifest_bytes(&self) -> Option<Vec<u8>> {
         std::fs::read(self.tree_dir().join(MANIFEST_PATH)).ok()
+    }
+
+    /// The stored manifest, parsed; an unreadable or damaged one is an error naming its file.
+    pub fn manifest(&self) -> Result<Manifest, Error> {
+        let path = self.tree_dir().join(MANIFEST_PATH);
+        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+            what: "read the generation's manifest",
+            path: path.clone(),
+            source,
+        })?;
+        Manifest::parse(&bytes, &path)
     }
 
     pub fn load_tree(&self) -> Result<Tree, Error> {

@@ -9,6 +9,7 @@ use super::layout::{Layout, Placement, host_units, place};
 use crate::error::Error;
 use crate::tree::Tree;
 use crate::tree::disk::{self, DiskPlan, Target};
+use crate::tree::manifest::Manifest;
 
 /// A file of the tree `apply` did not install in this mode.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -142,7 +143,7 @@ impl BootLinks {
 /// The links of the default target of `tree` (none when it has no manifest, no default
 /// target or no `[Install]` section).
 fn install_links(layout: &Layout, tree: &Tree) -> BTreeSet<(Target, PathBuf)> {
-    let Ok(manifest) = super::manifest_of(tree) else {
+    let Ok(manifest) = Manifest::of_tree(tree) else {
         return BTreeSet::new();
     };
     let (Some(target), _) = super::units::boot_targets(tree, &manifest, None) else {

@@ -158,14 +158,14 @@ pub fn apply(
     profile: Option<&str>,
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, Error> {
-    let manifest = manifest_of(tree)?;
+    let manifest = Manifest::of_tree(tree)?;
     let profile = profile.unwrap_or(&manifest.default_profile).to_string();
     switch::run(ctx, tree, &manifest, &profile, opts, switch::Record::New)
 }
 
 /// `strixc rollback`: switches to the generation before the current one (its tree and its
-/// profile) and makes it current. Same errors as [`apply`]; `Error::Generation` (exit 3)
-/// when there is no earlier generation.
+/// profile) and makes it current. Same errors as [`apply`]; `Error::NothingApplied` (exit 5)
+/// when nothing was applied or there is no earlier generation.
 pub fn rollback(ctx: &ApplyContext, opts: &ApplyOptions) -> Result<ApplyReport, Error> {
     let state = &ctx.layout.state_dir;
     let current = generations::current_number(state)?.ok_or_else(|| {
@@ -223,11 +223,6 @@ pub fn render_generations(list: &[GenerationInfo]) -> String {
             )
         })
         .collect()
-}
-
-/// The manifest of `tree` ([`Manifest::of_tree`], the one parser).
-pub(crate) fn manifest_of(tree: &Tree) -> Result<Manifest, Error> {
-    Manifest::of_tree(tree)
 }
 
 impl ApplyReport {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::generations::{self, format_time};
 use super::health::probe;
 use super::layout::Mode;
-use super::{ApplyContext, ApplyOptions, ProgressMode, journal, lock, manifest_of, switch};
+use super::{ApplyContext, ApplyOptions, ProgressMode, journal, lock, switch};
 use crate::activate::systemd::{DbusSystemd, Systemd};
 use crate::error::Error;
 use crate::tree::Tree;
@@ -93,7 +93,7 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
         (None, Some(g)) => (g.load_tree()?, g.number, g.profile.clone()),
         (None, None) => return Err(nothing()),
     };
-    let manifest = manifest_of(&tree)?;
+    let manifest = Manifest::of_tree(&tree)?;
     let active_profiles = active_profiles(&sd, &manifest)?;
     let agents = agents(&sd, &manifest, manifest.profile(&profile_name))?;
     Ok(Status {

@@ -5,7 +5,7 @@
 
 use super::generations;
 use super::switch;
-use super::{ApplyContext, ApplyOptions, ApplyReport, manifest_of};
+use super::{ApplyContext, ApplyOptions, ApplyReport};
 use crate::activate::systemd::DbusSystemd;
 use crate::error::Error;
 use crate::tree::manifest::Manifest;
@@ -13,20 +13,12 @@ use crate::tree::manifest::Manifest;
 /// The current generation's number and manifest.
 pub fn installed_manifest(ctx: &ApplyContext) -> Result<(u64, Manifest), Error> {
     let generation = generations::current(&ctx.layout.state_dir)?.ok_or_else(|| {
-        Error::Generation(format!(
+        Error::NothingApplied(format!(
             "nothing applied yet under {}: run `strixc apply` first",
             ctx.layout.state_dir.display()
         ))
     })?;
-    let bytes = generation.manifest_bytes().ok_or_else(|| {
-        Error::Generation(format!(
-            "generation {} has no manifest.json",
-            generation.number
-        ))
-    })?;
-    let mut tree = crate::tree::Tree::new();
-    tree.insert(crate::tree::manifest::MANIFEST_PATH, bytes);
-    Ok((generation.number, manifest_of(&tree)?))
+    Ok((generation.number, generation.manifest()?))
 }
 
 /// The profile whose target is active now (the first, should several be), if any.

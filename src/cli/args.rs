@@ -26,7 +26,7 @@ Exit codes:
   3  a system or D-Bus call failed, the D-Bus connection dropped mid-switch, or the state
      folder is damaged (the message names the file)
   4  units failed to activate (after rollback), or the machine cannot run the profile
-  5  nothing to act on: status or rollback with nothing applied, rollback from the oldest";
+  5  nothing to act on: status, rollback or serve with nothing applied, rollback from the oldest";
 
 #[derive(Debug, Parser)]
 #[command(name = "strixc", version, about = ABOUT, long_about = LONG_ABOUT)]

@@ -10,7 +10,8 @@ use crate::diagnostic::suggest::did_you_mean;
 use crate::stack::QuadletEntry;
 
 /// The sections a `quadlet "Section" "Key" "value"` escape hatch may write into.
-pub(crate) const QUADLET_SECTIONS: [&str; 5] = ["Unit", "Container", "Service", "Install", "Quadlet"];
+pub(crate) const QUADLET_SECTIONS: [&str; 5] =
+    ["Unit", "Container", "Service", "Install", "Quadlet"];
 
 /// `quadlet "Section" "Key" "value"`.
 pub fn quadlet_entry(node: &KdlNode, d: &mut Diagnostics) -> Option<QuadletEntry> {

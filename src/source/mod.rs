@@ -6,7 +6,6 @@ pub mod problems;
 use std::path::Path;
 use std::sync::Arc;
 
-
 use crate::error::Error;
 
 /// The text of `stack.kdl` and the name reports show for it.

@@ -107,7 +107,7 @@ pub fn to_generation(
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, Error> {
     let tree = generation.load_tree()?;
-    let manifest = super::manifest_of(&tree)?;
+    let manifest = Manifest::of_tree(&tree)?;
     let record = Record::Existing(generation.number);
     run(ctx, &tree, &manifest, profile, opts, record)
 }

@@ -6,11 +6,11 @@
 
 use std::collections::HashMap;
 
+use crate::activate::ApplyContext;
 use crate::activate::generations::{self, Generation};
 use crate::activate::install::{self, InstallPlan};
 use crate::activate::systemd::{Systemd, UnitStatus};
 use crate::activate::units::{self, UnitActions};
-use crate::activate::{ApplyContext, manifest_of};
 use crate::error::Error;
 use crate::tree::Tree;
 use crate::tree::manifest::{MANIFEST_PATH, Manifest, ManifestProfile};
@@ -53,7 +53,9 @@ pub fn plan_switch<'t>(
 ) -> Result<SwitchPlan<'t>, Error> {
     let current = generations::current(&ctx.layout.state_dir)?;
     let current_tree = current.as_ref().map(Generation::load_tree).transpose()?;
-    let old_manifest = current_tree.as_ref().and_then(|t| manifest_of(t).ok());
+    let old_manifest = current_tree
+        .as_ref()
+        .and_then(|t| Manifest::of_tree(t).ok());
     let install = install::plan(&ctx.layout, tree, current_tree.as_ref())?;
     let same_generation = current.as_ref().is_some_and(|g| {
         g.profile == profile.name && g.manifest_bytes().as_deref() == tree.get(MANIFEST_PATH)

@@ -4,9 +4,10 @@
 use super::rollback::{self, Failed};
 use crate::activate::generations::{self, Generation};
 use crate::activate::systemd::Systemd;
-use crate::activate::{ApplyContext, ApplyOptions, ProgressMode, install, journal, manifest_of};
+use crate::activate::{ApplyContext, ApplyOptions, ProgressMode, install, journal};
 use crate::error::Error;
 use crate::tree::Tree;
+use crate::tree::manifest::Manifest;
 
 /// Finishes or undoes the switch a journal describes, left by a strixc that died (or by
 /// `--no-rollback`). Called with the lock held, before anything else changes.
@@ -44,7 +45,7 @@ pub fn recover(
     if let (journal::Kind::Apply, Some(n)) = (intent.kind, intent.target) {
         generations::discard(state, n)?;
     }
-    let failed_manifest = manifest_of(&pending.tree)?;
+    let failed_manifest = Manifest::of_tree(&pending.tree)?;
     let failed = Failed {
         tree: &pending.tree,
         manifest: &failed_manifest,

@@ -11,7 +11,7 @@ use super::plan::{SwitchPlan, is_enabled, plan_boot, resolve_profile, unit_state
 use crate::activate::generations::Generation;
 use crate::activate::systemd::{DbusSystemd, JobMode, Systemd};
 use crate::activate::units::{self, UnitActions};
-use crate::activate::{ApplyContext, ApplyOptions, ProgressMode, install, journal, manifest_of};
+use crate::activate::{ApplyContext, ApplyOptions, ProgressMode, install, journal};
 use crate::error::{Error, RollbackOutcome, UnitFailure};
 use crate::tree::Tree;
 use crate::tree::manifest::Manifest;
@@ -98,7 +98,7 @@ fn reactivate(
     tree: &Tree,
     opts: &ApplyOptions,
 ) -> Result<Vec<UnitFailure>, Error> {
-    let manifest = manifest_of(tree)?;
+    let manifest = Manifest::of_tree(tree)?;
     let profile = resolve_profile(&manifest, profile)?;
     let mut boot = UnitActions::default();
     plan_boot(sd, tree, &manifest, Some(failed.manifest), &mut boot);
@@ -157,7 +157,7 @@ pub fn undone(
     if !install::plan(&ctx.layout, &back, Some(failed.tree))?.is_empty() {
         return Ok(false);
     }
-    let kept = previous.and_then(|t| manifest_of(t).ok());
+    let kept = previous.and_then(|t| Manifest::of_tree(t).ok());
     let ours = |m: &Manifest, u: &String| {
         m.agents.iter().any(|a| &a.unit == u) || m.profiles.iter().any(|p| &p.target == u)
     };
