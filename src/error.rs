@@ -42,6 +42,13 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "cannot read {path}: {source}: run strixc in the folder that holds the stack file, or name it with -f PATH"
+    )]
+    NoStack {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,

@@ -593,3 +593,15 @@ fn serve_with_nothing_applied_exits_5_and_says_so() {
     assert!(stderr.contains("nothing applied yet"), "{stderr}");
     assert_eq!(std::fs::read_dir(state.path()).unwrap().count(), 0, "nothing written");
 }
+
+#[test]
+fn a_timeout_that_is_no_deadline_is_a_usage_error() {
+    let dir = with_shipped_stack();
+    let before = listing(dir.path());
+    for bad in ["0s", "banana"] {
+        let run = strixc(dir.path(), &["apply", "--user", "--timeout", bad]);
+        assert_eq!(run.code, 2, "{bad}: {run:?}");
+        assert!(run.stderr.contains("not a deadline"), "{bad}: {run:?}");
+    }
+    assert_eq!(listing(dir.path()), before, "nothing written");
+}

@@ -43,10 +43,10 @@ fn context_for(args: &SystemdArgs, changes: bool) -> Result<ApplyContext, Error>
 
 fn timeout(text: Option<&str>) -> Result<Option<Duration>, Error> {
     text.map(|t| {
-        let ms = crate::stack::quantity::parse_duration(t);
+        let ms = crate::stack::quantity::parse_duration(t).filter(|&ms| ms > 0);
         ms.map(Duration::from_millis).ok_or_else(|| {
             Error::Usage(format!(
-                "`{t}` is not a duration: write it like \"90s\", \"20m\" or \"1h\""
+                "`{t}` is not a deadline: write a duration above zero, like \"90s\", \"20m\" or \"1h\""
             ))
         })
     })

@@ -40,9 +40,15 @@ impl Source {
     }
 
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
+        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => Error::NoStack {
+                path: path.to_owned(),
+                source,
+            },
+            _ => Error::Read {
+                path: path.to_owned(),
+                source,
+            },
         })?;
         Ok(Source::from_bytes(path.display().to_string(), &bytes))
     }
