@@ -199,6 +199,7 @@ fn a_missing_file_exits_3_with_a_clear_message() {
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stderr.contains("cannot read stack.kdl"), "{run:?}");
     assert!(run.stderr.contains("No such file"), "{run:?}");
+    assert!(run.stderr.contains("or name it with -f PATH"), "{run:?}");
     let run = strixc(dir.path(), &["budget", "-f", "nope.kdl"]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stderr.contains("nope.kdl"), "{run:?}");
