@@ -21,7 +21,7 @@ Typical use:
 
 Exit codes:
   0  done (a closed stdout or stderr does not change it: the switch finished or rolled back)
-  1  the stack has errors; nothing was written
+  1  the stack has errors; nothing was written (model import: the files are no usable model)
   2  usage error (bad flag, unknown profile, apply/rollback --system without root)
   3  a system or D-Bus call failed, the D-Bus connection dropped mid-switch, or the state
      folder is damaged (the message names the file)

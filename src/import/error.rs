@@ -25,7 +25,9 @@ pub enum ImportError {
         size: u64,
         limit: u64,
     },
-    #[error("{path} is not valid JSON ({source}): download it again")]
+    #[error(
+        "{path} is not valid JSON ({source}): point at a model folder or its config.json; if it is one, download it again"
+    )]
     Json {
         path: PathBuf,
         source: serde_json::Error,
