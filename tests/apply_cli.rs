@@ -24,23 +24,21 @@ fn stack_text(odin_args: &str) -> String {
 
 /// `strixc -f STACK ARGS... --user`.
 fn run(sbx: &Sandbox, stack: &Path, args: &[&str]) -> Output {
+    run_command(sbx, stack, args).output().expect("run strixc")
+}
+
+/// `strixc -f STACK ARGS --user` against the sandbox, not started yet.
+fn run_command(sbx: &Sandbox, stack: &Path, args: &[&str]) -> std::process::Command {
     let stack = stack.to_str().unwrap();
     let mut all = vec!["-f", stack];
     all.extend_from_slice(args);
     all.push("--user");
-    sbx.strixc(&all)
+    sbx.command(&all)
 }
 
 /// `run`, started in the background with its output piped.
 fn spawn(sbx: &Sandbox, stack: &Path, args: &[&str]) -> std::process::Child {
-    std::process::Command::new(support::strixc_bin())
-        .arg("-f")
-        .arg(stack)
-        .args(args)
-        .arg("--user")
-        .env_clear()
-        .envs(sbx.cli_env())
-        .stdin(std::process::Stdio::null())
+    run_command(sbx, stack, args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -557,14 +555,8 @@ fn with_loki(base: &str, port: u16) -> String {
 
 /// `strixc -f STACK apply --user` that SIGKILLs itself at `step`.
 fn killed_at(sbx: &Sandbox, stack: &Path, step: &str) {
-    let out = std::process::Command::new(support::strixc_bin())
-        .arg("-f")
-        .arg(stack)
-        .args(["apply", "--user"])
-        .env_clear()
-        .envs(sbx.cli_env())
+    let out = run_command(sbx, stack, &["apply"])
         .env("STRIXC_TEST_KILL_AT", step)
-        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     use std::os::unix::process::ExitStatusExt;

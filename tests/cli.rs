@@ -592,7 +592,11 @@ fn serve_with_nothing_applied_exits_5_and_says_so() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("nothing applied yet"), "{stderr}");
-    assert_eq!(std::fs::read_dir(state.path()).unwrap().count(), 0, "nothing written");
+    assert_eq!(
+        std::fs::read_dir(state.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
 }
 
 #[test]

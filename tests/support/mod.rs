@@ -231,15 +231,21 @@ impl Sandbox {
         env
     }
 
-    /// Runs the real `strixc` binary against this sandbox (`--user` is up to `args`).
-    pub fn strixc(&self, args: &[&str]) -> Output {
-        Command::new(strixc_bin())
+    /// The real `strixc` binary with `args`, set to talk to this sandbox (`--user` is up to
+    /// `args`), stdin empty.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(strixc_bin());
+        command
             .args(args)
             .env_clear()
             .envs(self.cli_env())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run strixc")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs [`Sandbox::command`] to the end.
+    pub fn strixc(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run strixc")
     }
 
     /// Kills this sandbox's bus: every connection to the manager drops at once. The
