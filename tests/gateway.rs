@@ -586,7 +586,7 @@ fn add(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
 }
 
-/// The numbers of the gateway's performance goals, in one run, alternating gateway and
+/// The numbers of the gateway's performance goals, in one run, interleaving gateway and
 /// direct: `cargo test --release --test gateway bench -- --ignored --nocapture`.
 #[test]
 #[ignore = "a benchmark: run it on purpose, with --release"]
@@ -598,7 +598,7 @@ fn bench_gateway_against_direct() {
         request(gw.port, "POST", "/v1/chat/completions", body);
         request(thor, "POST", "/v1/chat/completions", body);
     }
-    // 1. Added latency, median over alternating requests.
+    // 1. Added latency, median over interleaved requests (one via the gateway, one direct).
     let (mut via, mut direct) = (Vec::new(), Vec::new());
     for _ in 0..300 {
         let t = Instant::now();
