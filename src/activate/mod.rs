@@ -179,7 +179,7 @@ pub fn rollback(ctx: &ApplyContext, opts: &ApplyOptions) -> Result<ApplyReport, 
                 "generation {current} is the oldest: nothing to roll back to"
             ))
         })?;
-    switch::to_generation(ctx, &previous, &previous.profile, opts)
+    switch::to_generation(ctx, &previous, &previous.profile, opts, current)
 }
 
 /// One line of `strixc generations`.

@@ -39,6 +39,6 @@ pub fn switch_profile(
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, Error> {
     let generation = generations::current(&ctx.layout.state_dir)?
-        .ok_or_else(|| Error::Generation("nothing applied yet: no generation to switch".into()))?;
-    switch::to_generation(ctx, &generation, profile, opts)
+        .ok_or_else(|| Error::NothingApplied("nothing applied yet: no generation to switch".into()))?;
+    switch::to_generation(ctx, &generation, profile, opts, generation.number)
 }

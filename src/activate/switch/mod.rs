@@ -60,6 +60,7 @@ pub fn run(
     };
     // A damaged state folder stops everything before anything changes.
     generations::check(state)?;
+    still_current(state, &record)?;
     let mut notes = if ctx.activate && !opts.dry_run {
         preflight::check(ctx.layout.mode, manifest, &profile).into_result()?
     } else {
@@ -105,11 +106,30 @@ pub fn to_generation(
     generation: &Generation,
     profile: &str,
     opts: &ApplyOptions,
+    current_was: u64,
 ) -> Result<ApplyReport, Error> {
     let tree = generation.load_tree()?;
     let manifest = Manifest::of_tree(&tree)?;
-    let record = Record::Existing(generation.number);
+    let record = Record::Existing {
+        number: generation.number,
+        current_was,
+    };
     run(ctx, &tree, &manifest, profile, opts, record)
+}
+
+/// A switch to an existing generation was decided against the generation current then;
+/// another switch that finished while this one waited for the lock (an `apply`) must not be
+/// undone by it.
+fn still_current(state: &std::path::Path, record: &Record) -> Result<(), Error> {
+    if let Record::Existing { current_was, .. } = *record
+        && generations::current_number(state)? != Some(current_was)
+    {
+        return Err(Error::Generation(format!(
+            "generation {current_was} stopped being current while this switch waited for \
+             another to finish: nothing was changed; run it again"
+        )));
+    }
+    Ok(())
 }
 
 /// The manager's bus, unless `--root` (`None`); a dry run without a bus shows what it can,
@@ -229,4 +249,29 @@ fn activate(
         failures,
         rollback,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_switch_decided_against_another_current_generation_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tree = Tree::new();
+        tree.insert("manifest.json", "{}");
+        generations::record(dir.path(), &tree, "standard").unwrap();
+        generations::record(dir.path(), &tree, "odin").unwrap();
+        // Rolling back from 2 to 1 was decided while 2 was current: still so, it goes on.
+        let rollback = Record::Existing {
+            number: 1,
+            current_was: 2,
+        };
+        assert!(still_current(dir.path(), &rollback).is_ok());
+        // An apply recorded generation 3 meanwhile: the stale switch stops.
+        generations::record(dir.path(), &tree, "standard").unwrap();
+        let err = still_current(dir.path(), &rollback).expect_err("stale");
+        assert!(err.to_string().contains("nothing was changed"), "{err}");
+        assert!(still_current(dir.path(), &Record::New).is_ok(), "apply always goes on");
+    }
 }

@@ -19,8 +19,10 @@ use crate::tree::manifest::{MANIFEST_PATH, Manifest, ManifestProfile};
 pub enum Record {
     /// `apply`: a new generation (unless the tree and profile equal the current one's).
     New,
-    /// `rollback`: an existing generation becomes current again.
-    Existing(u64),
+    /// `rollback` (and the gateway's switch): generation `number` becomes current, as
+    /// decided while `current_was` was current. Should another switch have made another
+    /// generation current meanwhile (while this one waited for the lock), it stops.
+    Existing { number: u64, current_was: u64 },
 }
 
 /// What a switch to `profile` of `tree` does.
@@ -101,7 +103,9 @@ impl SwitchPlan<'_> {
     pub fn is_recorded(&self, record: &Record) -> bool {
         match record {
             Record::New => self.same_generation,
-            Record::Existing(n) => self.current.as_ref().is_some_and(|g| g.number == *n),
+            Record::Existing { number, .. } => {
+                self.current.as_ref().is_some_and(|g| g.number == *number)
+            }
         }
     }
 

@@ -19,14 +19,14 @@ pub fn begin(state: &Path, plan: &SwitchPlan, record: &Record) -> Result<(), Err
     let intent = journal::Intent {
         kind: match record {
             Record::New => journal::Kind::Apply,
-            Record::Existing(_) => journal::Kind::Rollback,
+            Record::Existing { .. } => journal::Kind::Rollback,
         },
         pid: std::process::id(),
         started: now_secs(),
         previous: plan.current.as_ref().map(|g| g.number),
         target: match record {
             Record::New => next,
-            Record::Existing(n) => Some(*n),
+            Record::Existing { number, .. } => Some(*number),
         },
         profile: plan.profile.name.clone(),
         write: plan.install.written(),
@@ -47,9 +47,9 @@ pub fn record(state: &Path, plan: &SwitchPlan, record: &Record) -> Result<u64, E
     Ok(match record {
         Record::New if plan.same_generation => plan.current.as_ref().map_or(0, |g| g.number),
         Record::New => generations::record(state, plan.tree, &plan.profile.name)?.number,
-        Record::Existing(n) => {
-            generations::set_current(state, *n)?;
-            *n
+        Record::Existing { number, .. } => {
+            generations::set_current(state, *number)?;
+            *number
         }
     })
 }
