@@ -196,6 +196,13 @@ pub fn set_current(state: &Path, number: u64) -> Result<(), Error> {
     crate::tree::disk::write_atomic(&current, format!("{number}\n").as_bytes())
 }
 
+/// Seconds since the epoch (0 before it): when a generation or a switch began.
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Stores `tree` as a new generation (the next number) and makes it current.
 pub fn record(state: &Path, tree: &Tree, profile: &str) -> Result<Generation, Error> {
     let number = next_number(state)?;
@@ -213,9 +220,7 @@ pub fn record(state: &Path, tree: &Tree, profile: &str) -> Result<Generation, Er
         return Err(corrupt(&dir, "it exists but is not a generation record"));
     }
     store_tree(&tmp.join("tree"), tree)?;
-    let created = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let created = now_secs();
     let generation = Generation {
         number,
         profile: profile.to_string(),

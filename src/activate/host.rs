@@ -21,7 +21,7 @@ pub fn activate_swap(sd: &dyn Systemd, manifest: &Manifest) -> Vec<String> {
         notes.push(note);
     }
     let unit = swap.unit.as_str();
-    if !sd.unit_file_state(unit).is_ok_and(|s| s == "enabled")
+    if !super::switch::is_enabled(sd, unit)
         && let Err(e) = sd.enable(&[unit])
     {
         notes.push(format!("swap {}: not enabled for boot: {e}", swap.path));

@@ -104,7 +104,8 @@ pub fn begin(state: &Path, intent: &Intent, tree: &Tree) -> Result<(), Error> {
         path: target.clone(),
         source,
     })?;
-    sync_dir(state);
+    // Best effort: the rename is done; a failed flush only weakens crash safety.
+    let _ = crate::tree::disk::sync_dir(state);
     Ok(())
 }
 
@@ -115,12 +116,6 @@ fn write_intent(dir: &Path, intent: &Intent) -> Result<(), Error> {
     std::fs::File::open(&path)
         .and_then(|f| f.sync_all())
         .map_err(|source| Error::Write { path, source })
-}
-
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
 }
 
 /// Marks the journal as left installed on purpose (`--no-rollback`).
@@ -149,7 +144,8 @@ pub fn finish(state: &Path) -> Result<(), Error> {
             });
         }
     }
-    sync_dir(state);
+    // Best effort: the rename is done; a failed flush only weakens crash safety.
+    let _ = crate::tree::disk::sync_dir(state);
     remove_if_there(&done)
 }
 

@@ -38,7 +38,8 @@ pub fn switch_profile(
     profile: &str,
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, Error> {
-    let generation = generations::current(&ctx.layout.state_dir)?
-        .ok_or_else(|| Error::NothingApplied("nothing applied yet: no generation to switch".into()))?;
+    let generation = generations::current(&ctx.layout.state_dir)?.ok_or_else(|| {
+        Error::NothingApplied("nothing applied yet: no generation to switch".into())
+    })?;
     switch::to_generation(ctx, &generation, profile, opts, generation.number)
 }

@@ -25,7 +25,7 @@ use crate::tree::manifest::Manifest;
 pub use diff::Diff;
 pub use diff::FileDiff;
 pub(crate) use diff::from_plan;
-pub use plan::{Record, SwitchPlan, plan_switch};
+pub use plan::{Record, SwitchPlan, is_enabled, plan_switch};
 pub(super) use recover::recover;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -272,6 +272,9 @@ mod tests {
         generations::record(dir.path(), &tree, "standard").unwrap();
         let err = still_current(dir.path(), &rollback).expect_err("stale");
         assert!(err.to_string().contains("nothing was changed"), "{err}");
-        assert!(still_current(dir.path(), &Record::New).is_ok(), "apply always goes on");
+        assert!(
+            still_current(dir.path(), &Record::New).is_ok(),
+            "apply always goes on"
+        );
     }
 }

@@ -22,7 +22,7 @@ pub fn begin(state: &Path, plan: &SwitchPlan, record: &Record) -> Result<(), Err
             Record::Existing { .. } => journal::Kind::Rollback,
         },
         pid: std::process::id(),
-        started: now_secs(),
+        started: generations::now_secs(),
         previous: plan.current.as_ref().map(|g| g.number),
         target: match record {
             Record::New => next,
@@ -52,10 +52,4 @@ pub fn record(state: &Path, plan: &SwitchPlan, record: &Record) -> Result<u64, E
             *number
         }
     })
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
