@@ -2,6 +2,7 @@
 //! stack "t" with native agents running `strixc-test-server`.
 #![allow(dead_code)]
 
+pub mod gateway;
 pub mod opencode;
 pub mod runtime;
 pub mod stack;

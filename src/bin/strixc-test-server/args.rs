@@ -10,12 +10,14 @@ pub struct Options {
     pub ready_after: Duration,
     pub fail_after: Option<Duration>,
     pub streaming: Streaming,
+    /// Relay bytes to this port instead of serving (`--relay-to`).
+    pub relay_to: Option<u16>,
 }
 
 fn usage(problem: &str) -> ! {
     eprintln!("strixc-test-server: {problem}");
     eprintln!(
-        "usage: strixc-test-server --port P [--ready-after SECS] [--fail-after SECS] [--fail] [--chunks N] [--chunk-delay SECS]"
+        "usage: strixc-test-server --port P [--ready-after SECS] [--fail-after SECS] [--fail] [--chunks N] [--chunk-delay SECS] [--relay-to PORT]"
     );
     std::process::exit(64);
 }
@@ -41,6 +43,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Options {
     let mut port = None;
     let mut ready_after = Duration::ZERO;
     let mut fail_after = None;
+    let mut relay_to = None;
     let mut streaming = Streaming {
         chunks: 3,
         delay: Duration::from_millis(50),
@@ -54,6 +57,13 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Options {
                     .next()
                     .and_then(|n| n.parse().ok())
                     .unwrap_or_else(|| usage("--chunks needs a count"))
+            }
+            "--relay-to" => {
+                relay_to = Some(
+                    args.next()
+                        .and_then(|p| p.parse::<u16>().ok())
+                        .unwrap_or_else(|| usage("--relay-to needs a port")),
+                )
             }
             "--chunk-delay" => streaming.delay = seconds(args.next(), "--chunk-delay"),
             "--ready-after" => ready_after = seconds(args.next(), "--ready-after"),
@@ -72,5 +82,6 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Options {
         ready_after,
         fail_after,
         streaming,
+        relay_to,
     }
 }

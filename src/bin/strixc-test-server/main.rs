@@ -3,6 +3,7 @@
 //! ```text
 //! strixc-test-server --port P [--ready-after SECS] [--fail-after SECS] [--fail]
 //!                    [--chunks N] [--chunk-delay SECS]
+//! strixc-test-server --port P --relay-to PORT
 //! vllm serve MODEL --host H --port P [vLLM flags strixc writes]    (called as `vllm`)
 //! ```
 //! Binds 127.0.0.1:P. `GET /health` answers 503 until `--ready-after` seconds have passed,
@@ -34,10 +35,14 @@
 //! It prints `vllm-standin: ready at UNIX_MS ms, uptime SECS s` the instant `/health` starts
 //! answering 200 (/proc/uptime counts from boot like systemd's `...Monotonic` timestamps;
 //! the two differ only by time spent suspended).
+//!
+//! With `--relay-to PORT` it serves nothing itself: it copies bytes between each client and
+//! 127.0.0.1:PORT (the least a proxy adds, for the gateway's benchmark).
 
 mod args;
 mod completions;
 mod http;
+mod relay;
 mod server;
 mod signals;
 mod vllm;

@@ -18,6 +18,7 @@ pub fn main(options: Options) {
         ready_after,
         fail_after,
         streaming,
+        relay_to,
     } = options;
     let started = Instant::now();
     if let Some(after) = fail_after {
@@ -32,6 +33,9 @@ pub fn main(options: Options) {
         std::process::exit(1);
     });
     eprintln!("strixc-test-server: listening on 127.0.0.1:{port}");
+    if let Some(target) = relay_to {
+        crate::relay::main(listener, target);
+    }
     for stream in listener.incoming().flatten() {
         let ready = started.elapsed() >= ready_after;
         std::thread::spawn(move || answer(stream, ready, streaming));
