@@ -551,6 +551,7 @@ fn llama_stack() -> String {
 /// Stack `name` with the two llama.cpp agents (mimir in a container on 8021, saga native on
 /// 8022) and then `rest` (profiles, a gateway).
 fn llama_stack_with(name: &str, rest: &str) -> String {
+    let tiny = support::stack::tiny_model("/models/tiny.gguf");
     format!(
         r#"
 stack "{name}" {{
@@ -573,15 +574,7 @@ runtime "llama-native" {{
     command "/usr/local/bin/llama-server" "--model" "{{model}}" "--host" "{{host}}" "--port" "{{port}}" "--ctx-size" "{{context}}" "-t" "1"
     health "/health" interval="1s" start-period="30s"
 }}
-model "tiny" {{
-    path "/models/tiny.gguf"
-    quant "gguf"
-    weights "1MB"
-    layers 2
-    kv-heads 2
-    head-dim 16
-    max-context 32768
-}}
+{tiny}
 agent "mimir" {{
     model "tiny"
     runtime "llama"
@@ -641,42 +634,36 @@ fn system_llama_cpp_chat_right_after_apply() {
 /// Stack "o": one native llama.cpp agent that OpenCode's first request fits in (its system
 /// prompt and tool definitions, about 7,800 tokens, plus the output cap).
 fn opencode_stack() -> String {
-    r#"
-stack "o" {
+    let tiny = support::stack::tiny_model("/models/tiny.gguf");
+    format!(
+        r#"
+stack "o" {{
     description "OpenCode against a real llama.cpp server"
-}
-host {
+}}
+host {{
     memory "64GiB"
     gpu "gfx1151" memory="60GiB" unified=#true
     reserve "6GiB"
     podman "5.4"
-}
-runtime "llama-native" {
+}}
+runtime "llama-native" {{
     engine "llama.cpp"
-    command "/usr/local/bin/llama-server" "--model" "{model}" "--host" "{host}" "--port" "{port}" "--ctx-size" "{context}" "-t" "2"
+    command "/usr/local/bin/llama-server" "--model" "{{model}}" "--host" "{{host}}" "--port" "{{port}}" "--ctx-size" "{{context}}" "-t" "2"
     health "/health" interval="1s" start-period="30s"
-}
-model "tiny" {
-    path "/models/tiny.gguf"
-    quant "gguf"
-    weights "1MB"
-    layers 2
-    kv-heads 2
-    head-dim 16
-    max-context 32768
-}
-agent "saga" {
+}}
+{tiny}
+agent "saga" {{
     model "tiny"
     runtime "llama-native"
     port 8023
     context 16384
     opencode "build" max-tokens=64
-}
-profile "code" default=#true {
+}}
+profile "code" default=#true {{
     agents "saga"
-}
+}}
 "#
-    .into()
+    )
 }
 
 #[test]

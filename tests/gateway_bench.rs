@@ -276,6 +276,7 @@ fn bench_gateway_against_direct_with_the_real_llama_cpp_server() {
     };
     let (server, model) = (server.to_string_lossy(), model.to_string_lossy());
     let port = support::free_port();
+    let tiny = support::stack::tiny_model(&model);
     let stack = format!(
         r#"stack "r" {{
     description "the real llama.cpp server behind the gateway"
@@ -288,15 +289,7 @@ runtime "llama" {{
     command "{server}" "--model" "{{model}}" "--host" "{{host}}" "--port" "{{port}}" "--ctx-size" "{{context}}" "--parallel" "32" "-t" "2"
     health "/health" interval="10s" start-period="60s"
 }}
-model "tiny" {{
-    path "{model}"
-    quant "gguf"
-    weights "1MB"
-    layers 2
-    kv-heads 2
-    head-dim 16
-    max-context 32768
-}}
+{tiny}
 agent "saga" {{
     model "tiny"
     runtime "llama"

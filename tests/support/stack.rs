@@ -259,3 +259,19 @@ profile "odin" {{
 "#
     )
 }
+
+/// The tiny GGUF model that the real llama.cpp tests run, as node `model "tiny"`, at `path`
+/// (where the server finds it).
+pub fn tiny_model(path: &str) -> String {
+    format!(
+        r#"model "tiny" {{
+    path "{path}"
+    quant "gguf"
+    weights "1MB"
+    layers 2
+    kv-heads 2
+    head-dim 16
+    max-context 32768
+}}"#
+    )
+}
