@@ -661,6 +661,30 @@ fn a_killed_apply_is_undone_by_the_next_status_apply_or_rollback() {
 }
 
 #[test]
+fn a_damaged_current_manifest_stops_every_switch_and_loses_no_agent() {
+    let sbx = Sandbox::start();
+    let p = ports(4);
+    let base = native_kdl(&[p[0], p[1], p[2]], r#""--ready-after" "0.2""#, "");
+    let a = write_stack(&sbx, "a.kdl", &base);
+    let b = write_stack(&sbx, "b.kdl", &with_loki(&base, p[3]));
+    assert_exit(&run(&sbx, &b, &["apply"]), 0);
+    assert_eq!(sbx.active_state("r-loki.service"), "active");
+    let manifest = sbx.state_dir().join("generations/1/tree/manifest.json");
+    std::fs::write(&manifest, r#"{"stack": "r", "agents": ["#).unwrap();
+    let installed = files(&sbx.config_home());
+    // The stack without loki: a switch planned without generation 1's manifest would
+    // remove loki's unit file and leave loki running, unknown to strixc.
+    let path = manifest.display().to_string();
+    for args in [&["apply"][..], &["diff"], &["status"]] {
+        let out = run(&sbx, &a, args);
+        assert_fails(&out, 3, &[&path, "damaged", "systemctl stop STACK.slice"]);
+    }
+    assert_eq!(sbx.active_state("r-loki.service"), "active");
+    assert_eq!(files(&sbx.config_home()), installed);
+    assert!(!sbx.state_dir().join("transaction").exists());
+}
+
+#[test]
 fn a_closed_pipe_never_stops_a_switch_halfway() {
     use std::io::BufRead;
     let sbx = Sandbox::start();

@@ -39,15 +39,31 @@ impl Generation {
         std::fs::read(self.tree_dir().join(MANIFEST_PATH)).ok()
     }
 
-    /// The stored manifest, parsed; an unreadable or damaged one is an error naming its file.
+    /// The stored manifest, parsed. It alone says which units this generation runs, so an
+    /// unreadable or damaged one is an error naming its file, never "no units".
     pub fn manifest(&self) -> Result<Manifest, Error> {
         let path = self.tree_dir().join(MANIFEST_PATH);
         let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            what: "read the generation's manifest",
+            what: "cannot read",
             path: path.clone(),
             source,
-        })?;
-        Manifest::parse(&bytes, &path)
+        });
+        bytes
+            .and_then(|bytes| Manifest::parse(&bytes, &path))
+            .map_err(|why| self.damaged_manifest(why))
+    }
+
+    fn damaged_manifest(&self, why: Error) -> Error {
+        let n = self.number;
+        Error::Generation(format!(
+            "the manifest of generation {n} is damaged: {why}\n  help: nothing was changed; \
+             without it strixc cannot tell which units generation {n} runs, so it will not \
+             switch away from it. Put a good copy there (`strixc build` of the stack it was \
+             built from writes it as generated/manifest.json), or stop that stack's agents yourself \
+             (they all run in the stack's slice: `systemctl stop STACK.slice`), then move {} \
+             out of the generations folder and remove the file `current` beside that folder",
+            self.dir.display(),
+        ))
     }
 
     pub fn load_tree(&self) -> Result<Tree, Error> {
@@ -184,10 +200,13 @@ pub fn current(state: &Path) -> Result<Option<Generation>, Error> {
     read_generation(dir, n).map(Some)
 }
 
-/// Checks the whole state folder before anything changes: `current` and every record.
+/// Checks the whole state folder before anything changes: `current`, every record, and the
+/// current generation's manifest.
 pub fn check(state: &Path) -> Result<(), Error> {
     list(state)?;
-    current(state)?;
+    if let Some(current) = current(state)? {
+        current.manifest()?;
+    }
     Ok(())
 }
 

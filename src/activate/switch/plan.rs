@@ -33,7 +33,7 @@ pub struct SwitchPlan<'t> {
     /// The generation current now and its tree (`None`: nothing applied yet).
     pub current: Option<Generation>,
     pub current_tree: Option<Tree>,
-    /// The current generation's manifest, when it has one.
+    /// The current generation's manifest (`None`: nothing applied yet).
     pub old_manifest: Option<Manifest>,
     /// The files to write and remove.
     pub install: InstallPlan,
@@ -55,9 +55,8 @@ pub fn plan_switch<'t>(
 ) -> Result<SwitchPlan<'t>, Error> {
     let current = generations::current(&ctx.layout.state_dir)?;
     let current_tree = current.as_ref().map(Generation::load_tree).transpose()?;
-    let old_manifest = current_tree
-        .as_ref()
-        .and_then(|t| Manifest::of_tree(t).ok());
+    // Without it the units the current generation runs are unknown: never plan as if none.
+    let old_manifest = current.as_ref().map(Generation::manifest).transpose()?;
     let install = install::plan(&ctx.layout, tree, current_tree.as_ref())?;
     let same_generation = current.as_ref().is_some_and(|g| {
         g.profile == profile.name && g.manifest_bytes().as_deref() == tree.get(MANIFEST_PATH)

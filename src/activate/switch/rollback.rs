@@ -157,7 +157,7 @@ pub fn undone(
     if !install::plan(&ctx.layout, &back, Some(failed.tree))?.is_empty() {
         return Ok(false);
     }
-    let kept = previous.and_then(|t| Manifest::of_tree(t).ok());
+    let kept = previous.map(Manifest::of_tree).transpose()?;
     let ours = |m: &Manifest, u: &String| {
         m.agents.iter().any(|a| &a.unit == u) || m.profiles.iter().any(|p| &p.target == u)
     };
