@@ -8,6 +8,7 @@ use crate::activate::{ApplyContext, journal};
 use crate::error::Error;
 
 use super::plan::SwitchPlan;
+use super::rollback::put_back_files;
 
 pub fn install(
     ctx: &ApplyContext,
@@ -28,9 +29,7 @@ pub fn install(
         return Ok(());
     };
     // Put back what was there: the current generation's files (best effort).
-    let back = plan.current_tree.clone().unwrap_or_default();
-    let undone =
-        install::plan(&ctx.layout, &back, Some(plan.tree)).and_then(|undo| install::execute(&undo));
+    let undone = put_back_files(&ctx.layout, plan.current_tree.as_ref(), plan.tree);
     if let (Some(sd), false) = (sd, disable.is_empty()) {
         let names: Vec<&str> = disable.iter().map(String::as_str).collect();
         let _ = sd.enable(&names);

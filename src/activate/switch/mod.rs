@@ -238,11 +238,7 @@ fn activate(
             tree: plan.tree,
             manifest: plan.manifest,
         };
-        let outcome = rollback::restore(ctx, sd, &failed, previous, opts);
-        if rollback::undone(ctx, sd, &failed, previous.map(|(_, t)| t))? {
-            journal::finish(state)?;
-        }
-        outcome
+        rollback::roll_back(ctx, sd, &failed, previous, opts)?.0
     };
     Err(Error::UnitsFailed(Box::new(ActivationFailure {
         profile: plan.profile.name.clone(),

@@ -63,7 +63,6 @@ pub fn recover(
         previous.as_ref().map(|(g, t)| (g, t)),
         opts,
     )?;
-    journal::finish(state)?;
     let what = if intent.kept {
         "failed switch --no-rollback kept"
     } else {
@@ -96,8 +95,8 @@ fn previous_generation(
     Ok(Some((generation, tree)))
 }
 
-/// Puts `previous` back over the pending switch: files and units with a manager, files and
-/// boot links without one (`--root`).
+/// Puts `previous` back over the pending switch and retires its journal: files and units
+/// with a manager, files and boot links without one (`--root`).
 fn undo(
     ctx: &ApplyContext,
     sd: Option<&dyn Systemd>,
@@ -107,17 +106,18 @@ fn undo(
     opts: &ApplyOptions,
 ) -> Result<(), Error> {
     let Some(sd) = sd else {
+        let back = previous.map(|(_, t)| t);
+        rollback::put_back_files(&ctx.layout, back, &pending.tree)?;
         let empty = Tree::new();
-        let back_tree = previous.map_or(&empty, |(_, t)| t);
-        install::execute(&install::plan(&ctx.layout, back_tree, Some(&pending.tree))?)?;
-        return install::boot_links(&ctx.layout, back_tree, Some(&pending.tree)).execute();
+        install::boot_links(&ctx.layout, back.unwrap_or(&empty), Some(&pending.tree)).execute()?;
+        return journal::finish(&ctx.layout.state_dir);
     };
     let quiet = ApplyOptions {
         progress: ProgressMode::Quiet,
         ..opts.clone()
     };
-    let outcome = rollback::restore(ctx, sd, failed, previous, &quiet);
-    if rollback::undone(ctx, sd, failed, previous.map(|(_, t)| t))? {
+    let (outcome, undone) = rollback::roll_back(ctx, sd, failed, previous, &quiet)?;
+    if undone {
         return Ok(());
     }
     Err(Error::Generation(format!(

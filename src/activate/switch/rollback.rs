@@ -9,6 +9,8 @@ use super::activate::Activation;
 use super::install::disable_units;
 use super::plan::{SwitchPlan, is_enabled, plan_boot, resolve_profile, unit_states};
 use crate::activate::generations::Generation;
+use crate::activate::install::InstallPlan;
+use crate::activate::layout::Layout;
 use crate::activate::systemd::{DbusSystemd, JobMode, Systemd};
 use crate::activate::units::{self, UnitActions};
 use crate::activate::{ApplyContext, ApplyOptions, ProgressMode, install, journal};
@@ -22,9 +24,41 @@ pub struct Failed<'a> {
     pub manifest: &'a Manifest,
 }
 
+/// Puts the previous generation's files and profile back over a failed switch and, once
+/// nothing of the failed switch is left, retires the journal (else it stays for the next
+/// command to try again). Returns what the restore did and whether it was fully undone.
+pub fn roll_back(
+    ctx: &ApplyContext,
+    sd: &dyn Systemd,
+    failed: &Failed,
+    previous: Option<(&Generation, &Tree)>,
+    opts: &ApplyOptions,
+) -> Result<(RollbackOutcome, bool), Error> {
+    let outcome = restore(ctx, sd, failed, previous, opts);
+    let undone = undone(ctx, sd, failed, previous.map(|(_, t)| t))?;
+    if undone {
+        journal::finish(&ctx.layout.state_dir)?;
+    }
+    Ok((outcome, undone))
+}
+
+/// Installs `previous`'s files over `failed`'s (with no previous generation, removes
+/// `failed`'s): what the failed switch overwrote comes back, what it added goes. Returns
+/// the plan carried out.
+pub fn put_back_files(
+    layout: &Layout,
+    previous: Option<&Tree>,
+    failed: &Tree,
+) -> Result<InstallPlan, Error> {
+    let nothing = Tree::new();
+    let plan = install::plan(layout, previous.unwrap_or(&nothing), Some(failed))?;
+    install::execute(&plan)?;
+    Ok(plan)
+}
+
 /// Puts the previous generation's files and profile back after a failed switch (or, with
 /// no previous generation, removes the failed one's files and stops its units).
-pub fn restore(
+fn restore(
     ctx: &ApplyContext,
     sd: &dyn Systemd,
     failed: &Failed,
@@ -76,9 +110,7 @@ fn remove(
     }
     let deadline = Instant::now() + opts.timeout.unwrap_or(Duration::from_secs(120));
     let stopped = sd.wait(&jobs, deadline, &mut || true);
-    let result = install::plan(&ctx.layout, &Tree::new(), Some(failed.tree))
-        .and_then(|plan| install::execute(&plan))
-        .and_then(|()| sd.reload());
+    let result = put_back_files(&ctx.layout, None, failed.tree).and_then(|_| sd.reload());
     match (result, stopped.iter().find(|o| !o.is_done())) {
         (Err(e), _) => RollbackOutcome::Failed(e.to_string()),
         (Ok(()), Some(o)) => {
@@ -103,8 +135,7 @@ fn reactivate(
     let mut boot = UnitActions::default();
     plan_boot(sd, tree, &manifest, Some(failed.manifest), &mut boot);
     disable_units(sd, &boot.disable)?;
-    let plan = install::plan(&ctx.layout, tree, Some(failed.tree))?;
-    install::execute(&plan)?;
+    let plan = put_back_files(&ctx.layout, Some(tree), failed.tree)?;
     let states = unit_states(sd, &units::relevant_units(&manifest, Some(failed.manifest)))?;
     // What differs between the two trees, not only what differs on disk now: a switch
     // interrupted halfway (killed, or its bus lost) may have restarted an agent with a
@@ -147,7 +178,7 @@ fn tree_diff<'t>(a: &'t Tree, b: &'t Tree) -> BTreeSet<&'t str> {
 /// (none when there is no previous generation), and no unit only `failed` has is running.
 /// Then nothing of it is left unrecorded, even if some of `previous`'s own units failed to
 /// come back (the user sees those in `status`).
-pub fn undone(
+fn undone(
     ctx: &ApplyContext,
     sd: &dyn Systemd,
     failed: &Failed,
@@ -195,24 +226,17 @@ pub fn bus_lost(ctx: &ApplyContext, plan: &SwitchPlan, opts: &ApplyOptions, caus
         "lost the D-Bus connection to systemd in the middle of the switch to profile {}: {cause}",
         plan.profile.name
     );
-    if let Ok(sd) = DbusSystemd::connect(&ctx.bus) {
-        let outcome = restore(ctx, &sd, &failed, previous, opts);
-        if undone(ctx, &sd, &failed, previous.map(|(_, t)| t)).unwrap_or(false) {
-            let _ = journal::finish(state);
-            return Error::BusLost(format!(
-                "{head}\n  reconnected and put back {back}: {}",
-                describe(&outcome)
-            ));
-        }
+    if let Ok(sd) = DbusSystemd::connect(&ctx.bus)
+        && let Ok((outcome, true)) = roll_back(ctx, &sd, &failed, previous, opts)
+    {
+        return Error::BusLost(format!(
+            "{head}\n  reconnected and put back {back}: {}",
+            describe(&outcome)
+        ));
     }
-    let files = install::plan(
-        &ctx.layout,
-        &plan.current_tree.clone().unwrap_or_default(),
-        Some(plan.tree),
-    )
-    .and_then(|plan| install::execute(&plan));
+    let files = put_back_files(&ctx.layout, plan.current_tree.as_ref(), plan.tree);
     let files = match files {
-        Ok(()) => format!("put back the files of {back}"),
+        Ok(_) => format!("put back the files of {back}"),
         Err(e) => format!("could not put back the files of {back} either: {e}"),
     };
     Error::BusLost(format!(
