@@ -124,7 +124,7 @@ fn undo(
         "could not undo the interrupted {}: {}\n  help: its journal {} stays; the next apply, \
          rollback or status tries again",
         pending.intent.describe(),
-        rollback::describe(&outcome),
+        outcome,
         pending.dir.display()
     )))
 }

@@ -229,10 +229,7 @@ pub fn bus_lost(ctx: &ApplyContext, plan: &SwitchPlan, opts: &ApplyOptions, caus
     if let Ok(sd) = DbusSystemd::connect(&ctx.bus)
         && let Ok((outcome, true)) = roll_back(ctx, &sd, &failed, previous, opts)
     {
-        return Error::BusLost(format!(
-            "{head}\n  reconnected and put back {back}: {}",
-            describe(&outcome)
-        ));
+        return Error::BusLost(format!("{head}\n  reconnected: {outcome}"));
     }
     let files = put_back_files(&ctx.layout, plan.current_tree.as_ref(), plan.tree);
     let files = match files {
@@ -245,17 +242,4 @@ pub fn bus_lost(ctx: &ApplyContext, plan: &SwitchPlan, opts: &ApplyOptions, caus
          stops what this switch started and restores {back}",
         journal::dir(state).display()
     ))
-}
-
-/// What a rollback did, in a sentence.
-pub fn describe(outcome: &RollbackOutcome) -> String {
-    match outcome {
-        RollbackOutcome::Disabled => "not rolled back".into(),
-        RollbackOutcome::Restored {
-            generation,
-            profile,
-        } => format!("generation {generation} (profile {profile}) is running again"),
-        RollbackOutcome::Removed => "its files were removed and its units stopped".into(),
-        RollbackOutcome::Failed(why) => format!("restoring failed: {why}"),
-    }
 }
