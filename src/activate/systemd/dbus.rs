@@ -185,14 +185,19 @@ impl DbusSystemd {
         self.call(message, reply).map_err(dbus(what))
     }
 
-    /// All properties of one interface of a unit; none when they cannot be had.
-    fn properties(&self, path: &str, interface: &str) -> HashMap<String, Value> {
+    /// All properties of one interface of `unit` (whose object is `path`).
+    fn properties(
+        &self,
+        unit: &str,
+        path: &str,
+        interface: &str,
+    ) -> Result<HashMap<String, Value>, Error> {
         let message = Message::call(SYSTEMD, path, "org.freedesktop.DBus.Properties", "GetAll")
             .with_body(vec![Value::Str(interface.into())]);
-        let Ok(body) = self.call(message, "a{sv}") else {
-            return HashMap::new();
-        };
-        body[0]
+        let body = self
+            .call(message, "a{sv}")
+            .map_err(dbus(format!("GetAll {interface} of {unit}")))?;
+        Ok(body[0]
             .items()
             .iter()
             .filter_map(|entry| match entry {
@@ -204,7 +209,7 @@ impl DbusSystemd {
                 },
                 _ => None,
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -320,9 +325,9 @@ impl Systemd for DbusSystemd {
         let args = vec![Value::Str(unit.into())];
         let reply = self.manager("LoadUnit", args, "o", format!("LoadUnit {unit}"))?;
         let path = reply[0].as_str().unwrap_or_default();
-        let u = self.properties(path, "org.freedesktop.systemd1.Unit");
+        let u = self.properties(unit, path, "org.freedesktop.systemd1.Unit")?;
         let s = if unit.ends_with(".service") {
-            self.properties(path, "org.freedesktop.systemd1.Service")
+            self.properties(unit, path, "org.freedesktop.systemd1.Service")?
         } else {
             HashMap::new()
         };
@@ -420,5 +425,64 @@ impl Systemd for DbusSystemd {
             .removed
             .closed
             .load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixListener;
+
+    use super::super::message::Kind;
+    use super::*;
+
+    /// A bus whose "systemd" answers the calls of `connect` and `LoadUnit`, and refuses
+    /// every `GetAll`.
+    fn refusing_properties(listener: UnixListener) {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = Vec::new();
+        reader.read_until(b'\n', &mut line).unwrap();
+        (&stream).write_all(b"OK 0123456789abcdef\r\n").unwrap();
+        line.clear();
+        reader.read_until(b'\n', &mut line).unwrap();
+        while let Ok(Ok(call)) = Message::read(&mut reader) {
+            let member = call.member.clone().unwrap_or_default();
+            let (kind, body) = match member.as_str() {
+                "Hello" | "GetNameOwner" => (Kind::Return, vec![Value::Str(":1.0".into())]),
+                "LoadUnit" => (Kind::Return, vec![Value::Path("/unit/t".into())]),
+                "GetAll" => (Kind::Error, vec![Value::Str("not for you".into())]),
+                _ => (Kind::Return, vec![]),
+            };
+            let reply = Message {
+                kind: Some(kind),
+                flags: super::super::message::NO_REPLY_EXPECTED,
+                error_name: (kind == Kind::Error)
+                    .then(|| "org.freedesktop.DBus.Error.AccessDenied".into()),
+                reply_serial: Some(call.serial),
+                body,
+                ..Message::default()
+            };
+            (&stream).write_all(&reply.encode(1, false)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_property_read_that_fails_is_an_error_not_a_blank_unit() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("bus");
+        let listener = UnixListener::bind(&socket).unwrap();
+        std::thread::spawn(move || refusing_properties(listener));
+        let bus = Bus::Address(super::super::address::unix_path(&socket));
+        let sd = DbusSystemd::connect(&bus).unwrap();
+        let e = sd
+            .details("t-thor.service")
+            .expect_err("GetAll was refused");
+        let text = e.to_string();
+        assert!(
+            text.contains("org.freedesktop.systemd1.Unit of t-thor.service")
+                && text.contains("not for you"),
+            "{text}"
+        );
     }
 }

@@ -143,7 +143,8 @@ pub trait Systemd {
     /// Current state of each named unit, in order (unknown units come back `not-found`).
     fn units(&self, names: &[&str]) -> Result<Vec<UnitStatus>, Error>;
 
-    /// Timestamps, memory, result and status text of one unit.
+    /// Timestamps, memory, result and status text of one unit; an error when any of its
+    /// properties cannot be read (never blank fields in their place).
     fn details(&self, unit: &str) -> Result<UnitDetails, Error>;
 
     /// Waits until every job has been removed or the deadline passed; `tick` is called about
