@@ -103,6 +103,9 @@ impl Removed {
 pub struct DbusSystemd {
     connection: Connection,
     removed: Arc<Removed>,
+    /// Set once the manager's job signals are routed here (`subscribe_jobs`): only a
+    /// connection that starts jobs asks for them.
+    subscribed: std::sync::OnceLock<()>,
 }
 
 fn dbus(what: impl Into<String>) -> impl FnOnce(DbusError) -> Error {
@@ -116,8 +119,8 @@ fn dbus(what: impl Into<String>) -> impl FnOnce(DbusError) -> Error {
 }
 
 impl DbusSystemd {
-    /// Connects, subscribes to the manager's signals and listens for JobRemoved, all before
-    /// any job can be enqueued.
+    /// Connects. Read-only callers (status, diff) stop here; the job signals are subscribed
+    /// to by the first `enqueue`.
     pub fn connect(bus: &Bus) -> Result<Self, Error> {
         let removed = Arc::new(Removed::default());
         let sink = Arc::clone(&removed);
@@ -128,6 +131,19 @@ impl DbusSystemd {
                 connect_hint(bus)
             )),
         )?;
+        Ok(Self {
+            connection,
+            removed,
+            subscribed: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Listens for JobRemoved from the manager (and for who the manager is), once, before
+    /// the first job is enqueued: a job's result cannot arrive unheard.
+    fn subscribe_jobs(&self) -> Result<(), Error> {
+        if self.subscribed.get().is_some() {
+            return Ok(());
+        }
         let owner_rule = format!(
             "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',\
              member='NameOwnerChanged',arg0='{SYSTEMD}'"
@@ -137,27 +153,24 @@ impl DbusSystemd {
              member='JobRemoved'"
         );
         for rule in [owner_rule, jobs_rule] {
-            connection
+            self.connection
                 .add_match(&rule)
                 .map_err(dbus("listen to JobRemoved"))?;
         }
-        let systemd = Self {
-            connection,
-            removed,
-        };
-        systemd.manager("Subscribe", vec![], "", "Subscribe")?;
+        self.manager("Subscribe", vec![], "", "Subscribe")?;
         let bus_call = Message::call(
             "org.freedesktop.DBus",
             "/org/freedesktop/DBus",
             "org.freedesktop.DBus",
             "GetNameOwner",
         );
-        let owner = systemd
+        let owner = self
             .call(bus_call.with_body(vec![Value::Str(SYSTEMD.into())]), "s")
             .map_err(dbus("GetNameOwner org.freedesktop.systemd1"))?;
-        let owner = owner[0].as_str().map(str::to_string);
-        systemd.removed.set_owner(owner);
-        Ok(systemd)
+        self.removed
+            .set_owner(owner[0].as_str().map(str::to_string));
+        let _ = self.subscribed.set(());
+        Ok(())
     }
 
     /// A call whose reply must have signature `reply`.
@@ -265,6 +278,7 @@ impl Systemd for DbusSystemd {
     }
 
     fn enqueue(&self, unit: &str, kind: &str, mode: JobMode) -> Result<Vec<Job>, Error> {
+        self.subscribe_jobs()?;
         let args = [unit, kind, mode.as_str()].map(|s| Value::Str(s.into()));
         let what = format!("{kind} {unit}");
         let reply = self.manager("EnqueueUnitJob", args.into(), "uososa(uosos)", &what)?;
@@ -432,31 +446,49 @@ impl Systemd for DbusSystemd {
 mod tests {
     use std::io::{BufRead, BufReader, Write};
     use std::os::unix::net::UnixListener;
+    use std::sync::mpsc::{Receiver, Sender, channel};
 
-    use super::super::message::Kind;
+    use super::super::message::{Kind, NO_REPLY_EXPECTED};
     use super::*;
 
-    /// A bus whose "systemd" answers the calls of `connect` and `LoadUnit`, and refuses
-    /// every `GetAll`.
-    fn refusing_properties(listener: UnixListener) {
+    /// The reply of a fake manager to `member`: `LoadUnit` and `EnqueueUnitJob` answer as
+    /// systemd does, every `GetAll` is refused.
+    fn fake_reply(member: &str) -> (Kind, Vec<Value>) {
+        let s = |text: &str| Value::Str(text.into());
+        let path = |text: &str| Value::Path(text.into());
+        match member {
+            "Hello" | "GetNameOwner" => (Kind::Return, vec![s(":1.0")]),
+            "LoadUnit" => (Kind::Return, vec![path("/unit/t")]),
+            "EnqueueUnitJob" => (
+                Kind::Return,
+                vec![
+                    Value::U32(1),
+                    path("/job/1"),
+                    s("t.service"),
+                    path("/unit/t"),
+                    s("start"),
+                    Value::Array("(uosos)".into(), vec![]),
+                ],
+            ),
+            "GetAll" => (Kind::Error, vec![s("not for you")]),
+            _ => (Kind::Return, vec![]),
+        }
+    }
+
+    /// Serves one client on `listener` with `fake_reply`, sending each member called.
+    fn fake_manager(listener: UnixListener, seen: Sender<String>) {
         let (stream, _) = listener.accept().unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut line = Vec::new();
-        reader.read_until(b'\n', &mut line).unwrap();
+        reader.read_until(b'\n', &mut Vec::new()).unwrap();
         (&stream).write_all(b"OK 0123456789abcdef\r\n").unwrap();
-        line.clear();
-        reader.read_until(b'\n', &mut line).unwrap();
+        reader.read_until(b'\n', &mut Vec::new()).unwrap(); // BEGIN
         while let Ok(Ok(call)) = Message::read(&mut reader) {
             let member = call.member.clone().unwrap_or_default();
-            let (kind, body) = match member.as_str() {
-                "Hello" | "GetNameOwner" => (Kind::Return, vec![Value::Str(":1.0".into())]),
-                "LoadUnit" => (Kind::Return, vec![Value::Path("/unit/t".into())]),
-                "GetAll" => (Kind::Error, vec![Value::Str("not for you".into())]),
-                _ => (Kind::Return, vec![]),
-            };
+            let (kind, body) = fake_reply(&member);
+            let _ = seen.send(member);
             let reply = Message {
                 kind: Some(kind),
-                flags: super::super::message::NO_REPLY_EXPECTED,
+                flags: NO_REPLY_EXPECTED,
                 error_name: (kind == Kind::Error)
                     .then(|| "org.freedesktop.DBus.Error.AccessDenied".into()),
                 reply_serial: Some(call.serial),
@@ -467,14 +499,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_property_read_that_fails_is_an_error_not_a_blank_unit() {
+    /// A connection to a fresh fake manager, and the members it is called with.
+    fn connect_to_fake() -> (DbusSystemd, Receiver<String>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("bus");
         let listener = UnixListener::bind(&socket).unwrap();
-        std::thread::spawn(move || refusing_properties(listener));
+        let (seen, calls) = channel();
+        std::thread::spawn(move || fake_manager(listener, seen));
         let bus = Bus::Address(super::super::address::unix_path(&socket));
-        let sd = DbusSystemd::connect(&bus).unwrap();
+        (DbusSystemd::connect(&bus).unwrap(), calls, dir)
+    }
+
+    #[test]
+    fn a_property_read_that_fails_is_an_error_not_a_blank_unit() {
+        let (sd, _, _dir) = connect_to_fake();
         let e = sd
             .details("t-thor.service")
             .expect_err("GetAll was refused");
@@ -483,6 +521,31 @@ mod tests {
             text.contains("org.freedesktop.systemd1.Unit of t-thor.service")
                 && text.contains("not for you"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn only_a_connection_that_starts_jobs_subscribes_to_them() {
+        let (sd, calls, _dir) = connect_to_fake();
+        let _ = sd.details("t.service");
+        let _ = sd.unit_file_state("t.service");
+        sd.enqueue("t.service", "start", JobMode::Replace).unwrap();
+        sd.enqueue("t.service", "stop", JobMode::Replace).unwrap();
+        let calls: Vec<String> = calls.try_iter().collect();
+        assert_eq!(
+            calls,
+            [
+                "Hello",
+                "LoadUnit",
+                "GetAll",
+                "GetUnitFileState",
+                "AddMatch",
+                "AddMatch",
+                "Subscribe",
+                "GetNameOwner",
+                "EnqueueUnitJob",
+                "EnqueueUnitJob",
+            ]
         );
     }
 }
