@@ -90,7 +90,6 @@ mod tests {
         fn enqueue(&self, unit: &str, kind: &str, _: JobMode) -> Result<Vec<Job>, Error> {
             self.calls.borrow_mut().push(format!("{kind} {unit}"));
             Ok(vec![Job {
-                id: 1,
                 path: "/job/1".into(),
                 unit: unit.into(),
                 kind: kind.into(),

@@ -246,13 +246,12 @@ fn bus_name(bus: &Bus) -> &str {
     }
 }
 
-/// The text fields of one `(uosos)` job (id, job path, unit, unit path, type).
+/// One `(uosos)` job (id, job path, unit, unit path, type): its path, unit and type.
 fn job_of(fields: &[Value]) -> Option<Job> {
-    let [Value::U32(id), path, Value::Str(unit), _, Value::Str(kind)] = fields else {
+    let [Value::U32(_), path, Value::Str(unit), _, Value::Str(kind)] = fields else {
         return None;
     };
     Some(Job {
-        id: *id,
         path: path.as_str()?.to_string(),
         unit: unit.clone(),
         kind: kind.clone(),

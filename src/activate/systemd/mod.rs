@@ -26,7 +26,6 @@ use crate::error::Error;
 /// One systemd job, as `EnqueueUnitJob` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
-    pub id: u32,
     /// The job's object path: the key JobRemoved reports it by.
     pub path: String,
     pub unit: String,
@@ -101,15 +100,12 @@ pub struct UnitDetails {
 pub enum JobMode {
     /// Replace conflicting queued jobs; stop units that conflict with the new one.
     Replace,
-    /// Fail instead of replacing a queued job.
-    Fail,
 }
 
 impl JobMode {
     pub fn as_str(self) -> &'static str {
         match self {
             JobMode::Replace => "replace",
-            JobMode::Fail => "fail",
         }
     }
 }
