@@ -1,9 +1,9 @@
 //! The gateway: its port against the agents', `idle` against `hold`, each `summon`
-//! against the profile it names, and loopback unless the stack says otherwise.
+//! against the profile it names, and loopback unless the stack says otherwise. (Its unit
+//! names join every other generated name in `units.rs`.)
 
 use crate::check::problems::{
-    GatewayExposedBind, GatewayIdleBelowHold, GatewayNameTaken, GatewayPortTaken,
-    SummonWithoutAgent,
+    GatewayExposedBind, GatewayIdleBelowHold, GatewayPortTaken, SummonWithoutAgent,
 };
 use crate::diagnostic::suggest::did_you_mean;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -15,15 +15,6 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
     let Some(gateway) = &stack.gateway else {
         return;
     };
-    // `S-gateway.service` is the gateway's.
-    if let Some(agent) = stack.agent("gateway") {
-        d.emit(
-            GatewayNameTaken {
-                unit: format!("{}-gateway.service", stack.name.value),
-            },
-            agent.name.span,
-        );
-    }
     if let Some(port) = &gateway.port {
         for agent in &stack.agents {
             let Some(agent_port) = &agent.port else {

@@ -11,7 +11,10 @@ use crate::check::problems::{
     UnsafeUnitValue,
 };
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::stack::unit_names::{swap_creator_name, swap_unit_name};
+use crate::stack::unit_names::{
+    agent_unit_name, gateway_service_name, gateway_socket_name, profile_target_name, slice_name,
+    swap_creator_name, swap_unit_name,
+};
 use crate::stack::{Launch, Stack, Text};
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
@@ -39,63 +42,90 @@ fn earlyoom(stack: &Stack, d: &mut Diagnostics) {
     }
 }
 
+/// A unit `build` writes, with what asks for it (`what`, at `span`). `renamable`: the stack
+/// names it directly (an agent, a profile), rather than it taking a fixed name.
+struct UnitOwner {
+    file: String,
+    what: String,
+    span: SourceSpan,
+    renamable: bool,
+}
+
 /// Every unit `build` writes for the stack, with what asks for it: two owners of one name
-/// would silently lose one unit.
+/// would silently lose one unit. Units with fixed names come first, so a clash is reported
+/// at the agent or profile that can be renamed.
 fn generated_names(stack: &Stack, d: &mut Diagnostics) {
     let s = &stack.name.value;
-    let mut owners: Vec<(String, String, SourceSpan)> = Vec::new();
+    let fixed = |file: String, what: String, span: SourceSpan| UnitOwner {
+        file,
+        what,
+        span,
+        renamable: false,
+    };
     // The slice every agent runs in.
-    owners.push((
-        format!("{s}.slice"),
+    let mut owners = vec![fixed(
+        slice_name(stack),
         format!("stack `{s}`"),
         stack.name.span,
-    ));
+    )];
     if let Some(swap) = &stack.host.swap {
         if swap.size.is_some() {
-            owners.push((
+            owners.push(fixed(
                 swap_creator_name(stack),
                 "the swap file's creator".into(),
                 swap.path.span,
             ));
         }
-        owners.push((
+        owners.push(fixed(
             swap_unit_name(&swap.path.value),
             "the swap file".into(),
             swap.path.span,
         ));
     }
+    if let Some(gateway) = &stack.gateway {
+        for file in [gateway_socket_name(stack), gateway_service_name(stack)] {
+            owners.push(fixed(file, "the gateway".into(), gateway.span));
+        }
+    }
     for agent in &stack.agents {
-        owners.push((
-            format!("{s}-{}.service", agent.name.value),
-            format!("agent `{}`", agent.name.value),
-            agent.name.span,
-        ));
+        owners.push(UnitOwner {
+            file: agent_unit_name(stack, &agent.name.value),
+            what: format!("agent `{}`", agent.name.value),
+            span: agent.name.span,
+            renamable: true,
+        });
     }
     for profile in &stack.profiles {
-        owners.push((
-            format!("{s}-{}.target", profile.name.value),
-            format!("profile `{}`", profile.name.value),
-            profile.name.span,
-        ));
+        owners.push(UnitOwner {
+            file: profile_target_name(stack, &profile.name.value),
+            what: format!("profile `{}`", profile.name.value),
+            span: profile.name.span,
+            renamable: true,
+        });
     }
-    let mut first: HashMap<&str, (&str, SourceSpan)> = HashMap::new();
-    for (file, owner, span) in &owners {
-        match first.get(file.as_str()) {
+    let mut first: HashMap<&str, &UnitOwner> = HashMap::new();
+    for owner in &owners {
+        match first.get(owner.file.as_str()) {
             // Two agents (or profiles) of one name are reported as duplicates already.
-            Some((first_owner, _)) if first_owner == owner => {}
-            Some(&(first_owner, first_span)) => d.push(
+            Some(earlier) if earlier.what == owner.what => {}
+            Some(earlier) => d.push(
                 Diagnostic::new(
                     GeneratedNameClash {
-                        file: file.clone(),
-                        first: first_owner.to_owned(),
-                        second: owner.clone(),
+                        file: owner.file.clone(),
+                        first: earlier.what.clone(),
+                        second: owner.what.clone(),
+                        rename: match (earlier.renamable, owner.renamable) {
+                            (false, true) => Some(owner.what.clone()),
+                            (true, false) => Some(earlier.what.clone()),
+                            _ => None,
+                        },
                     },
-                    *span,
+                    owner.span,
                 )
-                .with_label(first_span, format!("{first_owner} generates it too")),
+                .with_label(earlier.span, format!("{} generates it too", earlier.what)),
             ),
             None => {
-                first.insert(file, (owner, *span));
+                first.insert(&owner.file, owner);
             }
         }
     }

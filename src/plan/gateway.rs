@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
+use crate::stack::unit_names::{gateway_service_name, gateway_socket_name};
 use crate::stack::{Gateway, Stack, defaults};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,13 +27,12 @@ pub struct GatewayPlan {
 /// The gateway's unit names, address and limits (`None` without a `gateway` node).
 pub fn gateway(stack: &Stack) -> Option<GatewayPlan> {
     let gateway = stack.gateway.as_ref()?;
-    let name = &stack.name.value;
     let ms = |field: &Option<crate::stack::Spanned<u64>>, default| {
         field.as_ref().map_or(default, |f| f.value)
     };
     Some(GatewayPlan {
-        socket: format!("{name}-gateway.socket"),
-        service: format!("{name}-gateway.service"),
+        socket: gateway_socket_name(stack),
+        service: gateway_service_name(stack),
         listen: listen(gateway),
         idle_ms: ms(&gateway.idle_ms, defaults::GATEWAY_IDLE_MS),
         hold_ms: ms(&gateway.hold_ms, defaults::GATEWAY_HOLD_MS),

@@ -8,7 +8,12 @@ mod order;
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::stack::{Agent, Engine, Model, PodmanVersion, Profile, Runtime, Stack, defaults};
+use crate::stack::unit_names::{
+    agent_file_name, agent_stem, agent_unit_name, profile_target_name, slice_name,
+};
+use crate::stack::{
+    Agent, Engine, Launch, Model, PodmanVersion, Profile, Runtime, Stack, defaults,
+};
 use budget::{AgentBudget, AgentDemand, AgentLoad, KvDtype, ProfileBudget, Utilization};
 pub use gateway::GatewayPlan;
 
@@ -38,6 +43,10 @@ pub struct AgentPlan<'s> {
     pub runtime: &'s Runtime,
     /// `norse-thor`: the unit's name without suffix, also the container's name.
     pub unit_stem: String,
+    /// `norse-thor.service`: the unit it runs as.
+    pub unit: String,
+    /// `norse-thor.container` (quadlet) or `norse-thor.service` (native): its unit file.
+    pub unit_file: String,
     pub port: u16,
     pub bind: IpAddr,
     pub context: u64,
@@ -60,10 +69,6 @@ impl<'s> Plan<'s> {
 impl AgentPlan<'_> {
     pub fn name(&self) -> &str {
         &self.agent.name
-    }
-
-    pub fn unit(&self) -> String {
-        format!("{}.service", self.unit_stem)
     }
 
     pub fn engine(&self) -> Engine {
@@ -137,7 +142,7 @@ pub fn plan(stack: &Stack) -> Option<Plan<'_>> {
         let loads: Vec<AgentLoad> = members.iter().map(|&i| agents[i].load).collect();
         profiles.push(ProfilePlan {
             profile,
-            target: format!("{}-{}.target", stack.name.value, profile.name.value),
+            target: profile_target_name(stack, &profile.name.value),
             budget: budget::profile_budget(&host, &loads),
             agents: members,
         });
@@ -159,7 +164,7 @@ pub fn plan(stack: &Stack) -> Option<Plan<'_>> {
         profiles,
         default_profile,
         gateway: gateway::gateway(stack),
-        slice: format!("{}.slice", stack.name.value),
+        slice: slice_name(stack),
     })
 }
 
@@ -228,7 +233,13 @@ fn agent_plan<'s>(
         agent,
         model,
         runtime,
-        unit_stem: format!("{}-{}", stack.name.value, agent.name.value),
+        unit_stem: agent_stem(stack, &agent.name.value),
+        unit: agent_unit_name(stack, &agent.name.value),
+        unit_file: agent_file_name(
+            stack,
+            &agent.name.value,
+            matches!(runtime.launch, Some(Launch::Native { .. })),
+        ),
         port: agent.port.as_ref()?.value,
         bind: agent
             .bind

@@ -75,7 +75,7 @@ struct Extra {
 #[derive(Serialize)]
 struct AgentUnitVars<'a> {
     header: &'a str,
-    unit: String,
+    unit: &'a str,
     description: String,
     after_agents: String,
     slice: &'a str,
@@ -121,8 +121,8 @@ pub fn health_url(agent: &AgentPlan) -> Option<String> {
 /// The tree path of agent `agent`'s unit.
 pub fn agent_path(agent: &AgentPlan) -> String {
     match agent.runtime.launch {
-        Some(Launch::Native { .. }) => format!("systemd/{}.service", agent.unit_stem),
-        _ => format!("containers/systemd/{}.container", agent.unit_stem),
+        Some(Launch::Native { .. }) => format!("systemd/{}", agent.unit_file),
+        _ => format!("containers/systemd/{}", agent.unit_file),
     }
 }
 
@@ -144,9 +144,9 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
         template,
         &AgentUnitVars {
             header,
-            unit: agent.unit(),
+            unit: &agent.unit,
             description: super::escape::escape_specifiers(&description(plan, agent)),
-            after_agents: join_units(plan.started_before(index).iter().map(AgentPlan::unit)),
+            after_agents: join_units(plan.started_before(index).iter().map(|a| &a.unit)),
             slice: &plan.slice,
             start_limit_interval: systemd_timespan(START_LIMIT_INTERVAL_MS),
             start_limit_burst: START_LIMIT_BURST,

@@ -28,13 +28,7 @@ struct TargetVars<'a> {
     gateway_socket: Option<String>,
 }
 
-/// `units[i]` is `plan.agents[i].unit()`, computed once by the caller.
-pub fn target(
-    plan: &Plan,
-    index: usize,
-    units: &[String],
-    header: &str,
-) -> Result<String, RenderError> {
+pub fn target(plan: &Plan, index: usize, header: &str) -> Result<String, RenderError> {
     let profile = &plan.profiles[index];
     let mut member = vec![false; plan.agents.len()];
     for &a in &profile.agents {
@@ -57,14 +51,14 @@ pub fn target(
             header,
             profile: profile.name(),
             description,
-            members: join_units(profile.agents.iter().map(|&a| units[a].as_str())),
+            members: join_units(profile.agents.iter().map(|&a| &plan.agents[a].unit)),
             slice: &plan.slice,
             conflicts_agents: join_units(
-                units
+                plan.agents
                     .iter()
                     .enumerate()
                     .filter(|(a, _)| !member[*a])
-                    .map(|(_, u)| u.as_str()),
+                    .map(|(_, agent)| &agent.unit),
             ),
             conflicts_targets: join_units(
                 plan.profiles

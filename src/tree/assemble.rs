@@ -41,14 +41,13 @@ pub fn render_tree(plan: &Plan) -> Result<Tree, RenderError> {
     let header = render::header(name);
     let mut tree = Tree::new();
 
-    let units: Vec<String> = plan.agents.iter().map(|a| a.unit()).collect();
-    let (agent_files, target_files) = render_agents_and_targets(plan, &units, &header);
+    let (agent_files, target_files) = render_agents_and_targets(plan, &header);
     let mut manifest_agents = Vec::with_capacity(plan.agents.len());
-    for ((index, agent), file) in plan.agents.iter().enumerate().zip(agent_files?) {
+    for (agent, file) in plan.agents.iter().zip(agent_files?) {
         let (devices, volumes) = container_host_paths(agent);
         manifest_agents.push(ManifestAgent {
             name: agent.name().to_owned(),
-            unit: units[index].clone(),
+            unit: agent.unit.clone(),
             files: vec![file.path.clone()],
             health_url: render::health_url(agent),
             port: agent.port,
@@ -116,11 +115,7 @@ type Rendered<T> = Result<Vec<T>, RenderError>;
 /// Every agent's unit and every profile's target. Large stacks: targets (each lists every
 /// unit) render on a second thread while the agents render here. Small ones are not worth
 /// a thread.
-fn render_agents_and_targets(
-    plan: &Plan,
-    units: &[String],
-    header: &str,
-) -> (Rendered<AgentFile>, Rendered<String>) {
+fn render_agents_and_targets(plan: &Plan, header: &str) -> (Rendered<AgentFile>, Rendered<String>) {
     let render_agents = || {
         (0..plan.agents.len())
             .map(|index| render::agent_unit(plan, index, header))
@@ -128,7 +123,7 @@ fn render_agents_and_targets(
     };
     let render_targets = || {
         (0..plan.profiles.len())
-            .map(|index| render::target(plan, index, units, header))
+            .map(|index| render::target(plan, index, header))
             .collect::<Rendered<_>>()
     };
     if plan.agents.len() < PARALLEL_FROM_AGENTS {

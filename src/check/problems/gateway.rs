@@ -1,4 +1,4 @@
-//! The gateway: its port, its address, its timers, its unit name, what agents summon.
+//! The gateway: its port, its address, its timers, what agents summon.
 
 use crate::diagnostic::problem;
 
@@ -25,14 +25,6 @@ problem! {
     message: "the gateway's idle ({idle}) is shorter than its hold ({hold})",
     label: "shorter than hold",
     help: "a summoned profile stays at least `hold`: make `idle` at least as long",
-}
-
-problem! {
-    GatewayNameTaken { unit: String },
-    code: "strixc::gateway::name_taken",
-    message: "agent `gateway` would run as {unit}, the gateway's own unit",
-    label: "taken by the gateway",
-    help: "rename the agent",
 }
 
 problem! {

@@ -12,11 +12,17 @@ problem! {
 }
 
 problem! {
-    GeneratedNameClash { file: String, first: String, second: String },
+    /// `rename`: the one of the two the stack can rename, when the other's name is fixed.
+    GeneratedNameClash { file: String, first: String, second: String, rename: Option<String> },
     code: "strixc::name::generated_clash",
     message: "{first} and {second} would both generate `{file}`",
     label: "generates the same file",
-    help: "rename one of them",
+    help: {
+        match rename {
+            Some(which) => format!("rename {which}"),
+            None => "rename one of them".into(),
+        }
+    },
 }
 
 problem! {
