@@ -15,7 +15,6 @@ mod security;
 mod size;
 mod units;
 
-pub use security::Placeholder;
 pub use size::{MAX_AGENTS, MAX_PROFILES};
 
 use crate::diagnostic::Diagnostics;

@@ -5,6 +5,7 @@ use crate::check::problems::{
     ExposedBind, SecretEnvNative, SecretInEnvironment, SecretValue, UnknownPlaceholder,
 };
 use crate::diagnostic::Diagnostics;
+use crate::stack::placeholder::{Placeholder, placeholder_names};
 use crate::stack::{Launch, QuadletEntry, Stack};
 
 /// Words of a variable name (split at `_` and `-`) that make its value a credential:
@@ -29,39 +30,6 @@ const SECRET_WORDS: [&str; 14] = [
 
 /// Word endings that name a credential even glued to another word (`PGPASS`, `HFTOKEN`).
 const SECRET_SUFFIXES: [&str; 5] = ["PASSWORD", "PASSWD", "PASS", "TOKEN", "APIKEY"];
-
-/// What `{…}` in a native command may name: the one list, which the check admits and
-/// the renderer fills (`render::agent`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placeholder {
-    Port,
-    Host,
-    Model,
-    Context,
-}
-
-impl Placeholder {
-    pub const ALL: [Placeholder; 4] = [
-        Placeholder::Port,
-        Placeholder::Host,
-        Placeholder::Model,
-        Placeholder::Context,
-    ];
-
-    /// The name between the braces: `port` for `{port}`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Placeholder::Port => "port",
-            Placeholder::Host => "host",
-            Placeholder::Model => "model",
-            Placeholder::Context => "context",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Placeholder> {
-        Placeholder::ALL.into_iter().find(|p| p.name() == name)
-    }
-}
 
 /// Whether a variable name says its value is a credential.
 pub fn is_secret_name(name: &str) -> bool {
@@ -145,8 +113,8 @@ pub fn check(stack: &Stack, d: &mut Diagnostics) {
         match &runtime.launch {
             Some(Launch::Native { command }) => {
                 for arg in command {
-                    for placeholder in placeholders(&arg.value) {
-                        if Placeholder::from_name(placeholder).is_none() {
+                    for placeholder in placeholder_names(&arg.value) {
+                        if Placeholder::parse(placeholder).is_none() {
                             d.emit(
                                 UnknownPlaceholder {
                                     placeholder: placeholder.to_owned(),
@@ -219,13 +187,6 @@ fn quadlet_secrets(entries: &[QuadletEntry], d: &mut Diagnostics) {
             );
         }
     }
-}
-
-/// The names inside `{…}` in a command argument.
-pub fn placeholders(text: &str) -> impl Iterator<Item = &str> {
-    text.split('{')
-        .skip(1)
-        .filter_map(|part| part.split_once('}').map(|(name, _)| name))
 }
 
 #[cfg(test)]

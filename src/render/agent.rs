@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::{RenderError, render};
-use crate::check::Placeholder;
 use crate::plan::{AgentPlan, Plan};
+use crate::stack::placeholder::{Placeholder, substitute};
 use crate::stack::quantity::systemd_timespan;
 use crate::stack::{Engine, Launch, QuadletEntry, Quant, Secret, Text};
 
@@ -232,7 +232,7 @@ fn native_command(agent: &AgentPlan, command: &[Text]) -> Vec<String> {
     let port = agent.port.to_string();
     let context = agent.context.to_string();
     let value = |name: &str| {
-        Some(match Placeholder::from_name(name)? {
+        Some(match Placeholder::parse(name)? {
             Placeholder::Port => port.as_str(),
             Placeholder::Host => host.as_str(),
             Placeholder::Model => agent.model_source(),
@@ -347,48 +347,4 @@ pub(super) fn join_units<S: AsRef<str>>(items: impl Iterator<Item = S>) -> Strin
         joined.push_str(item.as_ref());
     }
     joined
-}
-
-/// Fills `{name}` placeholders in one pass (a value that itself holds `{port}` stays as
-/// it is); unknown names are left untouched (the checks reject them).
-pub fn substitute<'v>(text: &str, value: impl Fn(&str) -> Option<&'v str>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after
-            .find('}')
-            .and_then(|close| Some((close, value(&after[..close])?)))
-        {
-            Some((close, filled)) => {
-                out.push_str(filled);
-                rest = &after[close + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_fill_once() {
-        let value = |name: &str| match name {
-            "model" => Some("/m/{port}.gguf"),
-            "port" => Some("8001"),
-            _ => None,
-        };
-        assert_eq!(substitute("{model}", value), "/m/{port}.gguf");
-        assert_eq!(substitute("--port={port}", value), "--port=8001");
-        assert_eq!(substitute("{x} {port", value), "{x} {port");
-        assert_eq!(substitute("a{port}b{port}", value), "a8001b8001");
-    }
 }

@@ -3,6 +3,7 @@
 //! Decoding fills this in even when parts are wrong (missing values are `None`), so the
 //! checks can still run and report everything at once. Defaults live in `defaults`.
 
+pub mod placeholder;
 pub mod quantity;
 pub mod unit_names;
 mod words;

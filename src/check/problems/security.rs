@@ -1,6 +1,7 @@
 //! Security: credentials kept out of unit files, addresses other machines can reach.
 
 use crate::diagnostic::problem;
+use crate::stack::placeholder::Placeholder;
 
 problem! {
     SecretInEnvironment { key: String },
@@ -40,5 +41,10 @@ problem! {
     code: "strixc::runtime::unknown_placeholder",
     message: "unknown placeholder `{{{placeholder}}}` in a command",
     label: "unknown placeholder",
-    help: "placeholders are {{port}}, {{host}}, {{model}} and {{context}}",
+    help: {
+        // `{port}, {host}, {model} and {context}`, from the one list.
+        let mut braced: Vec<String> = Placeholder::NAMES.iter().map(|n| format!("{{{n}}}")).collect();
+        let last = braced.pop().unwrap_or_default();
+        format!("placeholders are {} and {last}", braced.join(", "))
+    },
 }
