@@ -341,6 +341,81 @@ fn labels_far_apart_get_separate_snippets() {
     );
 }
 
+/// `port-out-of-range.kdl` with `port 0` fixed: one error, `port 70000` (line 38 of the
+/// returned text, `extra_line` on line 37 above it).
+fn one_port_error(extra_line: &str, port_line: &str) -> String {
+    let base = std::fs::read_to_string(stacks_dir().join("broken/port-out-of-range.kdl")).unwrap();
+    base.replace("    port 0\n", "    port 8001\n")
+        .replace("    port 70000\n", &format!("{extra_line}\n{port_line}\n"))
+}
+
+/// The column (in characters) under which the `┬` of the label's underline stands, and where
+/// `needle` starts, on the snippet line showing it.
+fn label_and_text_columns(rendered: &str, needle: &str) -> (usize, usize) {
+    let lines: Vec<&str> = rendered.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains(" │ ") && l.contains(needle))
+        .unwrap_or_else(|| panic!("no line shows {needle:?}\n{rendered}"));
+    let char_column = |line: &str, byte: usize| line[..byte].chars().count();
+    let text = char_column(lines[at], lines[at].find(needle).unwrap());
+    let underline = lines[at + 1];
+    let first_dash = underline.find('─').or(underline.find('┬')).unwrap();
+    (char_column(underline, first_dash), text)
+}
+
+#[test]
+fn a_megabyte_line_is_shortened_around_the_label() {
+    // Filling what the size guard admits, minus room for the rest of the file.
+    let room = MAX_BYTES - 2_000;
+
+    // A huge comment line above the error: a context line, shown by its start only.
+    let text = one_port_error(&format!("    // {}", "a".repeat(room)), "    port 70000");
+    assert!(text.len() <= MAX_BYTES);
+    let source = Source::new("long-context.kdl", text.as_str());
+    let rendered = single_error(&source, "strixc::agent::port_out_of_range");
+    assert!(rendered.len() < 10_000, "{} bytes", rendered.len());
+    assert!(rendered.contains("[long-context.kdl:38:10]"), "{rendered}");
+    assert!(rendered.contains("not in 1..=65535"), "{rendered}");
+    assert!(
+        rendered.contains("    // aaaa") && rendered.contains('…'),
+        "{rendered}"
+    );
+
+    // The error in the middle of a huge line: its column is the file's, its underline
+    // stands under the port in the shortened line.
+    let pad = "b".repeat(room / 2);
+    let text = one_port_error("", &format!("    /* {pad} */ port 70000 /* {pad} */"));
+    let source = Source::new("long-line.kdl", text.as_str());
+    let rendered = single_error(&source, "strixc::agent::port_out_of_range");
+    assert!(rendered.len() < 10_000, "{} bytes", rendered.len());
+    let column = "    /* ".len() + pad.len() + " */ port ".len() + 1;
+    assert!(
+        rendered.contains(&format!("[long-line.kdl:38:{column}]")),
+        "{rendered}"
+    );
+    let (label, port) = label_and_text_columns(&rendered, "70000");
+    assert_eq!(
+        label, port,
+        "the underline is not under the port\n{rendered}"
+    );
+
+    // A label as long as the line: both its ends shown, its middle left out.
+    let text = one_port_error(
+        &format!("    role \"{}\\\\\"", "r".repeat(room)),
+        "    port 8002",
+    );
+    let source = Source::new("long-span.kdl", text.as_str());
+    let rendered = single_error(&source, "strixc::security::value_not_carried");
+    assert!(rendered.len() < 10_000, "{} bytes", rendered.len());
+    assert!(rendered.contains("[long-span.kdl:37:10]"), "{rendered}");
+    assert!(
+        rendered.contains("rrr\\\\\""),
+        "the span's end is shown\n{rendered}"
+    );
+    assert!(rendered.contains("cannot be carried"), "{rendered}");
+}
+
 #[test]
 fn a_file_of_too_many_lines_is_refused_before_parsing() {
     // A million one-letter nodes fit in 2 MiB and take the parser seconds: refused.
