@@ -4,7 +4,9 @@
 //! comment inside a block comment (3,000 stars in one `/* */` overflow a debug build's
 //! 8 MiB stack), so block comments are blanked to spaces before it sees them.
 
-use kdl::KdlDocument;
+use std::collections::{HashMap, HashSet};
+
+use kdl::{KdlDiagnostic, KdlDocument};
 use miette::SourceSpan;
 
 use crate::diagnostic::Diagnostics;
@@ -64,7 +66,7 @@ pub fn parse(source: &Source, diagnostics: &mut Diagnostics) -> Option<KdlDocume
     match KdlDocument::parse_v2(blanked.as_deref().unwrap_or(text)) {
         Ok(document) => Some(document),
         Err(error) => {
-            for d in error.diagnostics {
+            for d in one_report_each(text, error.diagnostics) {
                 let span = clamp(d.span, text.len());
                 diagnostics.emit(
                     Syntax {
@@ -78,6 +80,41 @@ pub fn parse(source: &Source, diagnostics: &mut Diagnostics) -> Option<KdlDocume
             None
         }
     }
+}
+
+/// kdl's reports, one per mistake. It reports an unclosed block twice, both labelled "not
+/// closed": at its `{` ("No closing '}' for child block") and over everything after it
+/// ("Closing '}' was not found after nodes"); the one at the `{` stays. It also reports a
+/// few mistakes twice at one span; the first stays: in every case seen it names the cause
+/// and the later one a consequence, whose help misleads (`#"x`: "Expected quoted string",
+/// then "Found invalid node name").
+fn one_report_each(text: &str, reports: Vec<KdlDiagnostic>) -> Vec<KdlDiagnostic> {
+    let len = text.len();
+    // Where what follows each reported `{` starts, with that report's label.
+    let after_brace: HashMap<usize, Option<&str>> = reports
+        .iter()
+        .filter_map(|d| {
+            let span = clamp(d.span, len);
+            (span.len() == 1 && text.as_bytes()[span.offset()] == b'{')
+                .then(|| (span.offset() + 1, d.label.as_deref()))
+        })
+        .collect();
+    let mut seen: HashSet<(usize, usize)> = HashSet::with_capacity(reports.len());
+    let keep: Vec<bool> = reports
+        .iter()
+        .map(|report| {
+            let span = clamp(report.span, len);
+            let rest_of_block = after_brace
+                .get(&span.offset())
+                .is_some_and(|label| *label == report.label.as_deref());
+            !rest_of_block && seen.insert((span.offset(), span.len()))
+        })
+        .collect();
+    reports
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(report, keep)| keep.then_some(report))
+        .collect()
 }
 
 /// A hint naming the KDL 2 form when the error sits on a KDL 1 habit: bare `true`,
@@ -346,6 +383,51 @@ mod tests {
         let mut diagnostics = Diagnostics::new();
         assert!(parse(&source, &mut diagnostics).is_none());
         assert!(diagnostics.has_errors());
+    }
+
+    /// The (offset, length, message) of each syntax error reported for `text`.
+    fn syntax_errors(text: &str) -> Vec<(usize, usize, String)> {
+        let source = Source::new("bad.kdl", text);
+        let mut diagnostics = Diagnostics::new();
+        assert!(parse(&source, &mut diagnostics).is_none());
+        diagnostics
+            .sorted()
+            .iter()
+            .map(|d| (d.span.offset(), d.span.len(), d.problem.message()))
+            .collect()
+    }
+
+    #[test]
+    fn an_unclosed_block_is_reported_once_at_its_brace() {
+        let unclosed = "KDL syntax error: No closing '}' for child block";
+        let errors = syntax_errors("stack \"x\"\nhost {\n    memory \"1GiB\"\n");
+        assert_eq!(errors, [(15, 1, unclosed.to_owned())]);
+        // Two unclosed blocks: one report each.
+        let errors = syntax_errors("a {\n b {\n");
+        assert_eq!(
+            errors,
+            [(2, 1, unclosed.to_owned()), (7, 1, unclosed.to_owned())]
+        );
+        // Another mistake inside the block is still reported.
+        let errors = syntax_errors("a {\n  b \"x\n");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[1].2.contains("single-line quoted string"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn one_report_per_span() {
+        // kdl: a block without a node, then its missing `}`, both at the `{`.
+        let errors = syntax_errors("{");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].2.contains("child block instead of node name"));
+        // kdl: the unclosed raw string, then "Found invalid node name" at the same span.
+        let errors = syntax_errors("a #\"x");
+        let at_string: Vec<_> = errors.iter().filter(|e| e.0 == 3).collect();
+        assert_eq!(at_string.len(), 1, "{errors:?}");
+        assert!(at_string[0].2.contains("Expected quoted string"));
     }
 
     #[test]
