@@ -14,7 +14,7 @@ use crate::plan::Plan;
 use crate::render;
 use crate::source::Source;
 use crate::source::parse;
-use crate::stack::{Agent, Profile, Spanned, Stack};
+use crate::stack::{Agent, Spanned, Stack, chain_agents};
 use crate::tree::Tree;
 use crate::tree::assemble::render_tree;
 
@@ -188,11 +188,10 @@ fn prune(stack: &Stack, clean: impl Fn(SourceSpan) -> bool + Copy) -> Option<Sta
         .retain(|agent| agent_clean(stack, agent, clean));
     let kept: Vec<&str> = pruned.agents.iter().map(|a| a.name.as_str()).collect();
     pruned.profiles.retain(|profile| {
-        profile_chain_clean(stack, profile, clean)
-            && stack
-                .profile_agents(&profile.name)
-                .iter()
-                .all(|a| kept.contains(a))
+        // Every profile it extends must be clean too, and every agent it runs kept.
+        let chain = stack.profile_chain(profile);
+        chain.iter().all(|p| clean(p.name.span))
+            && chain_agents(&chain).iter().all(|a| kept.contains(a))
     });
     if pruned.profiles.is_empty() {
         return None;
@@ -220,25 +219,4 @@ fn agent_clean(stack: &Stack, agent: &Agent, clean: impl Fn(SourceSpan) -> bool)
         && runtime.is_some_and(|r| clean(r.name.span))
         && agent.context.is_some()
         && agent.port.is_some()
-}
-
-/// Whether the profile and every profile it extends are clean (a cycle ends the walk).
-fn profile_chain_clean(
-    stack: &Stack,
-    profile: &Profile,
-    clean: impl Fn(SourceSpan) -> bool,
-) -> bool {
-    let mut chain_clean = true;
-    let mut next = Some(profile);
-    let mut seen = 0;
-    while let Some(current) = next {
-        chain_clean &= clean(current.name.span);
-        seen += 1;
-        next = current
-            .extends
-            .as_ref()
-            .and_then(|e| stack.profile(e))
-            .filter(|_| seen <= stack.profiles.len());
-    }
-    chain_clean
 }

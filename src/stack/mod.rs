@@ -372,30 +372,84 @@ impl Stack {
 }
 
 impl Stack {
+    /// `profile` and the profiles it extends, nearest first. A cycle or an unknown name
+    /// ends the walk quietly (the checks report them).
+    pub fn profile_chain<'s>(&'s self, profile: &'s Profile) -> Vec<&'s Profile> {
+        let mut chain = vec![profile];
+        while let Some(next) = chain
+            .last()
+            .and_then(|p| p.extends.as_ref())
+            .and_then(|e| self.profile(e))
+        {
+            if chain.iter().any(|p| p.name.value == next.name.value) {
+                break;
+            }
+            chain.push(next);
+        }
+        chain
+    }
+
     /// The agents profile `name` runs: those of the profiles it extends first, then its
     /// own, each once, in that order. Cycles and unknown names stop the walk quietly
     /// (the checks report them).
     pub fn profile_agents(&self, name: &str) -> Vec<&str> {
-        let mut chain = Vec::new();
-        let mut next = Some(name);
-        while let Some(current) = next {
-            if chain.iter().any(|p: &&Profile| p.name.value == current) {
-                break;
-            }
-            let Some(profile) = self.profile(current) else {
-                break;
-            };
-            chain.push(profile);
-            next = profile.extends.as_ref().map(|e| e.value.as_str());
-        }
-        let mut agents: Vec<&str> = Vec::new();
-        for profile in chain.iter().rev() {
-            for agent in &profile.agents {
-                if !agents.contains(&agent.as_str()) {
-                    agents.push(agent.as_str());
-                }
+        self.profile(name)
+            .map_or_else(Vec::new, |p| chain_agents(&self.profile_chain(p)))
+    }
+}
+
+/// The agents a profile chain (`Stack::profile_chain`) runs: the farthest profile's first,
+/// each once.
+pub fn chain_agents<'s>(chain: &[&'s Profile]) -> Vec<&'s str> {
+    let mut agents: Vec<&str> = Vec::new();
+    for profile in chain.iter().rev() {
+        for agent in &profile.agents {
+            if !agents.contains(&agent.as_str()) {
+                agents.push(agent.as_str());
             }
         }
-        agents
+    }
+    agents
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(name: &str, extends: Option<&str>, agents: &[&str]) -> Profile {
+        let name_of = |n: &str| Name {
+            value: n.to_owned(),
+            ..Name::default()
+        };
+        Profile {
+            name: name_of(name),
+            extends: extends.map(name_of),
+            agents: agents.iter().map(|a| name_of(a)).collect(),
+            ..Profile::default()
+        }
+    }
+
+    #[test]
+    fn a_profile_chain_runs_the_farthest_profiles_agents_first_and_stops_at_a_cycle() {
+        let stack = Stack {
+            profiles: vec![
+                profile("a", Some("b"), &["x", "y"]),
+                profile("b", Some("c"), &["y"]),
+                profile("c", Some("a"), &["z"]),
+                profile("d", Some("unknown"), &["w"]),
+            ],
+            ..Stack::default()
+        };
+        let names = |chain: Vec<&Profile>| -> Vec<String> {
+            chain.iter().map(|p| p.name.value.clone()).collect()
+        };
+        assert_eq!(
+            names(stack.profile_chain(&stack.profiles[0])),
+            ["a", "b", "c"]
+        );
+        assert_eq!(stack.profile_agents("a"), ["z", "y", "x"]);
+        assert_eq!(names(stack.profile_chain(&stack.profiles[3])), ["d"]);
+        assert_eq!(stack.profile_agents("d"), ["w"]);
+        assert!(stack.profile_agents("none").is_empty());
     }
 }
