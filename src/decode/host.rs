@@ -69,13 +69,8 @@ fn podman_version(entry: &KdlEntry, d: &mut Diagnostics) -> Option<Spanned<Podma
 /// `gpu "gfx1151" memory="124GiB" unified=#true`
 fn gpu(node: &KdlNode, d: &mut Diagnostics) -> Option<Gpu> {
     let (arch, [memory, unified]) = optional_arg_and_props(node, ["memory", "unified"], d);
-    let memory = memory.and_then(|e| values::size(e, "GPU memory", false, d));
-    if memory.is_none()
-        && !node
-            .entries()
-            .iter()
-            .any(|e| e.name().is_some_and(|n| n.value() == "memory"))
-    {
+    // Missing only when not written: a value that is written but wrong is reported as such.
+    if memory.is_none() {
         d.emit(
             MissingField {
                 node: "`gpu`".into(),
@@ -84,6 +79,7 @@ fn gpu(node: &KdlNode, d: &mut Diagnostics) -> Option<Gpu> {
             node.name().span(),
         );
     }
+    let memory = memory.and_then(|e| values::size(e, "GPU memory", false, d));
     let unified = unified
         .and_then(|e| values::boolean(e, "unified", d))
         .is_none_or(|u| u.value);

@@ -142,6 +142,29 @@ mod tests {
         }
     }
 
+    #[test]
+    fn gpu_memory_is_missing_only_when_not_written() {
+        let with = |gpu: &str| {
+            decode_text(&AGENT.replace(
+                "host { memory \"128GiB\" }",
+                &format!("host {{\n memory \"128GiB\"\n {gpu}\n}}"),
+            ))
+        };
+        let (stack, codes) = with(r#"gpu "gfx1151" memory="124GiB""#);
+        assert!(codes.is_empty(), "{codes:?}");
+        let memory = stack.host.gpu.as_ref().and_then(|g| g.memory.as_ref());
+        assert_eq!(memory.map(|m| m.value), Some(124 << 30));
+        let (_, codes) = with(r#"gpu "gfx1151" unified=#true"#);
+        assert_eq!(codes, ["strixc::decode::missing_field"]);
+        let (stack, codes) = with(r#"gpu "gfx1151" memory="lots""#);
+        assert!(
+            !codes.contains(&"strixc::decode::missing_field"),
+            "{codes:?}"
+        );
+        assert_eq!(codes.len(), 1, "{codes:?}");
+        assert!(stack.host.gpu.unwrap().memory.is_none());
+    }
+
     /// Each table's names once, each doc one line.
     #[test]
     fn the_tables_are_well_formed() {
