@@ -4,11 +4,11 @@ use crate::check::problems::{
     GpuMemoryAboveHost, GttsizeDeprecated, PodmanTooOld, ReserveAboveMemory,
 };
 use crate::diagnostic::Diagnostics;
-use crate::stack::{Launch, Stack};
+use crate::stack::{Launch, PodmanVersion, Stack};
 
 /// Quadlet arrived in podman 4.4; its health keys (`HealthStartupCmd`, `HealthOnFailure`) in 4.5.
-pub const QUADLET_SINCE: (u32, u32) = (4, 4);
-pub const HEALTH_KEYS_SINCE: (u32, u32) = (4, 5);
+pub const QUADLET_SINCE: PodmanVersion = PodmanVersion::new(4, 4);
+pub const HEALTH_KEYS_SINCE: PodmanVersion = PodmanVersion::new(4, 5);
 
 pub fn check(stack: &Stack, d: &mut Diagnostics) {
     let host = &stack.host;
@@ -74,7 +74,6 @@ fn podman(stack: &Stack, d: &mut Diagnostics) {
     let Some(declared) = &stack.host.podman else {
         return;
     };
-    let version = (declared.major, declared.minor);
     let containers: Vec<_> = stack
         .runtimes
         .iter()
@@ -83,21 +82,20 @@ fn podman(stack: &Stack, d: &mut Diagnostics) {
     if containers.is_empty() {
         return;
     }
-    let too_old = |feature: &'static str, needs: &'static str, since: (u32, u32)| {
-        (version < since).then(|| PodmanTooOld {
+    let too_old = |feature: &'static str, since: PodmanVersion| {
+        (declared.value < since).then(|| PodmanTooOld {
             feature,
-            needs,
+            needs: since.to_string(),
             declared: declared.value.to_string(),
         })
     };
-    if let Some(kind) = too_old("quadlet (.container units)", "4.4", QUADLET_SINCE) {
+    if let Some(kind) = too_old("quadlet (.container units)", QUADLET_SINCE) {
         d.emit(kind, declared.span);
         return;
     }
     if containers.iter().any(|r| r.health.is_some())
         && let Some(kind) = too_old(
             "checking health in quadlet units (HealthStartupCmd, HealthOnFailure=kill)",
-            "4.5",
             HEALTH_KEYS_SINCE,
         )
     {

@@ -71,8 +71,8 @@ fn known_keys(stack: &Stack, entries: Vec<&QuadletEntry>, d: &mut Diagnostics) {
         .host
         .podman
         .as_ref()
-        .map_or(defaults::PODMAN, |p| (p.value.major, p.value.minor));
-    let declared = format!("{}.{}", version.0, version.1);
+        .map_or(defaults::PODMAN, |p| p.value);
+    let declared = version.to_string();
     for entry in entries {
         let section = entry.section.value.as_str();
         let key = entry.key.value.as_str();
@@ -85,7 +85,7 @@ fn known_keys(stack: &Stack, entries: Vec<&QuadletEntry>, d: &mut Diagnostics) {
                 section: section.to_owned(),
                 key: key.to_owned(),
                 podman: declared.clone(),
-                since: since.map(|(major, minor)| format!("{major}.{minor}")),
+                since: since.map(|since| since.to_string()),
                 suggestion: did_you_mean(key, quadlet_keys::known(section, version))
                     .map(str::to_owned),
             },

@@ -156,10 +156,7 @@ pub fn plan(stack: &Stack) -> Option<Plan<'_>> {
             .podman
             .as_ref()
             .map(|p| p.value)
-            .unwrap_or(PodmanVersion {
-                major: defaults::PODMAN.0,
-                minor: defaults::PODMAN.1,
-            }),
+            .unwrap_or(defaults::PODMAN),
         agents,
         profiles,
         default_profile,

@@ -9,7 +9,7 @@ use super::{RenderError, render};
 use crate::plan::{AgentPlan, Plan};
 use crate::stack::placeholder::{Placeholder, substitute};
 use crate::stack::quantity::systemd_timespan;
-use crate::stack::{Engine, Launch, QuadletEntry, Quant, Secret, Text};
+use crate::stack::{Engine, Launch, PodmanVersion, QuadletEntry, Quant, Secret, Text};
 
 /// How often podman probes a loading container (its minimum): until this probe passes,
 /// the regular check, which kills, does not run. Readiness itself is the `ExecStartPost=`
@@ -23,7 +23,7 @@ const START_LIMIT_INTERVAL_MS: u64 = 10 * 60_000;
 const START_LIMIT_BURST: u32 = 5;
 
 /// Podman learned `GroupAdd=` in 5.1; before, the same flag goes through `PodmanArgs=`.
-const GROUP_ADD_SINCE: (u32, u32) = (5, 1);
+const GROUP_ADD_SINCE: PodmanVersion = PodmanVersion::new(5, 1);
 
 /// vLLM's flags per weight format: AWQ on gfx1151 needs float16 and eager mode.
 fn quant_flags(quant: Option<Quant>) -> &'static [&'static str] {
@@ -139,7 +139,6 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
         Some(Launch::Container { image }) => image.value.as_str(),
         _ => "",
     };
-    let podman = (plan.podman.major, plan.podman.minor);
     let text = render(
         template,
         &AgentUnitVars {
@@ -154,7 +153,7 @@ pub fn agent_unit(plan: &Plan, index: usize, header: &str) -> Result<AgentFile, 
             image,
             container_name: &agent.unit_stem,
             devices: runtime.devices.iter().map(|d| d.value.as_str()).collect(),
-            group_access: if podman >= GROUP_ADD_SINCE {
+            group_access: if plan.podman >= GROUP_ADD_SINCE {
                 "GroupAdd=keep-groups"
             } else {
                 "PodmanArgs=--group-add keep-groups"

@@ -48,7 +48,7 @@ pub mod defaults {
     /// vLLM's own default `--max-num-seqs` is 256 (multi-user); one person needs a few.
     pub const MAX_SEQS: u32 = 4;
     /// The podman version assumed when `host` names none (Debian 13, Fedora 41).
-    pub const PODMAN: (u32, u32) = (5, 4);
+    pub const PODMAN: super::PodmanVersion = super::PodmanVersion::new(5, 4);
     /// Memory never given to an agent when `host` sets no `reserve`: OS, desktop, browser.
     pub const RESERVE_BYTES: u64 = 8 << 30;
     pub const HEALTH_INTERVAL_MS: u64 = 30_000;
@@ -163,10 +163,17 @@ pub struct Gpu {
     pub unified: bool,
 }
 
+/// A podman release, `major.minor`; ordered by release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PodmanVersion {
     pub major: u32,
     pub minor: u32,
+}
+
+impl PodmanVersion {
+    pub const fn new(major: u32, minor: u32) -> Self {
+        PodmanVersion { major, minor }
+    }
 }
 
 impl std::fmt::Display for PodmanVersion {

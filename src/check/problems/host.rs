@@ -19,7 +19,7 @@ problem! {
 }
 
 problem! {
-    PodmanTooOld { feature: &'static str, needs: &'static str, declared: String },
+    PodmanTooOld { feature: &'static str, needs: String, declared: String },
     code: "strixc::host::podman_too_old",
     message: "{feature} needs podman {needs}, but the host declares podman {declared}",
     label: "needs a newer podman",
