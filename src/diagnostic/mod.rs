@@ -6,6 +6,7 @@
 //! `plan/budget/problems.rs`) by one `problem!`, which holds its fields, code, severity,
 //! message, label and help together.
 
+mod excerpt;
 mod render;
 pub mod suggest;
 
