@@ -10,10 +10,10 @@
 //! escaped (`\u{1b}`, `\u{200b}`), snippets as `?` or `�` of the same byte length (so
 //! every span still points at the same place).
 //!
-//! A line longer than `excerpt::LONG_LINE` bytes (a minified blob, a pasted key) is shortened in
-//! snippets: its start and the bytes around each of the diagnostic's label ends stay, the
-//! rest becomes `…`. Labels are moved onto the shortened text; line and column numbers
-//! stay the file's.
+//! A line longer than `excerpt::LONG_LINE` bytes (a minified blob, a pasted key) is
+//! shortened in snippets: its start and the bytes around each of the diagnostic's label
+//! ends stay, the rest becomes `…`. Labels are moved onto the shortened text; line and
+//! column numbers stay the file's.
 
 use std::fmt;
 
