@@ -440,6 +440,30 @@ fn budget_for_an_unknown_profile_exits_2_naming_the_profiles() {
 }
 
 #[test]
+fn diff_and_apply_refuse_an_unknown_profile_alike_naming_the_profiles() {
+    let dir = with_shipped_stack();
+    let before = listing(dir.path());
+    let image = dir.path().join("image");
+    let image = image.to_str().unwrap();
+    let apply = strixc(
+        dir.path(),
+        &["apply", "--profile", "nosuch", "--root", image],
+    );
+    let diff = strixc(
+        dir.path(),
+        &["diff", "--profile", "nosuch", "--root", image],
+    );
+    for run in [&apply, &diff] {
+        assert_eq!(run.code, 2, "{run:?}");
+        for profile in ["nosuch", "standard", "heimdall", "loki", "frigga", "odin"] {
+            assert!(run.stderr.contains(profile), "{profile}: {run:?}");
+        }
+    }
+    assert_eq!(diff.stderr, apply.stderr);
+    assert_eq!(listing(dir.path()), before, "nothing written");
+}
+
+#[test]
 fn huge_deep_and_comment_heavy_files_never_crash_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     let depth = 25_000;

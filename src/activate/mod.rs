@@ -20,7 +20,6 @@
 //! Crash safety: every switch writes its intent (`journal`) before it touches a unit
 //! folder, and the next `apply`, `rollback` or `status` undoes a switch that died.
 
-mod diff;
 mod fsmode;
 mod generations;
 mod health;
@@ -42,7 +41,6 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use crate::error::{ActivationFailure, RollbackOutcome, UnitFailure};
-pub use diff::diff;
 pub use generations::{Generation, format_time};
 pub use install::Skipped;
 pub use layout::{Layout, Mode};
@@ -161,6 +159,16 @@ pub fn apply(
     let manifest = Manifest::of_tree(tree)?;
     let profile = profile.unwrap_or(&manifest.default_profile).to_string();
     switch::run(ctx, tree, &manifest, &profile, opts, switch::Record::New)
+}
+
+/// `strixc diff [--profile P]`: what `apply` of `tree` would change, from the very plan
+/// `apply --dry-run` makes (same profile check, same state checks). Reads only; when the
+/// bus cannot be reached the file diffs are still returned, with `note` saying why the
+/// unit actions are missing.
+pub fn diff(ctx: &ApplyContext, tree: &Tree, profile: Option<&str>) -> Result<Diff, Error> {
+    let manifest = Manifest::of_tree(tree)?;
+    let profile = profile.unwrap_or(&manifest.default_profile);
+    Ok(switch::preview(ctx, tree, &manifest, profile)?.diff)
 }
 
 /// `strixc rollback`: switches to the generation before the current one (its tree and its

@@ -21,10 +21,9 @@ use super::{preflight, units};
 use crate::activate::systemd::{DbusSystemd, Systemd};
 use crate::error::{ActivationFailure, Error, RollbackOutcome};
 use crate::tree::Tree;
-use crate::tree::manifest::Manifest;
+use crate::tree::manifest::{Manifest, ManifestProfile};
 pub use diff::Diff;
 pub use diff::FileDiff;
-pub(crate) use diff::from_plan;
 pub use plan::{Record, SwitchPlan, is_enabled, plan_switch};
 pub(super) use recover::recover;
 
@@ -41,6 +40,7 @@ pub enum Outcome {
 
 /// Switches to `profile` of `tree` (whose manifest is `manifest`): lock, undo a switch that
 /// died, plan, then install, activate and record, or put the previous generation back.
+/// With `opts.dry_run`, only [`preview`].
 pub fn run(
     ctx: &ApplyContext,
     tree: &Tree,
@@ -49,53 +49,121 @@ pub fn run(
     opts: &ApplyOptions,
     record: Record,
 ) -> Result<ApplyReport, Error> {
-    let started = Instant::now();
-    let profile = plan::resolve_profile(manifest, profile)?;
-    let state = &ctx.layout.state_dir;
-    let quiet = opts.progress == ProgressMode::Quiet;
-    let _lock = if opts.dry_run {
-        None
-    } else {
-        Some(lock::acquire(state, opts.no_wait, quiet)?)
-    };
-    // A damaged state folder stops everything before anything changes.
-    generations::check(state)?;
-    still_current(state, &record)?;
-    let mut notes = if ctx.activate && !opts.dry_run {
-        preflight::check(ctx.layout.mode, manifest, &profile).into_result()?
-    } else {
-        Vec::new()
-    };
-    let pending = journal::pending(state)?;
-    let (systemd, bus_note) = connect(ctx, opts)?;
-    let sd = systemd.as_ref().map(|sd| sd as &dyn Systemd);
-    if let Some(pending) = pending {
-        if opts.dry_run {
-            notes.push(format!(
-                "an interrupted {} is pending: apply undoes it first",
-                pending.intent.describe()
-            ));
-        } else {
-            notes.push(recover(ctx, sd, pending, opts)?);
-        }
-    }
-    let plan = plan_switch(ctx, sd, tree, manifest, &profile)?;
-    let mut report = unchanged_report(&plan, notes);
     if opts.dry_run {
-        let units_unknown = ctx.activate && sd.is_none();
-        if !plan.is_noop(&record) || units_unknown {
-            report.outcome = Outcome::DryRun;
-            let actions = (!units_unknown).then(|| plan.actions.clone());
-            let mut diff = diff::from_plan(&plan.install, actions);
-            diff.note = bus_note;
-            report.diff = Some(diff);
-        }
-        report.elapsed = started.elapsed();
-        return Ok(report);
+        return preview(ctx, tree, manifest, profile).map(|preview| preview.report);
     }
+    let started = Instant::now();
+    // Holds the lock until the switch is recorded or rolled back.
+    let mut setup = Setup::new(ctx, manifest, profile, opts, &record)?;
+    let notes = std::mem::take(&mut setup.notes);
+    let sd = setup.systemd();
+    let plan = plan_switch(ctx, sd, tree, manifest, &setup.profile)?;
+    let mut report = unchanged_report(&plan, notes);
     switch(ctx, sd, &plan, opts, record, &mut report)?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// What `apply` of `tree` would do, changing nothing: `apply --dry-run` prints `report`,
+/// `strixc diff` prints `diff`.
+pub struct Preview {
+    pub report: ApplyReport,
+    pub diff: Diff,
+}
+
+/// The one plan behind `apply --dry-run` and `strixc diff`: the same profile check, state
+/// checks and plan as `apply`, without the lock. When the bus cannot be reached the file
+/// diffs are still there, and `diff.note` says why the unit actions are missing.
+pub fn preview(
+    ctx: &ApplyContext,
+    tree: &Tree,
+    manifest: &Manifest,
+    profile: &str,
+) -> Result<Preview, Error> {
+    let started = Instant::now();
+    let opts = ApplyOptions {
+        dry_run: true,
+        progress: ProgressMode::Quiet,
+        ..ApplyOptions::default()
+    };
+    let mut setup = Setup::new(ctx, manifest, profile, &opts, &Record::New)?;
+    let notes = std::mem::take(&mut setup.notes);
+    let sd = setup.systemd();
+    let plan = plan_switch(ctx, sd, tree, manifest, &setup.profile)?;
+    let units_unknown = ctx.activate && sd.is_none();
+    let actions = (!units_unknown).then(|| plan.actions.clone());
+    let mut diff = diff::from_plan(&plan.install, actions);
+    diff.note = setup.bus_note.take();
+    let mut report = unchanged_report(&plan, notes);
+    if !plan.is_noop(&Record::New) || units_unknown {
+        report.outcome = Outcome::DryRun;
+        report.diff = Some(diff.clone());
+    }
+    report.elapsed = started.elapsed();
+    Ok(Preview { report, diff })
+}
+
+/// What a switch settles before it plans: the profile (a usage error naming the stack's
+/// profiles when there is none of that name), the lock (not for a dry run), a state folder
+/// that reads, an interrupted switch undone (a dry run only names it), and the manager.
+struct Setup {
+    profile: ManifestProfile,
+    _lock: Option<lock::ApplyLock>,
+    notes: Vec<String>,
+    systemd: Option<DbusSystemd>,
+    /// A dry run that could not reach the bus: why its unit actions are unknown.
+    bus_note: Option<String>,
+}
+
+impl Setup {
+    fn new(
+        ctx: &ApplyContext,
+        manifest: &Manifest,
+        profile: &str,
+        opts: &ApplyOptions,
+        record: &Record,
+    ) -> Result<Self, Error> {
+        let profile = plan::resolve_profile(manifest, profile)?;
+        let state = &ctx.layout.state_dir;
+        let quiet = opts.progress == ProgressMode::Quiet;
+        let lock = if opts.dry_run {
+            None
+        } else {
+            Some(lock::acquire(state, opts.no_wait, quiet)?)
+        };
+        // A damaged state folder stops everything before anything changes.
+        generations::check(state)?;
+        still_current(state, record)?;
+        let mut notes = if ctx.activate && !opts.dry_run {
+            preflight::check(ctx.layout.mode, manifest, &profile).into_result()?
+        } else {
+            Vec::new()
+        };
+        let pending = journal::pending(state)?;
+        let (systemd, bus_note) = connect(ctx, opts)?;
+        let sd = systemd.as_ref().map(|sd| sd as &dyn Systemd);
+        if let Some(pending) = pending {
+            if opts.dry_run {
+                notes.push(format!(
+                    "an interrupted {} is pending: apply undoes it first",
+                    pending.intent.describe()
+                ));
+            } else {
+                notes.push(recover(ctx, sd, pending, opts)?);
+            }
+        }
+        Ok(Self {
+            profile,
+            _lock: lock,
+            notes,
+            systemd,
+            bus_note,
+        })
+    }
+
+    fn systemd(&self) -> Option<&dyn Systemd> {
+        self.systemd.as_ref().map(|sd| sd as &dyn Systemd)
+    }
 }
 
 /// Switches to `profile` of an existing `generation`, which becomes current (`rollback`,
