@@ -80,13 +80,14 @@ fn first_apply_starts_every_agent_of_the_profile() {
     // Waiting covered readiness: every agent answers its health check right away.
     let status = activate::status(&sbx.ctx()).unwrap();
     assert_eq!(status.active_profiles, ["standard"]);
+    assert!(status.live);
     for a in status.agents.iter().filter(|a| a.in_profile) {
+        let health = a.live.as_ref().and_then(|l| l.health.as_ref());
         assert_eq!(
-            a.health.as_ref().and_then(|h| h.status),
+            health.and_then(|h| h.status),
             Some(200),
-            "{}: {:?}",
+            "{}: {health:?}",
             a.name,
-            a.health
         );
     }
     let json: serde_json::Value = serde_json::from_str(&status.to_json()).unwrap();

@@ -286,7 +286,9 @@ impl Root {
             .arg(self.image())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path());
+            .env("HOME", self.dir.path())
+            // `--root` never needs the bus: a run that reaches for it fails.
+            .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus");
         cmd.output().unwrap()
     }
 
@@ -386,6 +388,60 @@ fn root_apply_enables_the_default_target_like_systemctl_enable() {
             std::fs::read_link(dir.join("r-odin.target")).unwrap(),
             Path::new("../r-odin.target")
         );
+    }
+}
+
+#[test]
+fn root_status_reports_the_recorded_generation_without_a_bus() {
+    let root = Root::new();
+    assert_exit(&root.run(&["apply"]), 0);
+    let out = root.run(&["status"]);
+    assert_exit(&out, 0);
+    let said = stdout(&out);
+    for words in [
+        "generation 1 (profile standard)",
+        "live states are not available",
+        "* thor",
+        "r-thor.service",
+        "  odin",
+    ] {
+        assert!(said.contains(words), "{words:?}\n{}", text(&out));
+    }
+    let out = root.run(&["status", "--json"]);
+    assert_exit(&out, 0);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["live"], false, "{json}");
+    assert_eq!(json["active_profiles"], serde_json::json!([]), "{json}");
+    let agents = json["agents"].as_array().unwrap();
+    assert_eq!(agents.len(), 3, "{json}");
+    assert!(
+        agents.iter().all(|a| a.get("active_state").is_none()),
+        "{json}"
+    );
+    let out = root.run(&["diff"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("note: --root: nothing runs there, so no unit actions"),
+        "{}",
+        text(&out)
+    );
+    // Each command's --help says what --root means for it.
+    for (command, words) in [
+        ("apply", "start nothing"),
+        ("rollback", "previous generation's files"),
+        ("diff", "no unit actions"),
+        ("status", "live states"),
+        ("generations", "recorded under this prefix"),
+    ] {
+        let help = std::process::Command::new(support::strixc_bin())
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = stdout(&help)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(help.contains(words), "{command}: {words:?}\n{help}");
     }
 }
 

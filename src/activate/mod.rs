@@ -11,7 +11,8 @@
 //!   `tree` from `compile::build_tree`; print `report.render()` to stdout. Optional extras:
 //!   `--timeout DURATION` (`stack::quantity::parse_duration`) → `opts.timeout`, `--no-wait` → `opts.no_wait`.
 //! - `diff [--profile P]` → `diff(&ctx, &tree, P)?.render()`.
-//! - `status [--json]` → `status(&ctx)?`, then `.to_json()` or `.render()`.
+//! - `status [--json]` → `status(&ctx)?`, then `.to_json()` or `.render()` (with `--root`:
+//!   the recorded generation only, no D-Bus).
 //! - `rollback` → `rollback(&ctx, &opts)`; `generations` → `render_generations(&generations(&ctx)?)`.
 //! - Errors: print `error` (its `Display` is the whole report: failing agent, unit, job result,
 //!   log lines, what was rolled back) and exit with `error.exit_code()` (3 or 4; 2 for an
@@ -46,7 +47,7 @@ pub use install::Skipped;
 pub use layout::{Layout, Mode};
 pub use load::AgentLoad;
 pub use progress::ProgressMode;
-pub use status::{AgentStatus, GpuMemory, HealthAnswer, Status, status};
+pub use status::{AgentLive, AgentStatus, GpuMemory, HealthAnswer, Status, status};
 pub use summon::{active_profile, installed_manifest, switch_profile};
 pub use switch::Outcome;
 pub use switch::{Diff, FileDiff};

@@ -12,7 +12,7 @@ use super::{ApplyContext, ApplyOptions, ProgressMode, journal, lock, switch};
 use crate::activate::systemd::{DbusSystemd, Systemd};
 use crate::error::Error;
 use crate::tree::Tree;
-use crate::tree::manifest::{Manifest, ManifestProfile};
+use crate::tree::manifest::Manifest;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -21,6 +21,9 @@ pub struct Status {
     pub generation: u64,
     /// The profile the current generation switched to.
     pub profile: String,
+    /// Whether the running system was asked: `false` under `--root` (an offline prefix
+    /// runs nothing), where no profile is active and agents have no `live` state.
+    pub live: bool,
     /// Profiles whose target is active right now (normally exactly one).
     pub active_profiles: Vec<String>,
     pub agents: Vec<AgentStatus>,
@@ -36,6 +39,14 @@ pub struct AgentStatus {
     pub name: String,
     pub unit: String,
     pub in_profile: bool,
+    /// What its unit is doing now; `None` under `--root`.
+    #[serde(flatten)]
+    pub live: Option<AgentLive>,
+}
+
+/// An agent's unit as systemd and its endpoints report it now.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentLive {
     pub load_state: String,
     pub active_state: String,
     pub sub_state: String,
@@ -67,7 +78,8 @@ pub struct GpuMemory {
 const HEALTH_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// `strixc status [--json]`: needs a current generation (`Error::NothingApplied`, exit 5,
-/// otherwise) and the bus. A switch that died (its journal left behind, the lock free) is
+/// otherwise) and the bus, except under `--root`, where it reports the recorded generation
+/// without live states. A switch that died (its journal left behind, the lock free) is
 /// undone first, so status never shows a world without the agents it started; one still
 /// running, or one `--no-rollback` kept, is named in `notes`.
 pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
@@ -83,8 +95,12 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
     if generations::current_number(state)?.is_none() && journal::pending(state)?.is_none() {
         return Err(nothing());
     }
-    let sd = DbusSystemd::connect(&ctx.bus)?;
-    let (notes, shown) = settle_pending(ctx, &sd)?;
+    let sd = if ctx.activate {
+        Some(DbusSystemd::connect(&ctx.bus)?)
+    } else {
+        None
+    };
+    let (notes, shown) = settle_pending(ctx, sd.as_ref())?;
     let current = generations::current(state)?;
     let (tree, generation, profile_name) = match (shown, &current) {
         (Some((tree, profile)), current) => {
@@ -94,17 +110,37 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
         (None, None) => return Err(nothing()),
     };
     let manifest = Manifest::of_tree(&tree)?;
-    let active_profiles = active_profiles(&sd, &manifest)?;
-    let agents = agents(&sd, &manifest, manifest.profile(&profile_name))?;
+    let in_profile = |name: &String| {
+        manifest
+            .profile(&profile_name)
+            .is_some_and(|p| p.agents.contains(name))
+    };
+    let live = match &sd {
+        Some(sd) => Some(live_states(sd, &manifest)?),
+        None => None,
+    };
+    let agents = manifest
+        .agents
+        .iter()
+        .enumerate()
+        .map(|(i, agent)| AgentStatus {
+            name: agent.name.clone(),
+            unit: agent.unit.clone(),
+            in_profile: in_profile(&agent.name),
+            live: live.as_ref().map(|l| l.agents[i].clone()),
+        })
+        .collect();
+    let (active_profiles, gpu) = live.map(|l| (l.profiles, l.gpu)).unwrap_or_default();
     Ok(Status {
         mode: ctx.layout.mode,
         stack: manifest.stack.clone(),
         generation,
         profile: profile_name,
+        live: sd.is_some(),
         notes,
         active_profiles,
         agents,
-        gpu: gpu_memory(Path::new("/sys/class/drm")),
+        gpu,
     })
 }
 
@@ -116,7 +152,7 @@ type Kept = (Tree, String);
 /// returned), one that died is undone (under the lock), one in progress is named.
 fn settle_pending(
     ctx: &ApplyContext,
-    sd: &DbusSystemd,
+    sd: Option<&DbusSystemd>,
 ) -> Result<(Vec<String>, Option<Kept>), Error> {
     let state = &ctx.layout.state_dir;
     let mut notes = Vec::new();
@@ -139,8 +175,8 @@ fn settle_pending(
                     progress: ProgressMode::Quiet,
                     ..ApplyOptions::default()
                 };
-                let sd_dyn = ctx.activate.then_some(sd as &dyn Systemd);
-                notes.push(switch::recover(ctx, sd_dyn, pending, &opts)?);
+                let sd = sd.map(|sd| sd as &dyn Systemd);
+                notes.push(switch::recover(ctx, sd, pending, &opts)?);
             }
         }
         Err(Error::Locked { holder, .. }) => notes.push(format!(
@@ -168,21 +204,30 @@ pub(super) fn active_profiles(sd: &dyn Systemd, manifest: &Manifest) -> Result<V
         .collect())
 }
 
+/// What the running system says about a generation's stack.
+struct Live {
+    profiles: Vec<String>,
+    /// One per agent of the manifest, in its order.
+    agents: Vec<AgentLive>,
+    gpu: Vec<GpuMemory>,
+}
+
+fn live_states(sd: &DbusSystemd, manifest: &Manifest) -> Result<Live, Error> {
+    Ok(Live {
+        profiles: active_profiles(sd, manifest)?,
+        agents: agents(sd, manifest)?,
+        gpu: gpu_memory(Path::new("/sys/class/drm")),
+    })
+}
+
 /// Every agent of `manifest`: its unit's state and memory, health answer and load.
-fn agents(
-    sd: &DbusSystemd,
-    manifest: &Manifest,
-    profile: Option<&ManifestProfile>,
-) -> Result<Vec<AgentStatus>, Error> {
+fn agents(sd: &DbusSystemd, manifest: &Manifest) -> Result<Vec<AgentLive>, Error> {
     let health = probe_all(manifest);
     let loads = super::load::loads(sd, manifest);
     let mut agents = Vec::new();
     for ((agent, health), load) in manifest.agents.iter().zip(health).zip(loads) {
         let d = sd.details(&agent.unit)?;
-        agents.push(AgentStatus {
-            name: agent.name.clone(),
-            unit: agent.unit.clone(),
-            in_profile: profile.is_some_and(|p| p.agents.contains(&agent.name)),
+        agents.push(AgentLive {
             load_state: d.status.load_state,
             active_state: d.status.active_state,
             sub_state: d.status.sub_state,
@@ -257,43 +302,24 @@ impl Status {
     }
 
     pub fn render(&self) -> String {
-        let active = if self.active_profiles.is_empty() {
-            "none".to_string()
-        } else {
-            self.active_profiles.join(", ")
-        };
         let mut out: String = self.notes.iter().map(|n| format!("note: {n}\n")).collect();
         out.push_str(&format!(
-            "stack {}, generation {} (profile {}); active profile: {active}\n",
-            self.stack, self.generation, self.profile
+            "stack {}, generation {} (profile {}); {}\n",
+            self.stack,
+            self.generation,
+            self.profile,
+            self.running()
         ));
         for a in &self.agents {
-            let since = if a.since_usec == 0 {
-                String::new()
-            } else {
-                format!(" since {}", format_time(a.since_usec / 1_000_000))
-            };
-            let health = match &a.health {
-                Some(HealthAnswer {
-                    status: Some(code), ..
-                }) => format!("health {code}"),
-                Some(HealthAnswer { error: Some(e), .. }) => format!("health: {e}"),
-                _ => "no health check".into(),
-            };
-            let mut memory = a
-                .memory_bytes
-                .map_or_else(String::new, |m| format!(", {}", bytes(m)));
-            if let Some(load) = a.load.as_ref().filter(|l| !l.is_empty()) {
-                memory.push_str(&format!("; {}", load.render()));
-            }
-            out.push_str(&format!(
-                "{} {:<12} {:<28} {} ({}){since}, {health}{memory}\n",
+            let live = a.live.as_ref().map_or_else(String::new, AgentLive::render);
+            let line = format!(
+                "{} {:<12} {:<28} {live}",
                 if a.in_profile { "*" } else { " " },
                 a.name,
                 a.unit,
-                a.active_state,
-                a.sub_state
-            ));
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
         }
         for g in &self.gpu {
             let total = g
@@ -306,5 +332,46 @@ impl Status {
             ));
         }
         out
+    }
+
+    /// The header's last part: the active profile, or why there is none to show.
+    fn running(&self) -> String {
+        if !self.live {
+            return "installed under --root: nothing runs there, so live states are not \
+                    available (unit states, health, memory)"
+                .into();
+        }
+        match self.active_profiles.as_slice() {
+            [] => "active profile: none".into(),
+            active => format!("active profile: {}", active.join(", ")),
+        }
+    }
+}
+
+impl AgentLive {
+    /// `active (running) since ..., health 200, 3.1 GiB; KV cache 12%`.
+    fn render(&self) -> String {
+        let since = if self.since_usec == 0 {
+            String::new()
+        } else {
+            format!(" since {}", format_time(self.since_usec / 1_000_000))
+        };
+        let health = match &self.health {
+            Some(HealthAnswer {
+                status: Some(code), ..
+            }) => format!("health {code}"),
+            Some(HealthAnswer { error: Some(e), .. }) => format!("health: {e}"),
+            _ => "no health check".into(),
+        };
+        let mut memory = self
+            .memory_bytes
+            .map_or_else(String::new, |m| format!(", {}", bytes(m)));
+        if let Some(load) = self.load.as_ref().filter(|l| !l.is_empty()) {
+            memory.push_str(&format!("; {}", load.render()));
+        }
+        format!(
+            "{} ({}){since}, {health}{memory}",
+            self.active_state, self.sub_state
+        )
     }
 }

@@ -68,6 +68,7 @@ pub enum Command {
     Budget(BudgetArgs),
 
     /// Show what `apply` would change: unified diffs of the installed files, and unit actions.
+    #[command(mut_arg("root", |a| a.help(ROOT_DIFF)))]
     Diff(DiffArgs),
 
     /// Build, install, reload systemd and switch to a profile, waiting for every agent.
@@ -78,12 +79,15 @@ pub enum Command {
     Apply(ApplyArgs),
 
     /// The active profile, each agent's unit state, health answer and memory.
+    #[command(mut_arg("root", |a| a.help(ROOT_STATUS)))]
     Status(StatusArgs),
 
     /// Switch back to the previous generation (its files and its profile).
+    #[command(mut_arg("root", |a| a.help(ROOT_ROLLBACK)))]
     Rollback(RollbackArgs),
 
     /// List the generations apply has recorded.
+    #[command(mut_arg("root", |a| a.help(ROOT_GENERATIONS)))]
     Generations(SystemdArgs),
 
     /// Run the stack's gateway: one OpenAI-compatible address for every agent, switching
@@ -129,6 +133,16 @@ pub struct BuildArgs {
     #[arg(long)]
     pub check: bool,
 }
+
+// What `--root DIR` (an offline prefix: an image being built; no D-Bus) means for each
+// command but `apply`, whose meaning is the field's own doc below.
+const ROOT_DIFF: &str =
+    "Compare with the files installed under this prefix; no unit actions (nothing runs there)";
+const ROOT_STATUS: &str = "Show the generation recorded under this prefix and its agents, \
+                           without D-Bus: no live states (units, health, memory)";
+const ROOT_ROLLBACK: &str = "Put the previous generation's files back under this prefix and \
+                             make it current, but start nothing";
+const ROOT_GENERATIONS: &str = "List the generations recorded under this prefix";
 
 /// Where activation happens: which systemd, and an optional install prefix.
 #[derive(Debug, Clone, Args)]

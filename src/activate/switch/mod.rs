@@ -93,7 +93,7 @@ pub fn preview(
     let units_unknown = ctx.activate && sd.is_none();
     let actions = (!units_unknown).then(|| plan.actions.clone());
     let mut diff = diff::from_plan(&plan.install, actions);
-    diff.note = setup.bus_note.take();
+    diff.note = setup.units_note.take();
     let mut report = unchanged_report(&plan, notes);
     if !plan.is_noop(&Record::New) || units_unknown {
         report.outcome = Outcome::DryRun;
@@ -111,8 +111,8 @@ struct Setup {
     _lock: Option<lock::ApplyLock>,
     notes: Vec<String>,
     systemd: Option<DbusSystemd>,
-    /// A dry run that could not reach the bus: why its unit actions are unknown.
-    bus_note: Option<String>,
+    /// Why a dry run shows no unit actions: `--root`, or a bus it could not reach.
+    units_note: Option<String>,
 }
 
 impl Setup {
@@ -140,7 +140,7 @@ impl Setup {
             Vec::new()
         };
         let pending = journal::pending(state)?;
-        let (systemd, bus_note) = connect(ctx, opts)?;
+        let (systemd, units_note) = connect(ctx, opts)?;
         let sd = systemd.as_ref().map(|sd| sd as &dyn Systemd);
         if let Some(pending) = pending {
             if opts.dry_run {
@@ -157,7 +157,7 @@ impl Setup {
             _lock: lock,
             notes,
             systemd,
-            bus_note,
+            units_note,
         })
     }
 
@@ -200,14 +200,15 @@ fn still_current(state: &std::path::Path, record: &Record) -> Result<(), Error> 
     Ok(())
 }
 
-/// The manager's bus, unless `--root` (`None`); a dry run without a bus shows what it can,
-/// like `diff`, and says why the unit actions are missing.
+/// The manager's bus, unless `--root` (`None`: nothing runs in an offline prefix); a dry run
+/// without a bus shows what it can and says why the unit actions are missing.
 fn connect(
     ctx: &ApplyContext,
     opts: &ApplyOptions,
 ) -> Result<(Option<DbusSystemd>, Option<String>), Error> {
     if !ctx.activate {
-        return Ok((None, None));
+        let why = "--root: nothing runs there, so no unit actions";
+        return Ok((None, Some(why.into())));
     }
     match DbusSystemd::connect(&ctx.bus) {
         Ok(sd) => Ok((Some(sd), None)),
