@@ -59,6 +59,10 @@ pub enum Error {
         path: PathBuf,
         source: serde_json::Error,
     },
+    /// A tree without its `manifest.json` (every tree strixc builds has one): a damaged
+    /// stored tree, not a usage error (exit 3).
+    #[error("{path} is missing: every tree strixc builds has one")]
+    NoManifest { path: PathBuf },
     #[error("{0}")]
     Usage(String),
     /// `strixc model import` failed: a file that cannot be read (`unreadable`: exit 3), or a

@@ -482,6 +482,30 @@ fn a_damaged_generation_record_stops_apply_before_it_changes_anything() {
 }
 
 #[test]
+fn rollback_to_a_generation_with_a_damaged_manifest_names_it_and_changes_nothing() {
+    let root = Root::new();
+    assert_exit(&root.run(&["apply"]), 0);
+    assert_exit(&root.run(&["apply", "--profile", "odin"]), 0);
+    let manifest = root.state().join("generations/1/tree/manifest.json");
+    let good = std::fs::read(&manifest).unwrap();
+    let path = manifest.display().to_string();
+    for damage in ["garbled", "missing"] {
+        match damage {
+            "garbled" => std::fs::write(&manifest, "{\"stack\": ").unwrap(),
+            _ => std::fs::remove_file(&manifest).unwrap(),
+        }
+        let before = root.installed();
+        let out = root.run(&["rollback"]);
+        assert_fails(&out, 3, &[&path, "generation 1", "nothing was changed"]);
+        assert_eq!(root.installed(), before, "{damage}");
+        std::fs::write(&manifest, &good).unwrap();
+    }
+    let out = root.run(&["rollback"]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("generation 1"), "{}", text(&out));
+}
+
+#[test]
 fn a_folder_named_u64_max_is_named_and_never_wraps_numbering() {
     let root = Root::new();
     assert_exit(&root.run(&["apply"]), 0);

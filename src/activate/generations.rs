@@ -43,10 +43,13 @@ impl Generation {
     /// unreadable or damaged one is an error naming its file, never "no units".
     pub fn manifest(&self) -> Result<Manifest, Error> {
         let path = self.tree_dir().join(MANIFEST_PATH);
-        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            what: "cannot read",
-            path: path.clone(),
-            source,
+        let bytes = std::fs::read(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => Error::NoManifest { path: path.clone() },
+            _ => Error::Io {
+                what: "cannot read",
+                path: path.clone(),
+                source,
+            },
         });
         bytes
             .and_then(|bytes| Manifest::parse(&bytes, &path))
@@ -58,10 +61,11 @@ impl Generation {
         Error::Generation(format!(
             "the manifest of generation {n} is damaged: {why}\n  help: nothing was changed; \
              without it strixc cannot tell which units generation {n} runs, so it will not \
-             switch away from it. Put a good copy there (`strixc build` of the stack it was \
-             built from writes it as generated/manifest.json), or stop that stack's agents yourself \
-             (they all run in the stack's slice: `systemctl stop STACK.slice`), then move {} \
-             out of the generations folder and remove the file `current` beside that folder",
+             switch to or away from it. Put a good copy there (`strixc build` of the stack it \
+             was built from writes it as generated/manifest.json), or move {} out of the \
+             generations folder; if it is the current generation, first stop that stack's \
+             agents yourself (they all run in the stack's slice: `systemctl stop STACK.slice`), \
+             and afterwards remove the file `current` beside that folder",
             self.dir.display(),
         ))
     }

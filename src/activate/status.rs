@@ -102,14 +102,15 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
     };
     let (notes, shown) = settle_pending(ctx, sd.as_ref())?;
     let current = generations::current(state)?;
-    let (tree, generation, profile_name) = match (shown, &current) {
-        (Some((tree, profile)), current) => {
-            (tree, current.as_ref().map_or(0, |g| g.number), profile)
-        }
-        (None, Some(g)) => (g.load_tree()?, g.number, g.profile.clone()),
+    let (manifest, generation, profile_name) = match (shown, &current) {
+        (Some((tree, profile)), current) => (
+            Manifest::of_tree(&tree)?,
+            current.as_ref().map_or(0, |g| g.number),
+            profile,
+        ),
+        (None, Some(g)) => (g.manifest()?, g.number, g.profile.clone()),
         (None, None) => return Err(nothing()),
     };
-    let manifest = Manifest::of_tree(&tree)?;
     let in_profile = |name: &String| {
         manifest
             .profile(&profile_name)

@@ -115,11 +115,12 @@ impl Manifest {
         Ok(manifest)
     }
 
-    /// The manifest of a tree (an error when it has none).
+    /// The manifest of a tree in memory (an error when it has none). A stored generation's
+    /// is read by `Generation::manifest`, which names its file.
     pub fn of_tree(tree: &Tree) -> Result<Manifest, Error> {
-        let bytes = tree
-            .get(MANIFEST_PATH)
-            .ok_or_else(|| Error::Usage(format!("the tree has no {MANIFEST_PATH}")))?;
+        let bytes = tree.get(MANIFEST_PATH).ok_or_else(|| Error::NoManifest {
+            path: MANIFEST_PATH.into(),
+        })?;
         Self::parse(bytes, Path::new(MANIFEST_PATH))
     }
 
@@ -129,5 +130,18 @@ impl Manifest {
 
     pub fn agent(&self, name: &str) -> Option<&ManifestAgent> {
         self.agents.iter().find(|a| a.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ExitCode;
+
+    #[test]
+    fn a_tree_without_its_manifest_is_damage_not_a_usage_error() {
+        let err = Manifest::of_tree(&Tree::new()).expect_err("no manifest");
+        assert_eq!(err.exit_code(), ExitCode::System, "{err}");
+        assert!(err.to_string().contains(MANIFEST_PATH), "{err}");
     }
 }

@@ -177,7 +177,7 @@ pub fn to_generation(
     current_was: u64,
 ) -> Result<ApplyReport, Error> {
     let tree = generation.load_tree()?;
-    let manifest = Manifest::of_tree(&tree)?;
+    let manifest = generation.manifest()?;
     let record = Record::Existing {
         number: generation.number,
         current_was,

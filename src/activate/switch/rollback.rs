@@ -35,7 +35,7 @@ pub fn roll_back(
     opts: &ApplyOptions,
 ) -> Result<(RollbackOutcome, bool), Error> {
     let outcome = restore(ctx, sd, failed, previous, opts);
-    let undone = undone(ctx, sd, failed, previous.map(|(_, t)| t))?;
+    let undone = undone(ctx, sd, failed, previous)?;
     if undone {
         journal::finish(&ctx.layout.state_dir)?;
     }
@@ -68,7 +68,7 @@ fn restore(
     let Some((generation, tree)) = previous else {
         return remove(ctx, sd, failed, opts);
     };
-    match reactivate(ctx, sd, failed, &generation.profile, tree, opts) {
+    match reactivate(ctx, sd, failed, generation, tree, opts) {
         Ok(failures) if failures.is_empty() => RollbackOutcome::Restored {
             generation: generation.number,
             profile: generation.profile.clone(),
@@ -120,18 +120,18 @@ fn remove(
     }
 }
 
-/// Installs `tree` (the previous generation's) over the failed switch's files and
-/// activates its `profile` again, quietly.
+/// Installs `tree` (the previous `generation`'s) over the failed switch's files and
+/// activates its profile again, quietly.
 fn reactivate(
     ctx: &ApplyContext,
     sd: &dyn Systemd,
     failed: &Failed,
-    profile: &str,
+    generation: &Generation,
     tree: &Tree,
     opts: &ApplyOptions,
 ) -> Result<Vec<UnitFailure>, Error> {
-    let manifest = Manifest::of_tree(tree)?;
-    let profile = resolve_profile(&manifest, profile)?;
+    let manifest = generation.manifest()?;
+    let profile = resolve_profile(&manifest, &generation.profile)?;
     let mut boot = UnitActions::default();
     plan_boot(sd, tree, &manifest, Some(failed.manifest), &mut boot);
     disable_units(sd, &boot.disable)?;
@@ -182,13 +182,13 @@ fn undone(
     ctx: &ApplyContext,
     sd: &dyn Systemd,
     failed: &Failed,
-    previous: Option<&Tree>,
+    previous: Option<(&Generation, &Tree)>,
 ) -> Result<bool, Error> {
-    let back = previous.cloned().unwrap_or_default();
+    let back = previous.map(|(_, t)| t.clone()).unwrap_or_default();
     if !install::plan(&ctx.layout, &back, Some(failed.tree))?.is_empty() {
         return Ok(false);
     }
-    let kept = previous.map(Manifest::of_tree).transpose()?;
+    let kept = previous.map(|(g, _)| g.manifest()).transpose()?;
     let ours = |m: &Manifest, u: &String| {
         m.agents.iter().any(|a| &a.unit == u) || m.profiles.iter().any(|p| &p.target == u)
     };
