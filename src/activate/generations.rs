@@ -226,9 +226,9 @@ pub(crate) fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Stores `tree` as a new generation (the next number) and makes it current.
-pub fn record(state: &Path, tree: &Tree, profile: &str) -> Result<Generation, Error> {
-    let number = next_number(state)?;
+/// Stores `tree` as generation `number` (the switch took it from [`next_number`] before it
+/// began) and makes it current.
+pub fn record(state: &Path, number: u64, tree: &Tree, profile: &str) -> Result<Generation, Error> {
     let dir = generations_dir(state).join(number.to_string());
     let tmp = generations_dir(state).join(format!(".{number}.tmp"));
     let io = |what, path: &Path| {
@@ -358,21 +358,26 @@ pub fn format_time(secs: u64) -> String {
 mod tests {
     use super::*;
 
+    /// What a switch does: the next number, then the record.
+    fn record_next(state: &Path, tree: &Tree, profile: &str) -> Result<Generation, Error> {
+        record(state, next_number(state)?, tree, profile)
+    }
+
     #[test]
     fn records_and_lists_generations() {
         let dir = tempfile::tempdir().unwrap();
         let mut tree = Tree::new();
         tree.insert("manifest.json", "{}");
         tree.insert("systemd/a.service", "x");
-        let g1 = record(dir.path(), &tree, "standard").unwrap();
-        let g2 = record(dir.path(), &tree, "odin").unwrap();
+        let g1 = record_next(dir.path(), &tree, "standard").unwrap();
+        let g2 = record_next(dir.path(), &tree, "odin").unwrap();
         assert_eq!((g1.number, g2.number), (1, 2));
         assert_eq!(current_number(dir.path()).unwrap(), Some(2));
         assert_eq!(list(dir.path()).unwrap().len(), 2);
         assert_eq!(g1.load_tree().unwrap(), tree);
         assert_eq!(current(dir.path()).unwrap().unwrap().profile, "odin");
         for _ in 0..KEEP {
-            record(dir.path(), &tree, "standard").unwrap();
+            record_next(dir.path(), &tree, "standard").unwrap();
         }
         let numbers: Vec<u64> = list(dir.path()).unwrap().iter().map(|g| g.number).collect();
         assert_eq!(
@@ -399,8 +404,8 @@ mod tests {
     #[test]
     fn a_damaged_record_is_an_error_naming_its_path() {
         let dir = tempfile::tempdir().unwrap();
-        record(dir.path(), &tree(), "standard").unwrap();
-        record(dir.path(), &tree(), "standard").unwrap();
+        record_next(dir.path(), &tree(), "standard").unwrap();
+        record_next(dir.path(), &tree(), "standard").unwrap();
         let meta = dir.path().join("generations/1/generation.json");
         for bad in [
             "{not json",
@@ -411,7 +416,7 @@ mod tests {
                 message(list(dir.path())),
                 message(check(dir.path())),
                 message(next_number(dir.path())),
-                message(record(dir.path(), &tree(), "x")),
+                message(record_next(dir.path(), &tree(), "x")),
             ] {
                 assert!(text.contains(&meta.display().to_string()), "{text}");
                 assert!(text.contains("damaged"), "{text}");
@@ -448,7 +453,7 @@ mod tests {
         assert!(text.contains(&max.display().to_string()), "{text}");
         std::fs::remove_dir_all(&max).unwrap();
         // A real record numbered u64::MAX leaves no number: an error, not 0.
-        let g = record(dir.path(), &tree(), "p").unwrap();
+        let g = record_next(dir.path(), &tree(), "p").unwrap();
         assert_eq!(g.number, 1);
         std::fs::rename(g.dir, &max).unwrap();
         let meta = max.join("generation.json");
@@ -459,7 +464,7 @@ mod tests {
         assert_eq!(list(dir.path()).unwrap().last().unwrap().number, u64::MAX);
         let text = message(next_number(dir.path()));
         assert!(text.contains("no number is left"), "{text}");
-        assert!(message(record(dir.path(), &tree(), "p")).contains("no number is left"));
+        assert!(message(record_next(dir.path(), &tree(), "p")).contains("no number is left"));
         assert!(!generations.join("0").exists());
     }
 

@@ -253,7 +253,8 @@ fn switch(
     if plan.is_noop(&record) && root_boot.is_empty() {
         return Ok(());
     }
-    record::begin(state, plan, &record)?;
+    let commit = record::Commit::of(state, plan, &record)?;
+    record::begin(state, plan, &commit)?;
     super::kill_point("journal");
     install::install(ctx, sd, plan, &root_boot)?;
     super::kill_point("installed");
@@ -267,7 +268,7 @@ fn switch(
         }
         None => report.outcome = Outcome::Installed,
     }
-    report.generation = Some(record::record(state, plan, &record)?);
+    report.generation = Some(record::record(state, plan, &commit)?);
     super::kill_point("recorded");
     journal::finish(state)
 }
@@ -325,8 +326,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut tree = Tree::new();
         tree.insert("manifest.json", "{}");
-        generations::record(dir.path(), &tree, "standard").unwrap();
-        generations::record(dir.path(), &tree, "odin").unwrap();
+        generations::record(dir.path(), 1, &tree, "standard").unwrap();
+        generations::record(dir.path(), 2, &tree, "odin").unwrap();
         // Rolling back from 2 to 1 was decided while 2 was current: still so, it goes on.
         let rollback = Record::Existing {
             number: 1,
@@ -334,7 +335,7 @@ mod tests {
         };
         assert!(still_current(dir.path(), &rollback).is_ok());
         // An apply recorded generation 3 meanwhile: the stale switch stops.
-        generations::record(dir.path(), &tree, "standard").unwrap();
+        generations::record(dir.path(), 3, &tree, "standard").unwrap();
         let err = still_current(dir.path(), &rollback).expect_err("stale");
         assert!(err.to_string().contains("nothing was changed"), "{err}");
         assert!(
