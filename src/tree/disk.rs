@@ -81,6 +81,58 @@ pub struct DiskPlan {
     pub unchanged: usize,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChangeKind {
+    Added,
+    Changed,
+    Removed,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Changed => "changed",
+            ChangeKind::Removed => "removed",
+        }
+    }
+}
+
+/// One file a plan changes, with its bytes now and after (empty for none).
+#[derive(Debug, Clone, Copy)]
+pub struct FileChange<'p> {
+    pub tree_path: &'p str,
+    pub dest: &'p Path,
+    pub kind: ChangeKind,
+    pub old: &'p [u8],
+    pub new: &'p [u8],
+}
+
+impl DiskPlan {
+    /// Every file the plan changes, writes then removes: the one list behind every report
+    /// of a plan (`build --check`, `diff`, `apply --dry-run`).
+    pub fn changes(&self) -> Vec<FileChange<'_>> {
+        let writes = self.writes.iter().map(|w| FileChange {
+            tree_path: &w.tree_path,
+            dest: &w.dest,
+            kind: match w.old {
+                Some(_) => ChangeKind::Changed,
+                None => ChangeKind::Added,
+            },
+            old: w.old.as_deref().unwrap_or_default(),
+            new: &w.new,
+        });
+        let removes = self.removes.iter().map(|r| FileChange {
+            tree_path: &r.tree_path,
+            dest: &r.dest,
+            kind: ChangeKind::Removed,
+            old: &r.old,
+            new: &[],
+        });
+        writes.chain(removes).collect()
+    }
+}
+
 /// What putting `files` (tree path, target, bytes) on disk takes, given the files a
 /// previous tree put there (`owned`: tree path, target): owned files the new tree does not
 /// write are removed, if they are still there. Reads only.

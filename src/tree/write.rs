@@ -15,6 +15,7 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::tree::Tree;
+pub use crate::tree::disk::ChangeKind;
 use crate::tree::disk::{self, DiskPlan, Target};
 use crate::tree::manifest::{MANIFEST_PATH, Manifest};
 
@@ -23,23 +24,6 @@ pub struct WriteSummary {
     pub written: Vec<String>,
     pub unchanged: usize,
     pub removed: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ChangeKind {
-    Added,
-    Changed,
-    Removed,
-}
-
-impl ChangeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::Added => "added",
-            ChangeKind::Changed => "changed",
-            ChangeKind::Removed => "removed",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,30 +62,18 @@ fn plan(tree: &Tree, dir: &Path) -> Result<DiskPlan, Error> {
 /// What writing `tree` to `dir` would change, sorted by path. Writes nothing.
 pub fn compare(tree: &Tree, dir: &Path) -> Result<Vec<Change>, Error> {
     let plan = plan(tree, dir)?;
+    let is_text = |bytes: &[u8]| std::str::from_utf8(bytes).is_ok();
     let mut changes: Vec<Change> = plan
-        .writes
-        .iter()
-        .map(|w| match &w.old {
-            None => Change {
-                path: w.tree_path.clone(),
-                kind: ChangeKind::Added,
-                diff: None,
-            },
-            Some(old) => Change {
-                path: w.tree_path.clone(),
-                kind: ChangeKind::Changed,
-                diff: (std::str::from_utf8(old).is_ok() && std::str::from_utf8(&w.new).is_ok())
-                    .then(|| {
-                        let (a, b) = (format!("a/{}", w.tree_path), format!("b/{}", w.tree_path));
-                        disk::unified_diff(&a, &b, old, &w.new)
-                    }),
-            },
+        .changes()
+        .into_iter()
+        .map(|c| Change {
+            path: c.tree_path.to_owned(),
+            kind: c.kind,
+            diff: (c.kind == ChangeKind::Changed && is_text(c.old) && is_text(c.new)).then(|| {
+                let (a, b) = (format!("a/{}", c.tree_path), format!("b/{}", c.tree_path));
+                disk::unified_diff(&a, &b, c.old, c.new)
+            }),
         })
-        .chain(plan.removes.iter().map(|r| Change {
-            path: r.tree_path.clone(),
-            kind: ChangeKind::Removed,
-            diff: None,
-        }))
         .collect();
     changes.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(changes)

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::activate::install::{InstallPlan, Skipped};
 use crate::activate::render_skipped;
 use crate::activate::units::UnitActions;
+use crate::tree::disk::ChangeKind;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FileDiff {
@@ -33,21 +34,20 @@ fn unified(dest: &std::path::Path, old: &[u8], new: &[u8]) -> String {
 }
 
 pub(crate) fn from_plan(plan: &InstallPlan, actions: Option<UnitActions>) -> Diff {
-    let mut files = Vec::new();
-    for w in &plan.disk.writes {
-        files.push(FileDiff {
-            dest: w.dest.clone(),
-            change: if w.old.is_some() { "update" } else { "create" },
-            unified: unified(&w.dest, w.old.as_deref().unwrap_or_default(), &w.new),
-        });
-    }
-    for r in &plan.disk.removes {
-        files.push(FileDiff {
-            dest: r.dest.clone(),
-            change: "remove",
-            unified: unified(&r.dest, &r.old, b""),
-        });
-    }
+    let files = plan
+        .disk
+        .changes()
+        .into_iter()
+        .map(|c| FileDiff {
+            dest: c.dest.to_path_buf(),
+            change: match c.kind {
+                ChangeKind::Added => "create",
+                ChangeKind::Changed => "update",
+                ChangeKind::Removed => "remove",
+            },
+            unified: unified(c.dest, c.old, c.new),
+        })
+        .collect();
     Diff {
         files,
         skipped: plan.skipped.clone(),
