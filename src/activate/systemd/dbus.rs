@@ -119,8 +119,8 @@ fn dbus(what: impl Into<String>) -> impl FnOnce(DbusError) -> Error {
 }
 
 impl DbusSystemd {
-    /// Connects. Read-only callers (status, diff) stop here; the job signals are subscribed
-    /// to by the first `enqueue`.
+    /// Connects, and checks systemd is on the bus. Read-only callers (status, diff) stop
+    /// here; the job signals are subscribed to by the first `enqueue`.
     pub fn connect(bus: &Bus) -> Result<Self, Error> {
         let removed = Arc::new(Removed::default());
         let sink = Arc::clone(&removed);
@@ -131,11 +131,32 @@ impl DbusSystemd {
                 connect_hint(bus)
             )),
         )?;
-        Ok(Self {
+        let systemd = Self {
             connection,
             removed,
             subscribed: std::sync::OnceLock::new(),
-        })
+        };
+        systemd.require_manager(bus)?;
+        Ok(systemd)
+    }
+
+    /// Asks the bus daemon whether systemd holds its name (systemd itself is sent
+    /// nothing), so a bus without it fails here with the hint, not at the first call with
+    /// D-Bus's bare ServiceUnknown.
+    fn require_manager(&self, bus: &Bus) -> Result<(), Error> {
+        let ask = bus_daemon("NameHasOwner").with_body(vec![Value::Str(SYSTEMD.into())]);
+        let reply = self
+            .call(ask, "b")
+            .map_err(dbus(format!("NameHasOwner {SYSTEMD}")))?;
+        if matches!(reply[0], Value::Bool(true)) {
+            return Ok(());
+        }
+        let absent =
+            DbusError::Connect(format!("nobody owns {SYSTEMD} there{}", connect_hint(bus)));
+        Err(dbus(format!(
+            "cannot reach systemd on the {} bus",
+            bus_name(bus)
+        ))(absent))
     }
 
     /// Listens for JobRemoved from the manager (and for who the manager is), once, before
@@ -158,14 +179,9 @@ impl DbusSystemd {
                 .map_err(dbus("listen to JobRemoved"))?;
         }
         self.manager("Subscribe", vec![], "", "Subscribe")?;
-        let bus_call = Message::call(
-            "org.freedesktop.DBus",
-            "/org/freedesktop/DBus",
-            "org.freedesktop.DBus",
-            "GetNameOwner",
-        );
+        let ask = bus_daemon("GetNameOwner").with_body(vec![Value::Str(SYSTEMD.into())]);
         let owner = self
-            .call(bus_call.with_body(vec![Value::Str(SYSTEMD.into())]), "s")
+            .call(ask, "s")
             .map_err(dbus("GetNameOwner org.freedesktop.systemd1"))?;
         self.removed
             .set_owner(owner[0].as_str().map(str::to_string));
@@ -224,6 +240,16 @@ impl DbusSystemd {
             })
             .collect())
     }
+}
+
+/// A call of `member` on the bus daemon itself.
+fn bus_daemon(member: &str) -> Message {
+    Message::call(
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+        member,
+    )
 }
 
 /// What usually explains a failed connection, and what to do about it.
@@ -450,6 +476,9 @@ mod tests {
     use super::super::message::{Kind, NO_REPLY_EXPECTED};
     use super::*;
 
+    /// How a fake bus answers a method call.
+    type Replies = fn(&str) -> (Kind, Vec<Value>);
+
     /// The reply of a fake manager to `member`: `LoadUnit` and `EnqueueUnitJob` answer as
     /// systemd does, every `GetAll` is refused.
     fn fake_reply(member: &str) -> (Kind, Vec<Value>) {
@@ -457,6 +486,7 @@ mod tests {
         let path = |text: &str| Value::Path(text.into());
         match member {
             "Hello" | "GetNameOwner" => (Kind::Return, vec![s(":1.0")]),
+            "NameHasOwner" => (Kind::Return, vec![Value::Bool(true)]),
             "LoadUnit" => (Kind::Return, vec![path("/unit/t")]),
             "EnqueueUnitJob" => (
                 Kind::Return,
@@ -474,8 +504,8 @@ mod tests {
         }
     }
 
-    /// Serves one client on `listener` with `fake_reply`, sending each member called.
-    fn fake_manager(listener: UnixListener, seen: Sender<String>) {
+    /// Serves one client on `listener` with `replies`, sending each member called.
+    fn fake_manager(listener: UnixListener, seen: Sender<String>, replies: Replies) {
         let (stream, _) = listener.accept().unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         reader.read_until(b'\n', &mut Vec::new()).unwrap();
@@ -483,7 +513,7 @@ mod tests {
         reader.read_until(b'\n', &mut Vec::new()).unwrap(); // BEGIN
         while let Ok(Ok(call)) = Message::read(&mut reader) {
             let member = call.member.clone().unwrap_or_default();
-            let (kind, body) = fake_reply(&member);
+            let (kind, body) = replies(&member);
             let _ = seen.send(member);
             let reply = Message {
                 kind: Some(kind),
@@ -498,15 +528,45 @@ mod tests {
         }
     }
 
-    /// A connection to a fresh fake manager, and the members it is called with.
-    fn connect_to_fake() -> (DbusSystemd, Receiver<String>, tempfile::TempDir) {
+    /// A connection to a fresh fake bus answering with `replies`, and the members it is
+    /// called with.
+    fn connect_to(
+        replies: Replies,
+    ) -> (
+        Result<DbusSystemd, Error>,
+        Receiver<String>,
+        tempfile::TempDir,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("bus");
         let listener = UnixListener::bind(&socket).unwrap();
         let (seen, calls) = channel();
-        std::thread::spawn(move || fake_manager(listener, seen));
+        std::thread::spawn(move || fake_manager(listener, seen, replies));
         let bus = Bus::Address(super::super::address::unix_path(&socket));
-        (DbusSystemd::connect(&bus).unwrap(), calls, dir)
+        (DbusSystemd::connect(&bus), calls, dir)
+    }
+
+    /// A connection to a fresh fake manager, and the members it is called with.
+    fn connect_to_fake() -> (DbusSystemd, Receiver<String>, tempfile::TempDir) {
+        let (sd, calls, dir) = connect_to(fake_reply);
+        (sd.unwrap(), calls, dir)
+    }
+
+    #[test]
+    fn a_bus_without_systemd_fails_at_connect_asking_systemd_nothing() {
+        let no_systemd: Replies = |member| match member {
+            "NameHasOwner" => (Kind::Return, vec![Value::Bool(false)]),
+            other => fake_reply(other),
+        };
+        let (sd, calls, _dir) = connect_to(no_systemd);
+        let text = sd.err().expect("no systemd on the bus").to_string();
+        assert!(
+            text.contains("cannot reach systemd")
+                && text.contains("nobody owns org.freedesktop.systemd1"),
+            "{text}"
+        );
+        let calls: Vec<String> = calls.try_iter().collect();
+        assert_eq!(calls, ["Hello", "NameHasOwner"]);
     }
 
     #[test]
@@ -535,6 +595,7 @@ mod tests {
             calls,
             [
                 "Hello",
+                "NameHasOwner",
                 "LoadUnit",
                 "GetAll",
                 "GetUnitFileState",
