@@ -20,6 +20,7 @@ use super::fsmode;
 use super::generations::{load_tree_from, store_tree};
 use crate::error::Error;
 use crate::tree::Tree;
+use crate::tree::manifest::{MANIFEST_PATH, Manifest};
 
 /// `apply` or `rollback`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +66,24 @@ pub struct Pending {
     pub intent: Intent,
     pub tree: Tree,
     pub dir: PathBuf,
+}
+
+impl Pending {
+    /// The manifest of the tree being installed. It alone says which units the switch may
+    /// have started, so a damaged one is an error naming its file.
+    pub fn manifest(&self) -> Result<Manifest, Error> {
+        Manifest::of_tree(&self.tree).map_err(|why| {
+            Error::Generation(format!(
+                "the interrupted switch's manifest ({}) is damaged: {why}\n  help: nothing \
+                 was changed; without it strixc cannot tell which units that switch started. \
+                 Stop the stack's agents yourself (they all run in the stack's slice: \
+                 `systemctl stop STACK.slice`), then remove {}: the next apply starts from \
+                 the current generation",
+                self.dir.join("tree").join(MANIFEST_PATH).display(),
+                self.dir.display(),
+            ))
+        })
+    }
 }
 
 pub fn dir(state: &Path) -> PathBuf {
@@ -235,5 +254,27 @@ mod tests {
         std::fs::write(super::dir(dir.path()).join("intent.json"), "{").unwrap();
         let err = pending(dir.path()).unwrap_err().to_string();
         assert!(err.contains("intent.json"), "{err}");
+    }
+
+    #[test]
+    fn a_damaged_manifest_in_the_journal_is_named_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        for manifest in [None, Some("{")] {
+            let mut tree = Tree::new();
+            tree.insert("systemd/a.service", "x");
+            if let Some(text) = manifest {
+                tree.insert(MANIFEST_PATH, text);
+            }
+            begin(dir.path(), &intent(), &tree).unwrap();
+            let err = pending(dir.path())
+                .unwrap()
+                .unwrap()
+                .manifest()
+                .unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("transaction/tree/manifest.json"), "{text}");
+            assert!(text.contains("STACK.slice"), "{text}");
+            finish(dir.path()).unwrap();
+        }
     }
 }

@@ -11,7 +11,6 @@ use super::layout::Mode;
 use super::{ApplyContext, ApplyOptions, ProgressMode, journal, lock, switch};
 use crate::activate::systemd::{DbusSystemd, Systemd};
 use crate::error::Error;
-use crate::tree::Tree;
 use crate::tree::manifest::Manifest;
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,11 +102,9 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
     let (notes, shown) = settle_pending(ctx, sd.as_ref())?;
     let current = generations::current(state)?;
     let (manifest, generation, profile_name) = match (shown, &current) {
-        (Some((tree, profile)), current) => (
-            Manifest::of_tree(&tree)?,
-            current.as_ref().map_or(0, |g| g.number),
-            profile,
-        ),
+        (Some((manifest, profile)), current) => {
+            (manifest, current.as_ref().map_or(0, |g| g.number), profile)
+        }
         (None, Some(g)) => (g.manifest()?, g.number, g.profile.clone()),
         (None, None) => return Err(nothing()),
     };
@@ -145,11 +142,11 @@ pub fn status(ctx: &ApplyContext) -> Result<Status, Error> {
     })
 }
 
-/// The tree and profile of a switch `--no-rollback` kept, shown instead of the current
+/// The manifest and profile of a switch `--no-rollback` kept, shown instead of the current
 /// generation's.
-type Kept = (Tree, String);
+type Kept = (Manifest, String);
 
-/// A pending journal: a switch `--no-rollback` kept is shown as it is (its tree and profile
+/// A pending journal: a switch `--no-rollback` kept is shown as it is (its manifest and profile
 /// returned), one that died is undone (under the lock), one in progress is named.
 fn settle_pending(
     ctx: &ApplyContext,
@@ -166,7 +163,7 @@ fn settle_pending(
              apply or rollback undoes it",
             pending.intent.describe()
         ));
-        return Ok((notes, Some((pending.tree, pending.intent.profile))));
+        return Ok((notes, Some((pending.manifest()?, pending.intent.profile))));
     }
     match lock::acquire(state, true, true) {
         Ok(_lock) => {

@@ -7,7 +7,6 @@ use crate::activate::systemd::Systemd;
 use crate::activate::{ApplyContext, ApplyOptions, ProgressMode, install, journal};
 use crate::error::Error;
 use crate::tree::Tree;
-use crate::tree::manifest::Manifest;
 
 /// Finishes or undoes the switch a journal describes, left by a strixc that died (or by
 /// `--no-rollback`). Called with the lock held, before anything else changes.
@@ -45,7 +44,7 @@ pub fn recover(
     if let (journal::Kind::Apply, Some(n)) = (intent.kind, intent.target) {
         generations::discard(state, n)?;
     }
-    let failed_manifest = Manifest::of_tree(&pending.tree)?;
+    let failed_manifest = pending.manifest()?;
     let failed = Failed {
         tree: &pending.tree,
         manifest: &failed_manifest,
