@@ -1,7 +1,39 @@
-//! D-Bus server addresses (`unix:path=/run/bus;unix:abstract=x,guid=…`): which socket to
-//! connect to.
+//! Which bus (`Bus`) and its server address (`unix:path=/run/bus;unix:abstract=x,guid=…`):
+//! which socket to connect to.
 
 use std::path::PathBuf;
+
+/// Which bus to reach the manager on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bus {
+    /// The user's session bus (`--user`), from `DBUS_SESSION_BUS_ADDRESS`.
+    Session,
+    /// The system bus (`--system`).
+    System,
+    /// An explicit address (`unix:path=...`): tests and sandboxes.
+    Address(String),
+}
+
+impl Bus {
+    /// The address to connect to: the environment's, else the usual socket.
+    pub(super) fn address(&self) -> String {
+        let (variable, fallback) = match self {
+            Bus::Address(address) => return address.clone(),
+            Bus::Session => {
+                let runtime = std::env::var_os("XDG_RUNTIME_DIR").map_or_else(
+                    || format!("/run/user/{}", nix::unistd::Uid::effective()).into(),
+                    std::path::PathBuf::from,
+                );
+                ("DBUS_SESSION_BUS_ADDRESS", runtime.join("bus"))
+            }
+            Bus::System => (
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                "/var/run/dbus/system_bus_socket".into(),
+            ),
+        };
+        std::env::var(variable).unwrap_or_else(|_| unix_path(&fallback))
+    }
+}
 
 /// A socket a client can connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]

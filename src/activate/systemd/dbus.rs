@@ -2,103 +2,20 @@
 //! the project's own blocking client (`connection.rs`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::connection::{Connection, DbusError, Event};
+use super::address::Bus;
+use super::connection::{Connection, DbusError};
 use super::message::Message;
+use super::removed::Removed;
 use super::wire::{Value, signature_of};
 use super::{ABORTED, DEADLINE, Job, JobMode, JobOutcome, LOST, Systemd, UnitDetails, UnitStatus};
 use crate::error::Error;
 
-const SYSTEMD: &str = "org.freedesktop.systemd1";
-const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
-const MANAGER: &str = "org.freedesktop.systemd1.Manager";
-
-/// Which bus to reach the manager on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Bus {
-    /// The user's session bus (`--user`), from `DBUS_SESSION_BUS_ADDRESS`.
-    Session,
-    /// The system bus (`--system`).
-    System,
-    /// An explicit address (`unix:path=...`): tests and sandboxes.
-    Address(String),
-}
-
-impl Bus {
-    /// The address to connect to: the environment's, else the usual socket.
-    fn address(&self) -> String {
-        let (variable, fallback) = match self {
-            Bus::Address(address) => return address.clone(),
-            Bus::Session => {
-                let runtime = std::env::var_os("XDG_RUNTIME_DIR").map_or_else(
-                    || format!("/run/user/{}", nix::unistd::Uid::effective()).into(),
-                    std::path::PathBuf::from,
-                );
-                ("DBUS_SESSION_BUS_ADDRESS", runtime.join("bus"))
-            }
-            Bus::System => (
-                "DBUS_SYSTEM_BUS_ADDRESS",
-                "/var/run/dbus/system_bus_socket".into(),
-            ),
-        };
-        std::env::var(variable).unwrap_or_else(|_| super::address::unix_path(&fallback))
-    }
-}
-
-/// Results of removed jobs, keyed by job path, filled by the connection's reader thread.
-#[derive(Default)]
-struct Removed {
-    results: Mutex<HashMap<String, String>>,
-    changed: Condvar,
-    /// Set when the connection ended.
-    closed: std::sync::atomic::AtomicBool,
-    /// The manager's unique bus name: only its signals count.
-    owner: Mutex<Option<String>>,
-}
-
-impl Removed {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
-        self.results.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn set_owner(&self, owner: Option<String>) {
-        *self.owner.lock().unwrap_or_else(|e| e.into_inner()) = owner;
-    }
-
-    /// What the reader thread hands on: a job's result, a new manager, the end.
-    fn take(&self, event: Event) {
-        let signal = match event {
-            Event::Signal(signal) => signal,
-            Event::Closed => {
-                // Whoever waits for a job must hear it now, not at its deadline.
-                let _guard = self.lock();
-                self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
-                self.changed.notify_all();
-                return;
-            }
-        };
-        let member = signal.member.as_deref().unwrap_or("");
-        match (signal.interface.as_deref(), member, signal.body.as_slice()) {
-            (Some("org.freedesktop.DBus"), "NameOwnerChanged", [name, _, new])
-                if signal.sender.as_deref() == Some("org.freedesktop.DBus")
-                    && name.as_str() == Some(SYSTEMD) =>
-            {
-                self.set_owner(new.as_str().filter(|n| !n.is_empty()).map(str::to_string));
-            }
-            (Some(MANAGER), "JobRemoved", [Value::U32(_), job, _, Value::Str(result)])
-                if signal.path.as_deref() == Some(MANAGER_PATH)
-                    && signal.sender == *self.owner.lock().unwrap_or_else(|e| e.into_inner()) =>
-            {
-                let Some(job) = job.as_str() else { return };
-                self.lock().insert(job.to_string(), result.clone());
-                self.changed.notify_all();
-            }
-            _ => {}
-        }
-    }
-}
+pub(super) const SYSTEMD: &str = "org.freedesktop.systemd1";
+pub(super) const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
+pub(super) const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 
 pub struct DbusSystemd {
     connection: Connection,

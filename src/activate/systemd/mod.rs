@@ -2,7 +2,8 @@
 //! without a manager, and one real implementation over D-Bus (`dbus.rs`) on a small client
 //! of our own: `address.rs` (where the bus is), `signature.rs` (types),
 //! `wire.rs` (the marshalling of values),
-//! `message.rs` (headers and bodies), `connection.rs` (authentication, calls, signals).
+//! `message.rs` (headers and bodies), `connection.rs` (authentication, calls, signals),
+//! `removed.rs` (job results, from the manager's `JobRemoved` signals).
 //!
 //! Job waiting follows NixOS's switch-to-configuration: the JobRemoved stream is open (and
 //! drained by a thread) before the first job is enqueued, every job of a transaction is kept
@@ -13,13 +14,15 @@ mod address;
 mod connection;
 mod dbus;
 mod message;
+mod removed;
 mod signature;
 mod wire;
 
 use std::time::Instant;
 
+pub use address::Bus;
 pub use connection::{DbusError, READER_THREAD};
-pub use dbus::{Bus, DbusSystemd};
+pub use dbus::DbusSystemd;
 
 use crate::error::Error;
 
