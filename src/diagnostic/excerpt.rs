@@ -222,8 +222,8 @@ fn shorten(
         )
         .map(|(from, to)| {
             (
-                floor_char_boundary(text, from.max(start)),
-                ceil_char_boundary(text, to.min(end)),
+                text.floor_char_boundary(from.max(start)),
+                text.ceil_char_boundary(to.min(end)),
             )
         })
         .collect();
@@ -239,20 +239,6 @@ fn shorten(
     if end > shown_to + ELLIPSIS.len() {
         left_out.push((shown_to, end, ELLIPSIS));
     }
-}
-
-fn floor_char_boundary(text: &str, mut at: usize) -> usize {
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
-}
-
-fn ceil_char_boundary(text: &str, mut at: usize) -> usize {
-    while !text.is_char_boundary(at) {
-        at += 1;
-    }
-    at
 }
 
 impl SourceCode for Excerpt<'_> {

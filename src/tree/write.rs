@@ -15,8 +15,7 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::tree::Tree;
-pub use crate::tree::disk::ChangeKind;
-use crate::tree::disk::{self, DiskPlan, Target};
+use crate::tree::disk::{self, ChangeKind, DiskPlan, Target};
 use crate::tree::manifest::{MANIFEST_PATH, Manifest};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
