@@ -184,8 +184,9 @@ fn undone(
     failed: &Failed,
     previous: Option<(&Generation, &Tree)>,
 ) -> Result<bool, Error> {
-    let back = previous.map(|(_, t)| t.clone()).unwrap_or_default();
-    if !install::plan(&ctx.layout, &back, Some(failed.tree))?.is_empty() {
+    let nothing = Tree::new();
+    let back = previous.map_or(&nothing, |(_, t)| t);
+    if !install::plan(&ctx.layout, back, Some(failed.tree))?.is_empty() {
         return Ok(false);
     }
     let kept = previous.map(|(g, _)| g.manifest()).transpose()?;
