@@ -55,11 +55,8 @@ pub fn run(
     let started = Instant::now();
     // Holds the lock until the switch is recorded or rolled back.
     let mut setup = Setup::new(ctx, manifest, profile, opts, &record)?;
-    let notes = std::mem::take(&mut setup.notes);
-    let sd = setup.systemd();
-    let plan = plan_switch(ctx, sd, tree, manifest, &setup.profile)?;
-    let mut report = unchanged_report(&plan, notes);
-    switch(ctx, sd, &plan, opts, record, &mut report)?;
+    let (plan, mut report) = setup.plan(ctx, tree, manifest)?;
+    switch(ctx, setup.systemd(), &plan, opts, record, &mut report)?;
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -87,14 +84,11 @@ pub fn preview(
         ..ApplyOptions::default()
     };
     let mut setup = Setup::new(ctx, manifest, profile, &opts, &Record::New)?;
-    let notes = std::mem::take(&mut setup.notes);
-    let sd = setup.systemd();
-    let plan = plan_switch(ctx, sd, tree, manifest, &setup.profile)?;
-    let units_unknown = ctx.activate && sd.is_none();
+    let (plan, mut report) = setup.plan(ctx, tree, manifest)?;
+    let units_unknown = ctx.activate && setup.systemd.is_none();
     let actions = (!units_unknown).then(|| plan.actions.clone());
     let mut diff = diff::from_plan(&plan.install, actions);
     diff.note = setup.units_note.take();
-    let mut report = unchanged_report(&plan, notes);
     if !plan.is_noop(&Record::New) || units_unknown {
         report.outcome = Outcome::DryRun;
         report.diff = Some(diff.clone());
@@ -163,6 +157,18 @@ impl Setup {
 
     fn systemd(&self) -> Option<&dyn Systemd> {
         self.systemd.as_ref().map(|sd| sd as &dyn Systemd)
+    }
+
+    /// The switch's plan, and its report so far (the notes gathered here).
+    fn plan<'t>(
+        &mut self,
+        ctx: &ApplyContext,
+        tree: &'t Tree,
+        manifest: &'t Manifest,
+    ) -> Result<(SwitchPlan<'t>, ApplyReport), Error> {
+        let plan = plan_switch(ctx, self.systemd(), tree, manifest, &self.profile)?;
+        let report = unchanged_report(&plan, std::mem::take(&mut self.notes));
+        Ok((plan, report))
     }
 }
 
